@@ -1,0 +1,117 @@
+"""Command line: argument parsing, exit codes, logging set-up; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__, logsetup
+from .errors import MonitorError
+
+USAGE = "enphase-monitor [ <options> ] -c <config> | <ups>"
+EPILOG = """\
+<options> may include:
+  -d  increase debug to stderr (-d -d shows the token; the password is never shown)
+  -h  show help and exit
+  -s  perform one network check and exit (with -v: a diagnostics report)
+  -v  verbose output
+  -x  set 'nocomms' (hide the port file) and exit; needs no network
+
+Environment: CONFIG_FILE, UPS, NUT_SYSCONFIG (config dir), NUT_LOCALSTATE (STATE_DIR).
+Exit status: 0 success, 1 fatal error, 2 bad usage. See enphase-monitor(8).
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    """The seed's flags, plus long forms."""
+    p = argparse.ArgumentParser(
+        prog="enphase-monitor", usage=USAGE, epilog=EPILOG, add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Make an Enphase IQ Gateway with IQ Batteries look like a UPS to NUT.",
+    )
+    p.add_argument("-c", "--config", metavar="<config>", help="use this config file")
+    p.add_argument("-d", "--debug", action="count", default=0, help="more debug output")
+    p.add_argument("-h", "--help", action="help", help="show help and exit")
+    p.add_argument("-s", "--single", action="store_true", help="one network check, then exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="verbose output")
+    p.add_argument("-x", "--nocomms", action="store_true", help="set nocomms and exit")
+    p.add_argument("--simulate", action="store_true",
+                   help="run the built-in gateway + cloud simulator (see --simulate --help)")
+    p.add_argument("--demo", action="store_true",
+                   help="run a demo against the simulator and show the port file change")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("ups", nargs="?", metavar="<ups>", help="the UPS name in ups.conf")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the daemon; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--simulate" in argv:
+        from .simulator import main as simulate
+
+        return simulate([a for a in argv if a != "--simulate"])
+    args, extra = parser().parse_known_args(argv)
+    if extra:
+        parser().error(f"unknown option or argument: {' '.join(extra)}")
+    if args.demo:
+        from .demo import main as demo
+
+        return demo()
+    name = args.ups or os.environ.get("UPS") or ""
+    logsetup.setup(args.debug, args.verbose, prefix=f"enphase-monitor {name}: ".replace(" :", ":"))
+    try:
+        return _run(args)
+    except MonitorError as exc:
+        print(f"enphase-monitor {name}: {exc}".replace(" :", ":", 1), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .config import check_state_dir, config_path_for, load_config, parse_config
+
+    path = config_path_for(args.ups, args.config, os.environ)
+    if args.nocomms:  # needs neither the network nor credentials
+        from .config import check_secret_file
+        from .portfile import PortFile
+
+        check_secret_file("config", path)
+        config = parse_config(_read(path), path, args.ups, require_credentials=False)
+        PortFile(config.port_file).hide()
+        return 0
+    config = load_config(path, args.ups)
+    if config.debug > args.debug:
+        logsetup.setup(config.debug, args.verbose, prefix=f"enphase-monitor {config.ups}: ")
+    check_state_dir(config)
+    if args.single and args.verbose:
+        from .diagnose import diagnose
+
+        return diagnose(config, sys.stdout)
+    from .monitor import Monitor
+
+    monitor = Monitor(config)
+    if args.single:
+        try:
+            monitor.cycle()
+        finally:
+            monitor.clients.close()
+        return 0
+    return monitor.run()
+
+
+def _read(path: os.PathLike[str]) -> str:
+    from .errors import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

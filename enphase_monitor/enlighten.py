@@ -1,0 +1,389 @@
+"""Cloud login, token fetch, JWT expiry, the token cache file and the renewal policy."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import credentials
+from .config import Config, check_dir_perms, check_secret_file
+from .credentials import Secret
+from .errors import (
+    AuthError,
+    BackoffActive,
+    CloudError,
+    LoginError,
+    MfaRequiredError,
+    MonitorError,
+    TokenError,
+)
+from .fileutil import atomic_write
+from .transport import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+RENEW_BEFORE_MAX = 30 * DAY  # Home Assistant's threshold for year-long owner tokens
+RENEW_BEFORE_MIN = 3600.0
+BACKOFF_S = (120.0, 600.0, 1800.0, 3600.0)  # at most about four cloud attempts an hour
+BAD_LOGIN_WAIT_S = 3600.0
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A gateway token (JWT) and what its payload says."""
+
+    token: str = field(repr=False)
+    expires: float
+    issued: float | None = None
+    user_type: str | None = None
+    serial: str | None = None
+    username: str | None = None
+
+    @classmethod
+    def parse(cls, token: str) -> TokenInfo:
+        """Read the payload without checking the signature (the gateway does that).
+
+        Raises:
+            TokenError: not a JWT, or no numeric `exp`.
+        """
+        token = token.strip()
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts[:2]):
+            raise TokenError("token is not a JWT (three dot-separated parts)")
+        try:
+            payload = json.loads(_b64url(parts[1]))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise TokenError("token payload is not base64url JSON") from None
+        if not isinstance(payload, dict):
+            raise TokenError("token payload is not a JSON object")
+        exp = payload.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise TokenError("token payload has no expiry (exp)")
+        iat = payload.get("iat")
+        aud = payload.get("aud")
+        return cls(
+            token=token,
+            expires=float(exp),
+            issued=_number(iat),
+            user_type=str(payload["enphaseUser"]) if payload.get("enphaseUser") else None,
+            serial=str(aud) if isinstance(aud, str | int) and not isinstance(aud, bool) else None,
+            username=str(payload["username"]) if payload.get("username") else None,
+        )
+
+    def remaining(self, now: float) -> float:
+        """Seconds until expiry (negative once expired)."""
+        return self.expires - now
+
+    @property
+    def renew_margin(self) -> float:
+        """Renew this long before expiry: a quarter of the lifetime, between 1 h and 30 days."""
+        if self.issued is None or self.expires <= self.issued:
+            return RENEW_BEFORE_MAX if self.user_type == "owner" else RENEW_BEFORE_MIN
+        return min(RENEW_BEFORE_MAX, max(RENEW_BEFORE_MIN, (self.expires - self.issued) / 4))
+
+    def describe(self, now: float) -> str:
+        """`owner token, expires in 212.4 days` (no secret)."""
+        left = self.remaining(now)
+        days = abs(left) / DAY
+        when = f"expired {days:.1f} days ago" if left <= 0 else f"expires in {days:.1f} days"
+        return f"{self.user_type or 'unknown'} token, {when}"
+
+
+class EnlightenClient:
+    """The two cloud calls: login (session id) and token (JWT for one gateway)."""
+
+    def __init__(self, transport: Transport, login_url: str, tokens_url: str, timeout: float):
+        self.transport = transport
+        self.login_url = login_url
+        self.tokens_url = tokens_url
+        self.timeout = timeout
+
+    def login(self, username: str, password: str) -> str:
+        """Log in and return the session id.
+
+        Raises:
+            LoginError: wrong e-mail or password.
+            MfaRequiredError: the account answers with a one-time-code challenge.
+            CloudError: the cloud is unreachable or failing.
+        """
+        try:
+            reply = self.transport.request(
+                "POST", self.login_url, timeout=self.timeout,
+                headers={"Accept": "application/json"},
+                data={"user[email]": username, "user[password]": password},
+            )
+        except TransportError as exc:
+            raise CloudError(f"Enlighten login unreachable: {exc}") from None
+        if reply.status in (401, 403):
+            raise LoginError(
+                f"Enlighten login refused for user {username}: check USERNAME and PASSWORD"
+            )
+        if reply.status != 200:
+            raise CloudError(f"Enlighten login answered HTTP {reply.status}", reply.status)
+        try:
+            body = json.loads(reply.text)
+        except ValueError:
+            raise CloudError("Enlighten login answered with something other than JSON") from None
+        session = body.get("session_id") if isinstance(body, dict) else None
+        if isinstance(session, str) and session:
+            return session
+        if isinstance(body, dict) and body.get("success") is False:
+            raise LoginError(f"Enlighten login refused for user {username}: {body.get('message')}")
+        raise MfaRequiredError(
+            f"Enlighten account {username} uses multi-factor authentication, so no token can be"
+            " fetched automatically: get a token on Enphase's token web page and set TOKEN= in"
+            " the config (or put it in the token file)"
+        )
+
+    def fetch_token(self, session_id: str, serial: str, username: str) -> str:
+        """Exchange a session for a gateway token.
+
+        Raises:
+            TokenError: the cloud refused (usually: the serial is not on this account).
+            CloudError: the cloud is unreachable or failing.
+        """
+        try:
+            reply = self.transport.request(
+                "POST", self.tokens_url, timeout=self.timeout,
+                json_body={"session_id": session_id, "serial_num": serial, "username": username},
+            )
+        except TransportError as exc:
+            raise CloudError(f"Enlighten token service unreachable: {exc}") from None
+        if reply.status >= 500:
+            raise CloudError(f"Enlighten token service answered HTTP {reply.status}", reply.status)
+        if reply.status != 200 or not reply.text.strip():
+            raise TokenError(
+                f"failed to get a token for user {username}, serial {serial}"
+                f" (HTTP {reply.status}): check SERIAL is this account's gateway"
+            )
+        return reply.text.strip()
+
+
+class TokenCache:
+    """The token file in STATE_DIR (0600, written atomically)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> TokenInfo | None:
+        """The cached token, or None if absent or unusable.
+
+        Raises:
+            InsecureFileError: the file is world-readable (as the seed, refuse to go on).
+        """
+        if not self.path.exists():
+            return None
+        check_secret_file("token file", self.path)
+        try:
+            text = self.path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("token file %s unreadable (%s): getting a new token", self.path, exc)
+            return None
+        if not text:
+            return None
+        try:
+            return TokenInfo.parse(text)
+        except TokenError as exc:
+            log.warning("token file %s is corrupt (%s): getting a new token", self.path, exc)
+            return None
+
+    def save(self, info: TokenInfo) -> None:
+        """Store a new token; a failure is logged, the token is still used."""
+        try:
+            check_dir_perms("token", self.path.parent)
+            atomic_write(self.path, info.token.encode(), mode=0o600, error=AuthError)
+            log.info("saved new token to %s", self.path)
+        except MonitorError as exc:
+            log.warning("token not cached: %s", exc)
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+class TokenManager:
+    """Hands out a valid gateway token: manual, cached or fresh from the cloud.
+
+    Renews well before expiry; after a 401 from the gateway gets a new token once, then backs
+    off; backs off on cloud failures so that the account is never locked out.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        cloud: EnlightenClient,
+        clock: Callable[[], float] = time.time,
+        random_expiry: Callable[[], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self.cloud = cloud
+        self.clock = clock
+        self.random_expiry = random_expiry
+        self.cache = TokenCache(config.token_file)
+        self.current: TokenInfo | None = None
+        self.source = ""
+        self.fresh = False  # current came from the cloud in this process
+        self._rejected: set[str] = set()
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._retried_401 = False
+        self._mfa: MfaRequiredError | None = None
+        self._warned_day = -1
+
+    # -- the public surface -------------------------------------------------------------
+    def token(self) -> str:
+        """A token to send to the gateway.
+
+        Raises:
+            AuthError: no valid token and none can be had now (the message says why).
+        """
+        now = self.clock()
+        if self.current is not None and self.random_expiry is not None and self.random_expiry():
+            log.info("TEST: randomly expiring the token")
+            self.current = None
+            return self._renew(now).token
+        if self.current is None or self.current.remaining(now) <= 0:
+            self._pick_stored(now)
+        cur = self.current
+        if cur is not None and cur.remaining(now) > cur.renew_margin:
+            return cur.token
+        if cur is not None and self.source.startswith(("TOKEN", "systemd")):
+            self._warn_manual(cur, now)
+            if cur.remaining(now) > 0 and self._password() is None:
+                return cur.token
+        try:
+            return self._renew(now).token
+        except AuthError as exc:
+            if cur is not None and cur.remaining(now) > 0:
+                if not isinstance(exc, BackoffActive):
+                    log.warning("token renewal failed, still using the current one: %s", exc)
+                return cur.token
+            raise
+
+    def accepted(self) -> None:
+        """The gateway took the current token."""
+        self._retried_401 = False
+
+    def unauthorized(self) -> None:
+        """The gateway answered 401: drop the token; allow one immediate new one."""
+        if self.current is not None:
+            self._rejected.add(self.current.token)
+            log.warning("gateway refused the %s token (HTTP 401)", self.source or "current")
+        self.current = None
+        if self._retried_401:
+            self._back_off()
+        self._retried_401 = True
+
+    def describe(self) -> str:
+        """Where the token comes from and when it expires (no secret)."""
+        if self.current is None:
+            return "no token yet"
+        return f"{self.current.describe(self.clock())} (from {self.source})"
+
+    # -- the policy -----------------------------------------------------------------------
+    def _usable(self, info: TokenInfo | None, now: float) -> bool:
+        if info is None or info.token in self._rejected or info.remaining(now) <= 0:
+            return False
+        if info.serial and self.config.serial and info.serial != self.config.serial:
+            log.warning("token is for gateway %s, not SERIAL %s: not using it", info.serial,
+                        self.config.serial)
+            return False
+        return True
+
+    def _pick_stored(self, now: float) -> None:
+        self.current = None
+        manual = credentials.manual_token(self.config)
+        if manual is not None:
+            try:
+                info = TokenInfo.parse(manual.value)
+            except TokenError as exc:
+                raise TokenError(f"{manual.source}: {exc}") from None
+            if info.remaining(now) <= 0 and self._password() is None:
+                raise TokenError(
+                    f"{manual.source} expired {-info.remaining(now) / DAY:.1f} days ago:"
+                    " get a new token from Enphase and replace it"
+                )
+            if self._usable(info, now):
+                self.current, self.source, self.fresh = info, manual.source, False
+                log.debug("using %s", self.describe())
+                return
+        cached = self.cache.load()
+        if self._usable(cached, now):
+            self.current, self.source, self.fresh = cached, f"token file {self.cache.path}", False
+            log.debug("loaded token from %s", self.cache.path)
+
+    def _password(self) -> Secret | None:
+        return credentials.password(self.config)
+
+    def _warn_manual(self, info: TokenInfo, now: float) -> None:
+        left_days = info.remaining(now) / DAY
+        day = int(now // DAY)
+        if left_days < self.config.token_warn_days and day != self._warned_day:
+            self._warned_day = day
+            log.warning("the token from %s expires in %.1f days: get a new one before then",
+                        self.source, left_days)
+
+    def _back_off(self) -> None:
+        delay = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)]
+        self._failures += 1
+        self._next_attempt = self.clock() + delay
+        log.warning("next token attempt in %d s", int(delay))
+
+    def _renew(self, now: float) -> TokenInfo:
+        if self._mfa is not None:
+            raise self._mfa
+        if now < self._next_attempt:
+            raise BackoffActive(
+                f"no valid token; next cloud attempt in {int(self._next_attempt - now)} s",
+                self._next_attempt - now,
+            )
+        secret = self._password()
+        if secret is None or not self.config.username:
+            raise TokenError(
+                "no valid token and no password to get one: set USERNAME and PASSWORD (or a"
+                " credential), or TOKEN= with a token from Enphase"
+            )
+        log.info("getting a new token from Enlighten for %s", self.config.username)
+        try:
+            session = self.cloud.login(self.config.username, secret.value)
+            info = TokenInfo.parse(self.cloud.fetch_token(session, self.config.serial,
+                                                          self.config.username))
+        except MfaRequiredError as exc:
+            self._mfa = exc
+            raise
+        except LoginError:
+            self._failures = max(self._failures, len(BACKOFF_S) - 1)
+            self._next_attempt = self.clock() + BAD_LOGIN_WAIT_S
+            raise
+        except (CloudError, TokenError):
+            self._back_off()
+            raise
+        if info.remaining(now) <= 0:
+            self._back_off()
+            raise TokenError(
+                f"the new token is already expired: verify SERIAL {self.config.serial}"
+            )
+        self._failures = 0
+        self._next_attempt = 0.0
+        self.current, self.source, self.fresh = info, "Enlighten login", True
+        self.cache.save(info)
+        log.info("new %s", self.describe())
+        return info

@@ -1,0 +1,85 @@
+"""The project's exceptions: one base, subclasses that carry what explains the error."""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The config file, the command line or the environment is wrong."""
+
+
+class InsecureFileError(ConfigError):
+    """A file holding secrets (or its directory) has unsafe permissions."""
+
+    def __init__(self, kind: str, path: str, problem: str, fix: str) -> None:
+        super().__init__(f"{problem} on {kind} {path}: {fix}")
+        self.kind = kind
+        self.path = path
+
+
+class PortFileError(MonitorError):
+    """The dummy-ups port file is missing, unreadable or cannot be written."""
+
+
+class PortFileMissing(PortFileError):
+    """Neither the port file nor its `-nocomms` twin exists."""
+
+
+class AuthError(MonitorError):
+    """Getting or using an Enlighten token failed."""
+
+
+class LoginError(AuthError):
+    """The cloud refused the login (bad e-mail or password)."""
+
+
+class MfaRequiredError(AuthError):
+    """The account uses multi-factor authentication: no automatic token is possible."""
+
+
+class TokenError(AuthError):
+    """A token is malformed, expired or refused."""
+
+
+class CloudError(AuthError):
+    """The Enlighten cloud could not be reached or answered with an error."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BackoffActive(AuthError):
+    """A cloud request is held back to protect the account from lock-out."""
+
+    def __init__(self, message: str, retry_in: float) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+class GatewayError(MonitorError):
+    """A request to the IQ Gateway failed."""
+
+    def __init__(self, message: str, path: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.status = status
+
+
+class GatewayUnreachable(GatewayError):
+    """No answer: connection refused or reset, TLS failure or timeout."""
+
+
+class GatewayUnauthorized(GatewayError):
+    """The gateway answered 401: the token is missing, expired or not accepted."""
+
+
+class GatewayHTTPError(GatewayError):
+    """The gateway answered with an unexpected HTTP status."""
+
+
+class GatewayDataError(GatewayError):
+    """The gateway answered 200 with a body that cannot be used."""

@@ -1,0 +1,297 @@
+"""Typed snapshots of the gateway's endpoints; wire names stay inside the from_api constructors.
+
+Every constructor is tolerant: missing keys, nulls, numbers sent as strings and extra fields
+give None (or are ignored) instead of an exception. A payload of the wrong shape altogether
+(a list where an object belongs, say) raises GatewayDataError.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import GatewayDataError
+
+
+def num(value: object) -> float | None:
+    """A finite number from an int, float or numeric string; None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _obj(payload: object, endpoint: str) -> Mapping[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise GatewayDataError(f"{endpoint}: expected a JSON object", endpoint)
+    return payload
+
+
+def _sub(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value.strip()
+    return None
+
+
+class Grid(enum.Enum):
+    """What the relay says about the grid."""
+
+    ON = "on"
+    OFF = "off"
+    UNKNOWN = "unknown"
+
+
+def grid_from_state(state: str | None) -> Grid:
+    """`closed` is on-grid; `open` and every `open ...` variant is off-grid."""
+    if state is None:
+        return Grid.UNKNOWN
+    state = state.strip().lower()
+    if state == "closed":
+        return Grid.ON
+    if state == "open" or state.startswith("open "):
+        return Grid.OFF
+    return Grid.UNKNOWN
+
+
+# Data source: /ivp/ensemble/relay
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """The grid relay of the IQ System Controller."""
+
+    oper_state: str | None
+    admin_state: str | None
+
+    @classmethod
+    def from_api(cls, payload: object) -> Relay:
+        data = _obj(payload, "/ivp/ensemble/relay")
+        return cls(_text(data.get("mains_oper_state")), _text(data.get("mains_admin_state")))
+
+    @property
+    def grid(self) -> Grid:
+        """The operational state: what the house is really connected to."""
+        return grid_from_state(self.oper_state)
+
+    @property
+    def commanded_off_grid(self) -> bool:
+        """True when the owner (or the gateway's schedule) asked to island."""
+        return grid_from_state(self.admin_state) is Grid.OFF
+
+
+# Data source: /ivp/livedata/status
+@dataclass(frozen=True, slots=True)
+class LiveData:
+    """Battery and power values from live data (milliwatts converted to watts)."""
+
+    soc: float | None = None
+    phase_count: int | None = None
+    split_phase: bool | None = None
+    enc_energy_wh: float | None = None
+    enc_soc: float | None = None
+    acb_energy_wh: float | None = None
+    acb_soc: float | None = None
+    backup_soc: float | None = None
+    load_w: float | None = None
+    grid_w: float | None = None
+    storage_w: float | None = None
+    pv_w: float | None = None
+    last_update: float | None = None
+
+    @classmethod
+    def from_api(cls, payload: object) -> LiveData:
+        data = _obj(payload, "/ivp/livedata/status")
+        # the seed's TEST_LIVE hint is the bare meters object: {"soc": ...}
+        meters = _sub(data, "meters") if "meters" in data else data
+
+        def watts(source: str) -> float | None:
+            mw = num(_sub(meters, source).get("agg_p_mw"))
+            return None if mw is None else mw / 1000.0
+
+        phases = num(meters.get("phase_count"))
+        split = num(meters.get("is_split_phase"))
+        return cls(
+            soc=num(meters.get("soc")),
+            phase_count=None if phases is None else int(phases),
+            split_phase=None if split is None else bool(split),
+            enc_energy_wh=num(meters.get("enc_agg_energy")),
+            enc_soc=num(meters.get("enc_agg_soc")),
+            acb_energy_wh=num(meters.get("acb_agg_energy")),
+            acb_soc=num(meters.get("acb_agg_soc")),
+            backup_soc=num(meters.get("backup_soc")),
+            load_w=watts("load"),
+            grid_w=watts("grid"),
+            storage_w=watts("storage"),
+            pv_w=watts("pv"),
+            last_update=num(meters.get("last_update", meters.get("timestamp"))),
+        )
+
+    @property
+    def full_capacity_wh(self) -> float | None:
+        """Full capacity: the energy stored now scaled up by the state of charge."""
+        total = 0.0
+        for energy, soc in ((self.enc_energy_wh, self.enc_soc or self.soc),
+                            (self.acb_energy_wh, self.acb_soc)):
+            if energy is not None and soc and soc > 0 and energy > 0:
+                total += energy * 100.0 / soc
+        return total or None
+
+
+# Data source: /ivp/ensemble/secctrl
+@dataclass(frozen=True, slots=True)
+class SecCtrl:
+    """Battery controller settings: capacity and the SOC the batteries restart at."""
+
+    soc_recovery_exit: float | None = None
+    max_energy_wh: float | None = None
+    avail_energy_wh: float | None = None
+    soc: float | None = None
+    soh: float | None = None
+    vls_limit: float | None = None
+    backup_soc: float | None = None
+
+    @classmethod
+    def from_api(cls, payload: object) -> SecCtrl:
+        data = _obj(payload, "/ivp/ensemble/secctrl")
+        return cls(
+            soc_recovery_exit=num(data.get("soc_recovery_exit")),
+            max_energy_wh=num(data.get("Max_energy")),
+            avail_energy_wh=num(data.get("ENC_agg_avail_energy")),
+            soc=num(data.get("agg_soc")),
+            soh=num(data.get("ENC_agg_soh")),
+            vls_limit=num(data.get("VLS_Limit")),
+            backup_soc=num(data.get("configured_backup_soc")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """One CT reading: the whole meter, or one phase leg of it."""
+
+    realpower: float | None = None
+    power: float | None = None
+    voltage: float | None = None
+    powerfactor: float | None = None
+    frequency: float | None = None
+
+    @classmethod
+    def from_api(cls, payload: object) -> Meter:
+        data = payload if isinstance(payload, Mapping) else {}
+        return cls(
+            realpower=num(data.get("currW")),
+            power=num(data.get("apprntPwr")),
+            voltage=num(data.get("rmsVoltage")),
+            powerfactor=num(data.get("pwrFactor")),
+            frequency=num(data.get("freqHz")),
+        )
+
+    @property
+    def current(self) -> float | None:
+        """Current from power and voltage (the gateway's rmsCurrent is not the line current)."""
+        if self.voltage is None or not self.voltage:
+            return None
+        return (self.realpower or 0.0) / self.voltage
+
+    @property
+    def present(self) -> bool:
+        """False for the all-zero readings of a system without that CT."""
+        return bool(self.voltage) or bool(self.realpower)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReport:
+    """One report of /ivp/meters/reports: a meter and its phase legs."""
+
+    kind: str
+    total: Meter
+    lines: tuple[Meter, ...] = ()
+
+
+_REPORTS = "/ivp/meters/reports"
+
+
+# Data source: /ivp/meters/reports
+@dataclass(frozen=True, slots=True)
+class MeterReports:
+    """The CT reports by type: production, net-consumption, total-consumption, storage."""
+
+    reports: Mapping[str, MeterReport] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, payload: object) -> MeterReports:
+        if not isinstance(payload, list):
+            raise GatewayDataError("/ivp/meters/reports: expected a JSON list", _REPORTS)
+        reports: dict[str, MeterReport] = {}
+        for item in payload:
+            if not isinstance(item, Mapping):
+                continue
+            kind = _text(item.get("reportType"))
+            if not kind:
+                continue
+            raw_lines = item.get("lines")
+            lines = tuple(map(Meter.from_api, raw_lines)) if isinstance(raw_lines, list) else ()
+            reports[kind] = MeterReport(kind, Meter.from_api(item.get("cumulative")), lines)
+        return cls(reports)
+
+    def get(self, kind: str) -> MeterReport | None:
+        """The report of that type, if the system has that CT and it reads something."""
+        report = self.reports.get(kind)
+        return report if report is not None and report.total.present else None
+
+
+# Data source: /info.xml (no token needed)
+@dataclass(frozen=True, slots=True)
+class GatewayInfo:
+    """The gateway's identity."""
+
+    serial: str | None = None
+    firmware: str | None = None
+    part_number: str | None = None
+
+    @classmethod
+    def from_xml(cls, text: str) -> GatewayInfo:
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError as exc:
+            raise GatewayDataError(f"/info.xml: not XML ({exc})", "/info.xml") from None
+        device = root.find("device")
+        if device is None:
+            raise GatewayDataError("/info.xml: no <device> element", "/info.xml")
+
+        def get(tag: str) -> str | None:
+            value = device.findtext(tag)
+            return value.strip() if value and value.strip() else None
+
+        return cls(serial=get("sn"), firmware=get("software"), part_number=get("pn"))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one poll read from the gateway, and what it could not read."""
+
+    relay: Relay | None = None
+    live: LiveData | None = None
+    secctrl: SecCtrl | None = None
+    reports: MeterReports | None = None
+    info: GatewayInfo | None = None
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def grid(self) -> Grid:
+        """The grid state; UNKNOWN when the relay could not be read."""
+        return self.relay.grid if self.relay is not None else Grid.UNKNOWN
