@@ -61,17 +61,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return demo()
     name = args.ups or os.environ.get("UPS") or ""
+    if not (args.config or args.ups or os.environ.get("CONFIG_FILE") or name):
+        parser().error("give -c <config> or a <ups> name (or set CONFIG_FILE or UPS)")
     logsetup.setup(args.debug, args.verbose, prefix=f"enphase-monitor {name}: ".replace(" :", ":"))
+    who = {"ups": name}
     try:
-        return _run(args)
+        return _run(args, who)
     except MonitorError as exc:
-        print(f"enphase-monitor {name}: {exc}".replace(" :", ":", 1), file=sys.stderr)
+        print(f"enphase-monitor {who['ups']}: {exc}".replace(" :", ":", 1), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
+    """The work of main(); `who["ups"]` is set to the UPS name once it is known."""
     from .config import check_state_dir, config_path_for, load_config, parse_config
 
     path = config_path_for(args.ups, args.config, os.environ)
@@ -81,9 +85,12 @@ def _run(args: argparse.Namespace) -> int:
 
         check_secret_file("config", path)
         config = parse_config(_read(path), path, args.ups, require_credentials=False)
+        who["ups"] = config.ups
         PortFile(config.port_file).hide()
         return 0
+    who["ups"] = args.ups or _ups_from(path) or who["ups"]
     config = load_config(path, args.ups)
+    who["ups"] = config.ups
     if config.debug > args.debug:
         logsetup.setup(config.debug, args.verbose, prefix=f"enphase-monitor {config.ups}: ")
     check_state_dir(config)
@@ -101,6 +108,14 @@ def _run(args: argparse.Namespace) -> int:
             monitor.clients.close()
         return 0
     return monitor.run()
+
+
+def _ups_from(path: os.PathLike[str]) -> str:
+    """`name` from a config path `.../enphase-<name>.conf`, for messages before parsing."""
+    base = os.path.basename(path)
+    if base.startswith("enphase-") and base.endswith(".conf"):
+        return base[len("enphase-"):-len(".conf")]
+    return ""
 
 
 def _read(path: os.PathLike[str]) -> str:

@@ -28,7 +28,7 @@ _INT_KEYS: dict[str, tuple[int, int, int]] = {
     "POLLFREQALERT": (20, 5, 86400),
     "LOADKWH": (768, 0, 100000),
     "LOGIN_TIMEOUT": (10, 5, 300),
-    "API_TIMEOUT": (10, 2, 120),
+    "API_TIMEOUT": (5, 2, 120),
     "NOCOMMS_AFTER": (2, 1, 100),
     "RELAY_CHECK": (5, 0, 3600),
     "CONFIRM_DELAY": (3, 1, 60),
@@ -259,8 +259,9 @@ def parse_config(
         raise ConfigError(f"ENVOY_HOST '{host}' must be a host name or IP, optionally with :port")
 
     test = bool(raw.get("TEST"))
+    keyring = raw.get("PASSWORD_KEYRING", "").strip().lower() in _TRUE
     creds_possible = bool(
-        raw.get("PASSWORD") or raw.get("TOKEN") or raw.get("PASSWORD_KEYRING")
+        raw.get("PASSWORD") or raw.get("TOKEN") or keyring
         or env.get("CREDENTIALS_DIRECTORY") or test
     )
     required = ["SERIAL", "PORT_FILE"]
@@ -302,7 +303,7 @@ def parse_config(
         token=raw.get("TOKEN", "").strip(),
         gateway_fingerprint=_fingerprint(raw.get("GATEWAY_FINGERPRINT", "")),
         cloud_ca_file=raw.get("CLOUD_CA_FILE", ""),
-        password_keyring=raw.get("PASSWORD_KEYRING", "").strip().lower() in _TRUE,
+        password_keyring=keyring,
         password_credential=raw.get("PASSWORD_CREDENTIAL") or "enphase-password",
         token_credential=raw.get("TOKEN_CREDENTIAL") or "enphase-token",
         test=test,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
+from .logsetup import REDACTOR
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ def password(config: Config, env: Mapping[str, str] | None = None) -> Secret | N
         found = _keyring(config.username)
     if found is None and config.password:
         found = Secret(config.password, f"PASSWORD in {config.path}")
+    if found is not None:
+        REDACTOR.add(found.value)  # wherever it came from, never log it
     return found
 
 
@@ -70,4 +73,6 @@ def manual_token(config: Config, env: Mapping[str, str] | None = None) -> Secret
     found = _credential(config.token_credential, env)
     if found is None and config.token:
         found = Secret(config.token, f"TOKEN in {config.path}")
+    if found is not None:
+        REDACTOR.add(found.value, token=True)
     return found

@@ -25,6 +25,7 @@ from .errors import (
     TokenError,
 )
 from .fileutil import atomic_write
+from .logsetup import REDACTOR, SECRETS
 from .transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -263,12 +264,13 @@ class TokenManager:
         if self.current is None or self.current.remaining(now) <= 0:
             self._pick_stored(now)
         cur = self.current
+        manual = cur is not None and self.source.startswith(("TOKEN", "systemd"))
+        if cur is not None and manual:
+            self._warn_manual(cur, now)
         if cur is not None and cur.remaining(now) > cur.renew_margin:
             return cur.token
-        if cur is not None and self.source.startswith(("TOKEN", "systemd")):
-            self._warn_manual(cur, now)
-            if cur.remaining(now) > 0 and self._password() is None:
-                return cur.token
+        if cur is not None and manual and cur.remaining(now) > 0 and self._password() is None:
+            return cur.token
         try:
             return self._renew(now).token
         except AuthError as exc:
@@ -280,7 +282,9 @@ class TokenManager:
 
     def accepted(self) -> None:
         """The gateway took the current token."""
-        self._retried_401 = False
+        if self._retried_401:
+            self._retried_401 = False
+            self._failures = 0
 
     def unauthorized(self) -> None:
         """The gateway answered 401: drop the token; allow one immediate new one."""
@@ -322,13 +326,19 @@ class TokenManager:
                     " get a new token from Enphase and replace it"
                 )
             if self._usable(info, now):
-                self.current, self.source, self.fresh = info, manual.source, False
+                self._use(info, manual.source)
                 log.debug("using %s", self.describe())
                 return
         cached = self.cache.load()
         if self._usable(cached, now):
-            self.current, self.source, self.fresh = cached, f"token file {self.cache.path}", False
+            assert cached is not None
+            self._use(cached, f"token file {self.cache.path}")
             log.debug("loaded token from %s", self.cache.path)
+
+    def _use(self, info: TokenInfo, source: str, fresh: bool = False) -> None:
+        self.current, self.source, self.fresh = info, source, fresh
+        REDACTOR.add(info.token, token=True)
+        log.log(SECRETS, "token from %s: %s", source, info.token)
 
     def _password(self) -> Secret | None:
         return credentials.password(self.config)
@@ -381,9 +391,10 @@ class TokenManager:
             raise TokenError(
                 f"the new token is already expired: verify SERIAL {self.config.serial}"
             )
-        self._failures = 0
+        if not self._retried_401:  # after a 401, only the gateway's acceptance resets it
+            self._failures = 0
         self._next_attempt = 0.0
-        self.current, self.source, self.fresh = info, "Enlighten login", True
+        self._use(info, "Enlighten login", fresh=True)
         self.cache.save(info)
         log.info("new %s", self.describe())
         return info

@@ -22,7 +22,10 @@ def num(value: object) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # an int beyond the float range (JSON allows it)
+            return None
     elif isinstance(value, str):
         try:
             result = float(value.strip().replace(",", "."))

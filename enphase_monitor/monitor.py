@@ -296,6 +296,8 @@ class Monitor:
                         self.relay_check()
                         if self.state is not before:
                             next_full = self.clock() + self.delay()
+                if self.reload_requested:
+                    self.reload()
                 if not self.stop_requested:
                     self.notifier.watchdog()
                     self.cycle()

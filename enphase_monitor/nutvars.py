@@ -32,8 +32,12 @@ MAX_VALUE_LEN = 127
 
 
 def sanitize(value: str) -> str:
-    """Make a value safe for dummy-ups and upsd: printable ASCII, no `"#\\`, <= 127 chars."""
-    cleaned = " ".join(_UNSAFE.sub(" ", value).split())
+    """Make a value safe for dummy-ups and upsd: printable ASCII, no `"#\\`, <= 127 chars.
+
+    Whitespace runs become one space; other unsafe characters are dropped, as dummy-ups drops
+    UTF-8 bytes (`Müller` -> `Mller`), so the value written is the value published.
+    """
+    cleaned = " ".join(_UNSAFE.sub("", " ".join(value.split())).split())
     return cleaned[:MAX_VALUE_LEN].rstrip()
 
 
@@ -182,10 +186,10 @@ class Ctx:
         soc, cap, load = self.soc, self.capacity_wh, self.load_w
         if soc is None or cap is None or load is None:
             return None
+        if soc < self.restart_soc:
+            return 0  # the batteries stop at the restart SOC, whatever the load
         if load <= 0:
             return RUNTIME_CAP_S
-        if soc < self.restart_soc:
-            return 0
         seconds = (soc - self.restart_soc) / 100.0 * cap * 3600.0 / load
         return min(int(seconds), RUNTIME_CAP_S)
 

@@ -51,7 +51,10 @@ class PortContent:
 
     @classmethod
     def parse(cls, text: str) -> PortContent:
-        lines = text.splitlines()
+        # only "\n" ends a line for dummy-ups; splitlines() would also split on \f, \x1c, U+2028...
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
         values: dict[str, str] = {}
         for raw in lines:
             name, value = parse_line(raw)

@@ -10,6 +10,7 @@ from .errors import ConfigError
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PREFIXES = ("export", "declare", "typeset", "readonly", "local")
 _VAR_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_BAD_BRACE = re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})")
 
 
 class _Lexer:
@@ -30,7 +31,7 @@ class _Lexer:
         """Expand `$NAME` and `${NAME}` from earlier keys, then the environment."""
         if "$(" in raw or "`" in raw:
             raise self.fail("command substitution is not supported; write the value itself")
-        if "${" in raw and not _VAR_REF.search(raw):
+        if _BAD_BRACE.search(raw):
             raise self.fail("only plain ${NAME} expansions are supported")
 
         def sub(m: re.Match[str]) -> str:
@@ -112,14 +113,14 @@ class _Lexer:
             ch = text[self.pos]
             if ch == '"':
                 self.pos += 1
-                return self.expand("".join(out)).replace("\x00", "$")
+                return self.expand("".join(out)).replace("\x00", "$").replace("\x01", "`")
             if ch == "\\" and text[self.pos + 1 : self.pos + 2] in ('"', "\\", "$", "`", "\n"):
                 nxt = text[self.pos + 1]
                 if nxt == "\n":
                     self.line += 1
                 else:
-                    # a NUL stands for an escaped `$` until expansion is done
-                    out.append("\x00" if nxt == "$" else nxt)
+                    # NUL and SOH stand for an escaped `$` and `` ` `` until expansion is done
+                    out.append({"$": "\x00", "`": "\x01"}.get(nxt, nxt))
                 self.pos += 2
                 continue
             if ch == "\n":

@@ -1,0 +1,63 @@
+"""Shared test helpers: fixture captures, a running simulator, config + port file set-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from enphase_monitor.config import Config, load_config
+from enphase_monitor.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "pyenphase"
+
+
+def fixture_dirs() -> list[Path]:
+    """Every firmware capture directory."""
+    return sorted(p for p in FIXTURES.iterdir() if p.is_dir())
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the host's NUT, systemd or CA-bundle variables."""
+    for key in ("CONFIG_FILE", "UPS", "NUT_SYSCONFIG", "NUT_CONFPATH", "NUT_LOCALSTATE",
+                "NUT_STATEPATH", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+                "WATCHDOG_PID", "JOURNAL_STREAM", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    """A fresh simulator (gateway + cloud) for one test."""
+    with Simulator(workdir=tmp_path / "sim") as simulator:
+        yield simulator
+
+
+def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str = "",
+                ups: str = "test") -> Path:
+    """Write a 0600 config pointing at `sim` and an existing port file; return the config."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    port = directory / f"{ups}.dev"
+    port.write_text(port_text)
+    port.chmod(0o640)
+    state = sim.state
+    config = directory / f"enphase-{ups}.conf"
+    config.write_text(
+        f"UPS={ups}\nUSERNAME={state.username}\nPASSWORD='{state.password}'\n"
+        f"SERIAL={state.serial}\nSTATE_DIR={directory}\nPORT_FILE={port.name}\n"
+        f"ENVOY_HOST={sim.gateway_host}\nENPHASE_LOGIN='{sim.login_url}'\n"
+        f"ENPHASE_TOKENS={sim.tokens_url}\nCLOUD_CA_FILE={sim.ca_file}\n"
+        f"POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\nCONFIRM_DELAY=1\n{extra}"
+    )
+    config.chmod(0o600)
+    return config
+
+
+@pytest.fixture
+def setup(tmp_path: Path, sim: Simulator) -> Config:
+    """A loaded Config for `sim` with an empty port file in tmp_path/state."""
+    return load_config(write_setup(tmp_path / "state", sim))

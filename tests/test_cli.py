@@ -1,0 +1,128 @@
+"""The command line as users run it: flags, exit codes, one-line errors, sd_notify, -v -s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from enphase_monitor.portfile import PortContent
+from enphase_monitor.simulator import Simulator
+from tests.conftest import ROOT, write_setup
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60
+        ) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("NOTIFY_SOCKET", "UPS", "CONFIG_FILE", "REQUESTS_CA_BUNDLE")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "enphase_monitor.cli", *args], cwd=ROOT,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_exits_zero_and_shows_the_seeds_flags() -> None:
+    out = run("-h")
+    assert out.returncode == 0
+    for flag in ("-c <config>", "-d", "-s", "-v", "-x"):
+        assert flag in out.stdout
+
+
+def test_bad_usage_exits_two() -> None:
+    assert run("--bogus", "ups").returncode == 2
+    assert run().returncode == 2
+
+
+def test_fatal_error_is_one_line_exit_one(tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    (tmp_path / "s" / "test.dev").unlink()
+    out = run("-c", str(config))
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("enphase-monitor test: port file")
+    assert "create it" in lines[0]
+
+
+def test_ups_name_finds_the_config_in_nut_sysconfig(tmp_path: Path, sim: Simulator) -> None:
+    write_setup(tmp_path / "s", sim)
+    out = run("-s", "test", env={"NUT_SYSCONFIG": str(tmp_path / "s")})
+    assert out.returncode == 0, out.stderr
+    values = PortContent.parse((tmp_path / "s" / "test.dev").read_text()).values
+    assert values["ups.status"] == "OL"
+
+
+def test_world_readable_config_is_refused(tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    config.chmod(0o644)
+    out = run("-s", "-c", str(config))
+    assert out.returncode == 1
+    assert "world read permission" in out.stderr and "chmod" in out.stderr
+
+
+def test_x_hides_the_port_file_without_network(tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim, extra="ENVOY_HOST=192.0.2.1\n")
+    text = config.read_text().replace("PASSWORD='demo-password'\n", "")
+    config.write_text(text)
+    out = run("-x", "-c", str(config), timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "s" / "test.dev-nocomms").exists()
+    assert not (tmp_path / "s" / "test.dev").exists()
+    assert sim.stats()["logins"] == 0
+
+
+def test_diagnostics_report(tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    out = run("-v", "-s", "-c", str(config))
+    assert out.returncode == 0, out.stdout + out.stderr
+    for text in ("Token", "owner token, expires in", "D8.2.4264", "/ivp/ensemble/relay",
+                 "HTTP 200", "ups.status: OL", "everything works", "PASSWORD"):
+        assert text in out.stdout
+    assert "demo-password" not in out.stdout + out.stderr
+
+
+def test_diagnostics_fail_and_say_what_to_do(tmp_path: Path, sim: Simulator) -> None:
+    sim.update(has_relay=False)
+    config = write_setup(tmp_path / "s", sim)
+    out = run("-v", "-s", "-c", str(config))
+    assert out.returncode == 1
+    assert "/ivp/ensemble/relay failed" in out.stdout
+    assert "System Controller" in out.stdout
+
+
+def test_sd_notify_ready_after_first_write_then_watchdog_and_stop(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    port = tmp_path / "s" / "test.dev"
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(20)
+    env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
+    env.update(NOTIFY_SOCKET=address, WATCHDOG_USEC="1000000")
+    proc = subprocess.Popen([sys.executable, "-m", "enphase_monitor.cli", "-c", str(config)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = sock.recv(4096).decode()
+        assert "READY=1" in first and "STATUS=OL" in first
+        # READY only after the first port-file write
+        assert "ups.status: OL" in port.read_text()
+        seen = set()
+        deadline = time.monotonic() + 20
+        while "WATCHDOG=1" not in seen and time.monotonic() < deadline:
+            seen.update(sock.recv(4096).decode().splitlines())
+        assert "WATCHDOG=1" in seen
+        proc.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in seen:
+            seen.update(sock.recv(4096).decode().splitlines())
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+        sock.close()

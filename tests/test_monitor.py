@@ -1,0 +1,285 @@
+"""The poll loop against the real HTTPS simulator: states, debounce, confirmation, signals."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from enphase_monitor import fileutil
+from enphase_monitor.config import Config, load_config
+from enphase_monitor.monitor import Monitor, State
+from enphase_monitor.portfile import PortContent
+from enphase_monitor.sdnotify import Notifier
+from enphase_monitor.simulator import Simulator, make_jwt
+from tests.conftest import write_setup
+
+RELAY = "/ivp/ensemble/relay"
+
+
+def values(config: Config) -> dict[str, str]:
+    return PortContent.parse(config.port_file.read_text()).values
+
+
+def make(tmp_path: Path, sim: Simulator, extra: str = "", port_text: str = "") -> Monitor:
+    config = load_config(write_setup(tmp_path / "state", sim, extra, port_text))
+    return Monitor(config, notifier=Notifier({}))
+
+
+def relay_requests(sim: Simulator) -> int:
+    return int(sim.stats()["requests"].get(RELAY, 0))
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_nocomms_only_after_consecutive_failures_and_back(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim, port_text="ups.delay.shutdown: 30\n")
+    port, hidden = mon.config.port_file, mon.port.nocomms_path
+    assert mon.cycle()
+    sim.inject("*", "reset")
+    assert not mon.cycle()
+    assert port.exists() and not hidden.exists(), "one failed poll must not be nocomms"
+    assert not mon.cycle()
+    assert hidden.exists() and not port.exists()
+    assert mon.state is State.NOCOMMS
+    sim.clear_faults()
+    assert mon.cycle()
+    assert port.exists() and not hidden.exists()
+    assert values(mon.config)["ups.status"] == "OL"
+    assert values(mon.config)["ups.delay.shutdown"] == "30"
+
+
+def test_nocomms_after_one_is_the_seed_behaviour(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim, extra="NOCOMMS_AFTER=1\n")
+    assert mon.cycle()
+    sim.inject("*", "status", value=503)
+    assert not mon.cycle()
+    assert mon.port.hidden
+
+
+def test_first_poll_off_grid_needs_a_confirming_read(tmp_path: Path, sim: Simulator) -> None:
+    sim.update(grid="open")
+    mon = make(tmp_path, sim)
+    assert mon.cycle()
+    assert values(mon.config)["ups.status"] == "OB"
+    assert relay_requests(sim) == 2
+
+
+def test_unconfirmed_off_grid_on_first_poll_is_ignored(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.update(grid="open")
+    mon = make(tmp_path, sim)
+    threading.Timer(0.3, lambda: sim.update(grid="closed")).start()
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        assert mon.cycle()
+    assert values(mon.config)["ups.status"] == "OL"
+    assert "not confirmed" in caplog.text
+
+
+def test_later_grid_loss_switches_at_once(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim)
+    assert mon.cycle()
+    before = relay_requests(sim)
+    sim.update(grid="open synchronizing")
+    assert mon.cycle()
+    assert values(mon.config)["ups.status"] == "OB"
+    assert relay_requests(sim) == before + 1
+
+
+def test_first_poll_after_reconnect_is_confirmed_again(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim, extra="NOCOMMS_AFTER=1\n")
+    assert mon.cycle()
+    sim.inject("*", "reset", count=2)
+    assert not mon.cycle()
+    sim.update(grid="open")
+    before = relay_requests(sim)
+    assert mon.cycle()
+    assert relay_requests(sim) == before + 2
+    assert values(mon.config)["ups.status"] == "OB"
+
+
+def test_commanded_off_grid_is_logged_as_such(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    mon = make(tmp_path, sim)
+    assert mon.cycle()
+    sim.update(grid="open", admin="open")
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        assert mon.cycle()
+    assert "by command" in caplog.text
+    assert values(mon.config)["ups.status"] == "OB"
+
+
+def test_unknown_relay_state_is_a_failed_poll(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim)
+    sim.update(grid="weird")
+    assert not mon.cycle()
+    assert "weird" in mon.last_error
+
+
+def test_low_battery_uses_the_users_threshold(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim, port_text="battery.charge.low: 10\n")
+    assert mon.cycle()
+    sim.update(grid="open", soc=15.0)
+    assert mon.cycle()
+    assert values(mon.config)["ups.status"] == "OB"
+    sim.update(soc=9.0)
+    assert mon.cycle()
+    assert values(mon.config)["ups.status"] == "OB LB"
+    assert values(mon.config)["battery.charge.low"] == "10"
+
+
+def test_rewritten_only_when_a_value_changed(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim)
+    assert mon.cycle()
+    inode = os.stat(mon.config.port_file).st_ino
+    assert mon.cycle()
+    assert mon.writes == 1
+    assert os.stat(mon.config.port_file).st_ino == inode
+    sim.update(soc=55.0)
+    assert mon.cycle()
+    assert mon.writes == 2
+
+
+def test_value_that_cannot_be_computed_is_cleared(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim)
+    assert mon.cycle()
+    assert values(mon.config)["input.voltage"] != ""
+    sim.update(has_ct=False)
+    assert mon.cycle()
+    text = mon.config.port_file.read_text()
+    assert 'input.voltage: ""' in text
+    assert "output.realpower: 1500.0" in text  # from livedata without CTs
+
+
+def test_gateway_401_gets_one_new_token(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim)
+    assert mon.cycle()
+    logins = sim.stats()["logins"]
+    sim.revoke_tokens()
+    assert mon.cycle()
+    assert sim.stats()["logins"] == logins + 1
+
+
+def test_test_mode_cycle_is_the_seeds(tmp_path: Path) -> None:
+    token = make_jwt({"exp": int(time.time()) + 86400 * 300, "iat": int(time.time()),
+                      "aud": "1234", "enphaseUser": "owner"})
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    port = state / "test.dev"
+    port.write_text("battery.charge.low: 20\n")
+    config = state / "test.conf"
+    config.write_text(
+        "UPS=test\nTEST=1\nSTATE_DIR=" + str(state) + "\nPORT_FILE=test.dev\nSERIAL=1234\n"
+        "USERNAME=u\nPASSWORD=p\n"
+        "TEST_SESS='{\"session_id\":\"abc\"}'\n"
+        f"TEST_TOKEN={token}\n"
+        "TEST_RELAY='{\"mains_oper_state\":\"@RELAY_STATE@\"}'\n"
+        "TEST_LIVE='{\"meters\": {\"soc\": \"@BATT_SOC@\", \"enc_agg_energy\": 5000}}'\n"
+        "TEST_SECCTRL='{\"soc_recovery_exit\":10}'\n"
+        "TEST_REPORTS=\n"
+        "TEST_INFO='<envoy_info><device><sn>1234</sn><software>D8.2.1</software></device>"
+        "</envoy_info>'\n"
+    )
+    config.chmod(0o600)
+    mon = Monitor(load_config(config), notifier=Notifier({}))
+    seen = []
+    for _ in range(6):
+        mon.cycle()
+        seen.append("nocomms" if mon.port.hidden else values(mon.config)["ups.status"])
+    assert seen == ["OL", "nocomms", "OL", "OB", "OB LB", "OL"]
+    assert values(mon.config)["ups.firmware"] == "D8.2.1"
+
+
+def test_relay_check_sees_grid_loss_between_full_polls(tmp_path: Path, sim: Simulator) -> None:
+    mon = make(tmp_path, sim, extra="POLLFREQ=60\nRELAY_CHECK=1\n")
+    runner = threading.Thread(target=mon.run)
+    # run() installs signal handlers, which only the main thread may do: stub them here
+    mon._install_signals = lambda: None  # type: ignore[method-assign]
+    runner.start()
+    try:
+        assert wait_for(lambda: values(mon.config).get("ups.status") == "OL")
+        sim.update(grid="open")
+        # a full poll is 60 s away: only the relay check can switch within the wait
+        assert wait_for(lambda: values(mon.config).get("ups.status") == "OB", timeout=10)
+    finally:
+        mon.stop_requested = True
+        mon.wake.set()
+        runner.join(10)
+    assert not runner.is_alive()
+
+
+def test_sigterm_during_a_write_finishes_it_and_exits_zero(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mon = make(tmp_path, sim, port_text="user.line: kept\n")
+    real_fsync = os.fsync
+    sent = []
+
+    def fsync_with_sigterm(fd: int) -> None:
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileutil.os, "fsync", fsync_with_sigterm)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert mon.run() == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    assert sent
+    got = values(mon.config)
+    assert got["ups.status"] == "OL" and got["user.line"] == "kept"
+    assert not [p for p in mon.config.port_file.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_one(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    mon = make(tmp_path, sim)
+    path = mon.config.path
+    good = path.read_text()
+    polls = []
+    real_cycle = mon.cycle
+
+    def counting_cycle() -> bool:
+        polls.append(1)
+        if len(polls) == 1:
+            path.write_text(good + "POLLFREQ=soon\n")
+            os.kill(os.getpid(), signal.SIGHUP)
+        elif len(polls) == 2:
+            path.write_text(good.replace("POLLFREQ=5", "POLLFREQ=7"))
+            os.kill(os.getpid(), signal.SIGHUP)
+        elif len(polls) >= 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_cycle()
+
+    mon.cycle = counting_cycle  # type: ignore[method-assign]
+    mon.delay = lambda: 0  # type: ignore[method-assign]
+    try:
+        with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+            assert mon.run() == 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    assert "config not reloaded" in caplog.text and "POLLFREQ" in caplog.text
+    assert mon.config.pollfreq == 7
+    assert len(polls) >= 3
