@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, InsecureFileError
-from .shellvars import parse_assignments
+from .shellvars import one_line, parse_assignments
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,9 @@ def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str])
 
 def _check_ups_name(name: str) -> None:
     if not _UPS.fullmatch(name):
-        raise ConfigError(f"UPS name '{name}' may hold only letters, digits, '_', '-' and '.'")
+        raise ConfigError(
+            f"UPS name '{one_line(name)}' may hold only letters, digits, '_', '-' and '.'"
+        )
 
 
 def check_dir_perms(kind: str, directory: Path) -> None:
@@ -193,7 +195,7 @@ def _int_value(key: str, raw: str | None) -> int:
     try:
         value = int(text, 10)
     except ValueError:
-        raise ConfigError(f"{key} must be a whole number (got '{text}')") from None
+        raise ConfigError(f"{key} must be a whole number (got '{one_line(text)}')") from None
     if value < low:
         log.warning("%s=%d is below the minimum, using %d", key, value, low)
         return low
@@ -256,7 +258,9 @@ def parse_config(
     if host.startswith(("http://", "https://")):
         host = host.split("://", 1)[1].rstrip("/")
     if not _HOST.fullmatch(host):
-        raise ConfigError(f"ENVOY_HOST '{host}' must be a host name or IP, optionally with :port")
+        raise ConfigError(
+            f"ENVOY_HOST '{one_line(host)}' must be a host name or IP, optionally with :port"
+        )
 
     test = bool(raw.get("TEST"))
     keyring = raw.get("PASSWORD_KEYRING", "").strip().lower() in _TRUE

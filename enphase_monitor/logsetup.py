@@ -53,8 +53,11 @@ class Redactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         hidden = self.always if self.show_tokens else self.always | self.tokens
         if hidden:
-            text = record.getMessage()
-            for secret in hidden:
+            try:
+                text = record.getMessage()
+            except (TypeError, ValueError):  # a bad format: let the handler report it
+                return True
+            for secret in sorted(hidden, key=len, reverse=True):  # longest first
                 if secret in text:
                     text = text.replace(secret, "<hidden>")
             record.msg, record.args = text, None

@@ -11,6 +11,13 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PREFIXES = ("export", "declare", "typeset", "readonly", "local")
 _VAR_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _BAD_BRACE = re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str, limit: int = 40) -> str:
+    """`text` for an error message: control characters escaped (one line), long text cut."""
+    shown = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 class _Lexer:
@@ -157,9 +164,8 @@ def parse_assignments(text: str, env: Mapping[str, str] | None = None) -> dict[s
         for word in words:
             key, eq, value = word.partition("=")
             if not eq or not _NAME.fullmatch(key):
-                shown = word if len(word) <= 40 else word[:37] + "..."
                 raise ConfigError(
-                    f"line {line}: '{shown}' is not a KEY=VALUE assignment"
+                    f"line {line}: '{one_line(word)}' is not a KEY=VALUE assignment"
                     " (only assignments and comments are allowed)"
                 )
             values[key] = value

@@ -1,0 +1,111 @@
+"""The daemon in its normal loop against the simulator, read back through real NUT (upsc)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from enphase_monitor.simulator import Simulator
+from tests.conftest import ROOT, write_setup
+from tests.e2e.nut import AVAILABLE, NutSandbox
+
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason="NUT (nut-server, nut-client) not installed:"
+                                " ./scripts/test installs it")
+
+
+class Rig:
+    """Simulator + daemon + NUT, wired together."""
+
+    def __init__(self, tmp: Path, sim: Simulator, extra: str) -> None:
+        self.sim = sim
+        self.config = write_setup(tmp / "s", sim, extra=extra,
+                                  port_text="# user values\nups.delay.shutdown: 30\n")
+        self.port = tmp / "s" / "test.dev"
+        env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
+        self.log = open(tmp / "daemon.log", "w")  # noqa: SIM115
+        self.daemon = subprocess.Popen(
+            [sys.executable, "-m", "enphase_monitor.cli", "-v", "-c", str(self.config)],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while "ups.status" not in self.port.read_text():
+            assert time.monotonic() < deadline, (tmp / "daemon.log").read_text()
+            time.sleep(0.1)
+        self.nut = NutSandbox(tmp / "nut", self.port)
+        self.nut.start()
+
+    def until(self, var: str, value: str, timeout: float) -> float:
+        """Seconds until upsc shows `var` = `value`; fails the test after `timeout`."""
+        start = time.monotonic()
+        ok = self.nut.wait(lambda: self.nut.get(var) == value, timeout)
+        assert ok, f"{var} is {self.nut.get(var)!r}, not {value!r}\n{self.nut.logs()}"
+        return time.monotonic() - start
+
+    def close(self) -> None:
+        self.daemon.terminate()
+        try:
+            assert self.daemon.wait(15) == 0
+        finally:
+            self.nut.stop()
+            self.log.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, sim: Simulator, request: pytest.FixtureRequest) -> Iterator[Rig]:
+    marker = request.node.get_closest_marker("config")
+    r = Rig(tmp_path, sim, marker.args[0] if marker else "RELAY_CHECK=0\n")
+    yield r
+    r.close()
+
+
+def test_on_grid_values_and_user_lines(rig: Rig) -> None:
+    rig.until("ups.status", "OL", 10)
+    values = rig.nut.all()
+    assert values["battery.charge"] == "80"
+    assert values["ups.delay.shutdown"] == "30"
+    assert values["device.mfr"] == values["ups.mfr"] == "Enphase Energy"
+    assert values["input.voltage"].startswith("24")  # split phase: ~240 V
+    assert float(values["battery.runtime"]) > 0
+    assert float(values["ups.load"]) > 0
+
+
+def test_grid_loss_low_battery_and_return(rig: Rig) -> None:
+    rig.until("ups.status", "OL", 10)
+    rig.sim.update(grid="open")
+    rig.until("ups.status", "OB", 5 + 3)  # POLLFREQ (5 in the test config) + 3 s
+    rig.sim.update(soc=12.0)
+    rig.until("ups.status", "OB LB", 5 + 3)
+    rig.sim.update(grid="closed", soc=50.0)
+    rig.until("ups.status", "OL", 5 + 3)
+
+
+@pytest.mark.config("POLLFREQ=60\nRELAY_CHECK=1\n")
+def test_relay_check_reports_grid_loss_within_seconds(rig: Rig) -> None:
+    rig.until("ups.status", "OL", 10)
+    rig.sim.update(grid="open")
+    rig.until("ups.status", "OB", 1 + 3)
+
+
+def test_nocomms_stops_the_driver_and_recovery_brings_it_back(rig: Rig) -> None:
+    rig.until("ups.status", "OL", 10)
+    rig.sim.inject("*", "reset")
+    assert rig.nut.wait(lambda: "Driver not connected" in rig.nut.error(), 5 * 2 + 10), (
+        rig.nut.logs())
+    assert (rig.port.parent / "test.dev-nocomms").exists()
+    rig.sim.clear_faults()
+    assert rig.nut.wait(rig.port.exists, 15)
+    rig.nut.start_driver()  # what systemd's Restart=always does for nut-driver@
+    rig.until("ups.status", "OL", 10)
+    assert rig.nut.get("ups.delay.shutdown") == "30"
+
+
+def test_a_value_that_disappears_is_removed_from_nut(rig: Rig) -> None:
+    rig.until("ups.status", "OL", 10)
+    assert rig.nut.get("input.voltage")
+    rig.sim.update(has_ct=False)
+    assert rig.nut.wait(lambda: rig.nut.get("input.voltage") is None, 5 + 4), rig.nut.all()
