@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 
 from .errors import GatewayDataError, GatewayError
-from .gateway import INFO, REPORTS, SECCTRL, GatewayClient
-from .models import GatewayInfo, Grid, Relay, SecCtrl, Snapshot
+from .gateway import INFO, LIVEDATA, REPORTS, SECCTRL, GatewayClient
+from .models import GatewayInfo, Grid, LiveData, Relay, SecCtrl, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,18 @@ def checked_relay(relay: Relay) -> Relay:
         what = "has no mains_oper_state" if state is None else f"says mains_oper_state '{state}'"
         raise GatewayDataError(f"relay {what}, which is neither closed nor open")
     return relay
+
+
+def checked_live(live: LiveData) -> LiveData:
+    """Live data, if it has a usable state of charge (the LB decision rests on it).
+
+    Raises:
+        GatewayDataError: soc is missing, not a number, or outside 0..100.
+    """
+    if live.soc is None or not 0 <= live.soc <= 100:
+        raise GatewayDataError("livedata has no valid battery state of charge (meters.soc);"
+                               " a gateway without IQ Batteries cannot act as a UPS", LIVEDATA)
+    return live
 
 
 class Poller:
@@ -60,7 +72,7 @@ class Poller:
             GatewayError, AuthError: a required endpoint failed.
         """
         relay = self.relay()
-        live = self.client.livedata()
+        live = checked_live(self.client.livedata())
         errors: dict[str, str] = {}
         if self.info is None:
             try:
