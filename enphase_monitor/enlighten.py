@@ -7,6 +7,7 @@ import binascii
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ BAD_LOGIN_WAIT_S = 3600.0
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    return float(value) if math.isfinite(value) else None
 
 
 def _b64url(part: str) -> bytes:
@@ -75,8 +76,8 @@ class TokenInfo:
             raise TokenError("token payload is not base64url JSON") from None
         if not isinstance(payload, dict):
             raise TokenError("token payload is not a JSON object")
-        exp = payload.get("exp")
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
+        exp = _number(payload.get("exp"))
+        if exp is None:
             raise TokenError("token payload has no expiry (exp)")
         iat = payload.get("iat")
         aud = payload.get("aud")
