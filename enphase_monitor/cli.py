@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args, who)
     except MonitorError as exc:
-        print(f"enphase-monitor {who['ups']}: {exc}".replace(" :", ":", 1), file=sys.stderr)
+        logsetup.fatal(f"enphase-monitor {who['ups']}: {exc}".replace(" :", ":", 1))
         return 1
     except KeyboardInterrupt:
         return 0
@@ -77,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     """The work of main(); `who["ups"]` is set to the UPS name once it is known."""
     from .config import check_state_dir, config_path_for, load_config, parse_config
+    from .errors import AuthError
 
     path = config_path_for(args.ups, args.config, os.environ)
     if args.nocomms:  # needs neither the network nor credentials
@@ -103,10 +104,11 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     monitor = Monitor(config)
     if args.single:
         try:
-            monitor.cycle()
+            ok = monitor.cycle()
         finally:
             monitor.clients.close()
-        return 0
+        # as the seed: an unreachable gateway is not fatal for -s, a token failure is
+        return 1 if not ok and isinstance(monitor.last_exception, AuthError) else 0
     return monitor.run()
 
 

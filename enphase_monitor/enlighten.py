@@ -247,6 +247,7 @@ class TokenManager:
         self._failures = 0
         self._next_attempt = 0.0
         self._retried_401 = False
+        self._refused = False  # the gateway refused the current token; kept until a new one
         self._mfa: MfaRequiredError | None = None
         self._warned_day = -1
 
@@ -265,12 +266,15 @@ class TokenManager:
         if self.current is None or self.current.remaining(now) <= 0:
             self._pick_stored(now)
         cur = self.current
+        if self._refused and cur is not None and cur.remaining(now) > 0:
+            return self._after_refusal(cur, now)
         manual = cur is not None and self.source.startswith(("TOKEN", "systemd"))
         if cur is not None and manual:
             self._warn_manual(cur, now)
         if cur is not None and cur.remaining(now) > cur.renew_margin:
             return cur.token
-        if cur is not None and manual and cur.remaining(now) > 0 and self._password() is None:
+        if cur is not None and cur.remaining(now) > 0 and self._password() is None:
+            self._warn_manual(cur, now)  # nothing to renew with: a daily warning, no retries
             return cur.token
         try:
             return self._renew(now).token
@@ -283,19 +287,42 @@ class TokenManager:
 
     def accepted(self) -> None:
         """The gateway took the current token."""
+        self._refused = False
         if self._retried_401:
             self._retried_401 = False
             self._failures = 0
 
     def unauthorized(self) -> None:
-        """The gateway answered 401: drop the token; allow one immediate new one."""
-        if self.current is not None:
-            self._rejected.add(self.current.token)
-            log.warning("gateway refused the %s token (HTTP 401)", self.source or "current")
+        """The gateway answered 401.
+
+        The first time, the token is dropped and a new one may be fetched at once. If the new
+        one is refused too (or none can be had), it is kept and sent again at each poll, so a
+        gateway that refused it for a moment (while booting, say) is back at once, while the
+        cloud is asked again only after a back-off.
+        """
+        cur = self.current
+        if cur is None:
+            return
+        log.warning("gateway refused the token from %s (HTTP 401)", self.source or "?")
+        has_password = self._password() is not None
+        if self._retried_401 or not has_password:
+            self._refused = True
+            if has_password and self.clock() >= self._next_attempt:
+                self._back_off()
+            return
+        self._rejected.add(cur.token)
         self.current = None
-        if self._retried_401:
-            self._back_off()
         self._retried_401 = True
+
+    def _after_refusal(self, cur: TokenInfo, now: float) -> str:
+        """The token to send while the current one is refused: a new one once allowed."""
+        if now < self._next_attempt or self._password() is None:
+            return cur.token
+        try:
+            return self._renew(now).token
+        except AuthError as exc:
+            log.warning("no new token (%s): sending the refused one again", exc)
+            return cur.token
 
     def describe(self) -> str:
         """Where the token comes from and when it expires (no secret)."""
@@ -338,6 +365,7 @@ class TokenManager:
 
     def _use(self, info: TokenInfo, source: str, fresh: bool = False) -> None:
         self.current, self.source, self.fresh = info, source, fresh
+        self._refused = False
         REDACTOR.add(info.token, token=True)
         log.log(SECRETS, "token from %s: %s", source, info.token)
 

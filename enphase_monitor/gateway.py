@@ -106,7 +106,8 @@ class GatewayClient:
                 continue
             if reply.status == 401 and auth:
                 self.tokens.unauthorized()
-                if attempt == 2:
+                current = self.tokens.current
+                if attempt == 2 or (current is not None and current.token == token):
                     raise GatewayUnauthorized(f"{path}: HTTP 401, the token was refused", path, 401)
                 continue
             if reply.status in _RETRY_STATUS and attempt == 1:

@@ -57,11 +57,16 @@ class Redactor(logging.Filter):
                 text = record.getMessage()
             except (TypeError, ValueError):  # a bad format: let the handler report it
                 return True
-            for secret in sorted(hidden, key=len, reverse=True):  # longest first
-                if secret in text:
-                    text = text.replace(secret, "<hidden>")
-            record.msg, record.args = text, None
+            record.msg, record.args = self.scrub(text), None
         return True
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret that must stay hidden replaced."""
+        hidden = self.always if self.show_tokens else self.always | self.tokens
+        for secret in sorted(hidden, key=len, reverse=True):  # longest first
+            if secret in text:
+                text = text.replace(secret, "<hidden>")
+        return text
 
 
 class Formatter(logging.Formatter):
@@ -75,7 +80,7 @@ class Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage()
         if record.exc_info and record.levelno <= logging.DEBUG:
-            text += "\n" + self.formatException(record.exc_info)
+            text += "\n" + REDACTOR.scrub(self.formatException(record.exc_info))
         if self.journald:
             return f"<{_SYSLOG.get(record.levelno, 7)}>{text}"
         if record.levelno >= logging.WARNING:
@@ -86,6 +91,13 @@ class Formatter(logging.Formatter):
 
 
 REDACTOR = Redactor()
+
+
+def fatal(message: str, stream: TextIO | None = None) -> None:
+    """Print a fatal one-line error (with the error priority under journald)."""
+    stream = stream or sys.stderr
+    line = REDACTOR.scrub(message)
+    print(f"<3>{line}" if under_journald(stream) else line, file=stream)
 
 
 def setup(debug: int, verbose: bool, prefix: str = "", stream: TextIO | None = None) -> None:

@@ -109,6 +109,7 @@ class Monitor:
         self.failures = 0
         self.first_poll = True
         self.last_error = ""
+        self.last_exception: Exception | None = None
         self.last_snapshot: Snapshot | None = None
         self.writes = 0
         log.debug("initial status: %s", self.state.value)
@@ -147,6 +148,7 @@ class Monitor:
         if self.state is State.NOCOMMS:
             log.warning("communication restored")
         self.failures, self.first_poll, self.last_error = 0, False, ""
+        self.last_exception = None
         self._log_transition(grid, snap)
         self._write(snap, State.ONLINE if grid is Grid.ON else State.ONBATT)
         return True
@@ -178,7 +180,7 @@ class Monitor:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
-        self.last_error = str(exc)
+        self.last_error, self.last_exception = str(exc), exc
         level = logging.ERROR if isinstance(exc, MfaRequiredError) else logging.WARNING
         log.log(level, "poll failed (%d of %d before nocomms): %s", self.failures,
                 self.config.nocomms_after, exc)
