@@ -68,7 +68,7 @@ def grid_from_state(state: str | None) -> Grid:
     state = state.strip().lower()
     if state == "closed":
         return Grid.ON
-    if state == "open" or state.startswith("open "):
+    if state.startswith("open"):  # enphase-api.md: every value that starts with `open`
         return Grid.OFF
     return Grid.UNKNOWN
 

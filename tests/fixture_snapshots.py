@@ -9,6 +9,7 @@ capture, so the NUT values can be computed from real numbers.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,23 @@ def load_json(directory: Path, name: str) -> Any | None:
 
 
 def _meter(reading: Mapping[str, Any]) -> dict[str, Any]:
-    return {dst: reading.get(src) for src, dst in READING_FIELDS.items()}
+    """One reading in the reports' terms. The reports sign the apparent power like the active
+    power (readings do not): 8.3.5169's net-consumption leg 1 is -290 W and -948.6 VA there."""
+    meter = {dst: reading.get(src) for src, dst in READING_FIELDS.items()}
+    apparent, active = meter["apprntPwr"], meter["currW"]
+    if isinstance(apparent, int | float) and isinstance(active, int | float):
+        meter["apprntPwr"] = math.copysign(abs(apparent), active) if apparent else apparent
+    return meter
+
+
+def _report(kind: str, reading: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """A report from a reading and its first `count` channels; the cumulative apparent power is
+    the sum of the signed legs, as in the real reports."""
+    lines = [_meter(c) for c in (reading.get("channels") or [])[:count]]
+    cumulative = _meter(reading)
+    if lines:
+        cumulative["apprntPwr"] = round(sum(line["apprntPwr"] or 0.0 for line in lines), 3)
+    return {"reportType": kind, "cumulative": cumulative, "lines": lines}
 
 
 def _pf(real: float, apparent: float) -> float:
@@ -73,8 +90,8 @@ def _combine(a: Mapping[str, Any], b: Mapping[str, Any], sign: float) -> dict[st
 def _derived(kind: str, cons: Mapping[str, Any], prod: Mapping[str, Any],
              sign: float) -> dict[str, Any]:
     lines = [_combine(c, p, sign) for c, p in zip(cons["lines"], prod["lines"], strict=False)]
-    return {"reportType": kind, "cumulative": _combine(cons["cumulative"], prod["cumulative"], sign),
-            "lines": lines}
+    cumulative = _combine(cons["cumulative"], prod["cumulative"], sign)
+    return {"reportType": kind, "cumulative": cumulative, "lines": lines}
 
 
 def derive_total(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -92,8 +109,9 @@ def reports_from_readings(readings: list[Mapping[str, Any]], meters: list[Mappin
     """An /ivp/meters/reports list from /ivp/meters/readings and the CT list of /ivp/meters.
 
     Each reading's eid gives its measurementType (disabled CTs are left out); `channels` become
-    `lines`, cut to the CT's phaseCount (readings always carry 3 channels, the unused ones zero;
-    the real reports of 8.3.5169 have only the used legs). total-consumption is added as
+    `lines` (apparent power signed, see _meter), cut to the CT's phaseCount (readings always
+    carry 3 channels, the unused ones zero; the real reports of 8.3.5169 have only the used
+    legs). total-consumption is added as
     net-consumption + production when only net exists. With `net_equals_total` (firmware
     8.3.5433, `tot_is_net_cons`) a lone total-consumption CT is reported under both names with
     the same values, as that firmware does.
@@ -104,13 +122,8 @@ def reports_from_readings(readings: list[Mapping[str, Any]], meters: list[Mappin
         meter = kinds.get(reading.get("eid"))
         if meter is None:
             continue
-        channels = reading.get("channels") or []
-        count = meter.get("phaseCount") or len(channels)
-        reports.append({
-            "reportType": meter["measurementType"],
-            "cumulative": _meter(reading),
-            "lines": [_meter(c) for c in channels[:count]],
-        })
+        count = meter.get("phaseCount") or len(reading.get("channels") or [])
+        reports.append(_report(meter["measurementType"], reading, count))
     by_kind = {r["reportType"]: r for r in reports}
     if net_equals_total and "total-consumption" in by_kind and "net-consumption" not in by_kind:
         reports.append({**by_kind["total-consumption"], "reportType": "net-consumption"})
