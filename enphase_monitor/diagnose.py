@@ -107,6 +107,12 @@ def diagnose(config: Config, out: TextIO) -> int:
         rep.row("state", monitor.state.value)
         if not ok:
             rep.problem(f"poll failed: {monitor.last_error}")
+        snap = monitor.last_snapshot
+        if ok and snap is not None and snap.live is not None and not snap.live.full_capacity_wh \
+                and not (snap.secctrl and snap.secctrl.max_energy_wh):
+            rep.problem("no IQ Battery energy reported (battery.charge 0, no capacity): without"
+                        " batteries this gateway cannot act as a UPS; check the batteries in"
+                        " the Enphase app")
         if monitor.state is not State.NOCOMMS:
             for raw in monitor.port.read().lines:
                 name, _ = parse_line(raw)

@@ -209,13 +209,18 @@ class Var:
     value: Callable[[Ctx], str | None]
 
 
+def _clamp_pf(value: float | None) -> float | None:
+    return None if value is None else max(-1.0, min(1.0, value))
+
+
 def _meter_vars(group: str, kind: str) -> list[Var]:
     """input.* / output.* and their per-phase L1..L3 variants from one CT report."""
     fields: list[tuple[str, Callable[[Meter], float | None], int]] = [
         ("realpower", lambda m: m.realpower, 1),
-        ("power", lambda m: m.power, 1),
+        # NUT wants VA >= 0 and |pf| <= 1; the gateway signs VA with the flow and has sent 1.77
+        ("power", lambda m: None if m.power is None else abs(m.power), 1),
         ("voltage", lambda m: m.voltage, 1),
-        ("powerfactor", lambda m: m.powerfactor, 2),
+        ("powerfactor", lambda m: _clamp_pf(m.powerfactor), 2),
         ("frequency", lambda m: m.frequency, 1),
         ("current", lambda m: m.current, 2),
     ]

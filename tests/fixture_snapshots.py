@@ -39,7 +39,7 @@ def fixture_dir(name: str) -> Path:
     return FIXTURES / name
 
 
-def load_json(directory: Path, name: str) -> Any | None:
+def load_json(directory: Path, name: str) -> Any:
     """The parsed capture, or None when the file is absent."""
     path = directory / name
     if not path.exists():
