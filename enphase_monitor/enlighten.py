@@ -402,6 +402,12 @@ class TokenManager:
             )
         log.info("getting a new token from Enlighten for %s", self.config.username)
         try:
+            return self._fetch(secret, now)
+        finally:
+            self.cloud.transport.close()  # months until the next use: no idle connection kept
+
+    def _fetch(self, secret: Secret, now: float) -> TokenInfo:
+        try:
             session = self.cloud.login(self.config.username, secret.value)
             info = TokenInfo.parse(self.cloud.fetch_token(session, self.config.serial,
                                                           self.config.username))

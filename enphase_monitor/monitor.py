@@ -29,7 +29,7 @@ from .poller import Poller
 from .portfile import PortContent, PortFile, render
 from .sdnotify import Notifier
 from .testmode import TestCycle, TestTransport, random_expiry
-from .transport import RequestsTransport, Transport
+from .transport import HttpsTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
         cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
                                                   config.tokens_url, cycle)
     else:
-        cloud_http = RequestsTransport(verify=config.cloud_ca_file or True)
-        gateway_http = RequestsTransport(verify=False, fingerprint=config.gateway_fingerprint,
-                                         trust_env=False)
+        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True)
+        gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,
+                                      trust_env=False)
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
     gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)

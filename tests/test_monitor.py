@@ -103,7 +103,7 @@ def test_later_grid_loss_switches_at_once(tmp_path: Path, sim: Simulator) -> Non
 def test_first_poll_after_reconnect_is_confirmed_again(tmp_path: Path, sim: Simulator) -> None:
     mon = make(tmp_path, sim, extra="NOCOMMS_AFTER=1\n")
     assert mon.cycle()
-    sim.inject("*", "reset", count=2)
+    sim.inject("*", "reset", count=2)  # the request and its one retry
     assert not mon.cycle()
     sim.update(grid="open")
     before = relay_requests(sim)

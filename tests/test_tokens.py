@@ -31,7 +31,7 @@ from enphase_monitor.errors import (
 )
 from enphase_monitor.gateway import RELAY, GatewayClient
 from enphase_monitor.simulator import Simulator, make_jwt
-from enphase_monitor.transport import RequestsTransport
+from enphase_monitor.transport import HttpsTransport
 from tests.conftest import write_setup
 
 HOUR = 3600.0
@@ -70,8 +70,8 @@ def clock(sim: Simulator) -> Clock:
 
 
 @pytest.fixture
-def transports() -> Iterator[list[RequestsTransport]]:
-    made: list[RequestsTransport] = []
+def transports() -> Iterator[list[HttpsTransport]]:
+    made: list[HttpsTransport] = []
     yield made
     for transport in made:
         transport.close()
@@ -89,8 +89,8 @@ def make_config(tmp_path: Path, sim: Simulator) -> Callable[..., Config]:
 
 
 @pytest.fixture
-def client(sim: Simulator, transports: list[RequestsTransport]) -> EnlightenClient:
-    transport = RequestsTransport(verify=str(sim.ca_file))
+def client(sim: Simulator, transports: list[HttpsTransport]) -> EnlightenClient:
+    transport = HttpsTransport(verify=str(sim.ca_file))
     transports.append(transport)
     return EnlightenClient(transport, sim.login_url, sim.tokens_url, timeout=5)
 
@@ -238,8 +238,8 @@ class TestEnlightenClient:
             client.login(sim.state.username, sim.state.password)
 
     def test_untrusted_cloud_certificate(self, sim: Simulator,
-                                         transports: list[RequestsTransport]) -> None:
-        transport = RequestsTransport(verify=True)  # the system CAs do not know the simulator
+                                         transports: list[HttpsTransport]) -> None:
+        transport = HttpsTransport(verify=True)  # the system CAs do not know the simulator
         transports.append(transport)
         cloud = EnlightenClient(transport, sim.login_url, sim.tokens_url, timeout=5)
         with pytest.raises(CloudError, match="TLS"):
@@ -466,9 +466,9 @@ class TestUnauthorized:
 
     def test_with_the_real_gateway(self, sim: Simulator, clock: Clock,
                                    manager: Callable[..., TokenManager], setup: Config,
-                                   transports: list[RequestsTransport]) -> None:
+                                   transports: list[HttpsTransport]) -> None:
         tm = manager(setup)
-        transport = RequestsTransport(verify=False, trust_env=False)
+        transport = HttpsTransport(verify=False, trust_env=False)
         transports.append(transport)
         gateway = GatewayClient(setup.envoy_host, 5, transport, tm)
         assert gateway.get_json(RELAY)
