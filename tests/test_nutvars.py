@@ -43,17 +43,18 @@ no_battery_8.3.5169 (the real /ivp/meters/reports): input 173.4 W, 55.6 VA, 248.
   3069.39 / 248.42; "OL LB", no capacity/runtime/load
 tot_is_net_cons_8.3.5433 (the real relay: closed -> OL; "OL LB" as soc is 0): input.* ==
   output.* as that firmware reports one CT under both names: 786.5 W, 889.9 VA
-  (491.153 + 398.723), current 3.24 = 786.513 / 242.801; powerfactor 1.77 is the gateway's own
-  number (it adds the legs' power factors on this firmware) and is passed through.
+  (491.153 + 398.723), current 3.24 = 786.513 / 242.801; the gateway's own powerfactor 1.77 (it
+  adds the legs' power factors on this firmware) is clamped to 1.00 for NUT.
 
-The apparent powers (and so some powerfactors) of derived totals are signed the way the real
-reports sign them (see fixture_snapshots._meter); they can be negative.
+The apparent powers of derived totals are signed the way the real reports sign them (see
+fixture_snapshots._meter); the port file gets their magnitude (NUT's VA is never negative).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ from enphase_monitor.nutvars import (
     status_text,
 )
 from enphase_monitor.portfile import PortContent, parse_line, render
+from tests.conftest import fixture_dirs
 from tests.fixture_snapshots import (
     FIXTURES,
     derive_total,
@@ -501,3 +503,27 @@ def test_compute_covers_the_table() -> None:
     assert out["battery.charge"] == "60"
     assert compute(make_inputs(soc=60.5))["battery.charge"] == "60.5"
     assert compute(make_inputs(soc=None))["battery.charge"] is None
+
+
+_SAFE_LINE = re.compile(r'^[A-Za-z0-9_.\-]+: (?:""|[\x20-\x7e]*)$')
+
+
+@pytest.mark.parametrize("directory", fixture_dirs(), ids=lambda d: d.name)
+def test_every_capture_gives_a_clean_port_file(directory: Path) -> None:
+    """All 38 captures: snapshot -> NUT values -> port file that dummy-ups reads safely."""
+    if (directory / "ivp_meters_readings").exists() and (directory / "ivp_meters").exists():
+        snap = fixture_snapshot(directory.name, soc=55.0, energy_wh=5500.0)
+    else:  # an old capture with only info.xml (and inventory): no CT values
+        snap = Snapshot(live=LiveData.from_api({"meters": {"soc": 55, "enc_agg_energy": 5500}}),
+                        info=GatewayInfo.from_xml((directory / "info").read_text()))
+    refs = Refs()
+    inputs = Inputs(status=status_text(True, 55.0, refs.charge_low), snapshot=snap, refs=refs,
+                    serial="123", firmware=snap.info.firmware if snap.info else None)
+    text = render(PortContent(), compute(inputs))
+    values = PortContent.parse(text).values
+    assert values["ups.status"] == "OL" and values["battery.charge"] == "55"
+    assert values["ups.mfr"] == values["device.mfr"]
+    for line in text.splitlines():
+        assert _SAFE_LINE.match(line), line
+        value = line.split(": ", 1)[1]
+        assert len(value) <= 127 and not set(value) & set('#\\') and value.count('"') in (0, 2)
