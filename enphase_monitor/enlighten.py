@@ -305,9 +305,12 @@ class TokenManager:
             return
         log.warning("gateway refused the token from %s (HTTP 401)", self.source or "?")
         has_password = self._password() is not None
-        if self._retried_401 or not has_password:
+        now = self.clock()
+        can_renew = has_password and self._mfa is None and now >= self._next_attempt
+        if self._retried_401 or not can_renew:
+            # no new token now: keep sending this one, the gateway may take it again
             self._refused = True
-            if has_password and self.clock() >= self._next_attempt:
+            if can_renew:
                 self._back_off()
             return
         self._rejected.add(cur.token)
