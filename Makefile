@@ -1,0 +1,44 @@
+# Packages, built from a copy of the tree (packaging/copy-tree) into $(BUILD_DIR); see
+# docs/packaging.md.
+#   make deb       Debian/Ubuntu: build/deb/enphase-monitor_<v>_all.deb (+ .dsc, .changes)
+#   make rpm       Fedora/RHEL:   build/rpm/RPMS/noarch/*.rpm (--nodeps on Debian, for CI)
+#   make selinux   the policy module: build/selinux/enphase_monitor.pp
+#   make check     the packaging tests (tests/packaging)
+#   make clean
+
+BUILD_DIR ?= build
+B := $(abspath $(BUILD_DIR))
+VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml)
+NAME := enphase-monitor
+# pyenv or a venv first on PATH breaks pybuild and rpmbuild: use the system's tools only
+SYSENV := env -u PYTHONPATH -u PYTHONHOME -u VIRTUAL_ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# Debian's rpm database is empty, so build dependencies cannot be checked there
+RPMBUILD_OPTS ?= $(if $(wildcard /etc/debian_version),--nodeps)
+SELINUX_DEVEL ?= /usr/share/selinux/devel/Makefile
+
+.PHONY: deb rpm selinux check clean
+
+deb:
+	packaging/copy-tree $(B)/deb/$(NAME)-$(VERSION)
+	cd $(B)/deb/$(NAME)-$(VERSION) && $(SYSENV) dpkg-buildpackage -us -uc
+	@ls -1 $(B)/deb/*.deb $(B)/deb/*.changes
+
+rpm:
+	rm -rf $(B)/rpm
+	packaging/copy-tree $(B)/rpm/tree/$(NAME)-$(VERSION)
+	mkdir -p $(B)/rpm/SOURCES
+	tar -C $(B)/rpm/tree -czf $(B)/rpm/SOURCES/$(NAME)-$(VERSION).tar.gz $(NAME)-$(VERSION)
+	$(SYSENV) rpmbuild -bb $(RPMBUILD_OPTS) --define '_topdir $(B)/rpm' rpm/$(NAME).spec
+	@ls -1 $(B)/rpm/RPMS/*/*.rpm
+
+selinux:
+	packaging/copy-tree $(B)/selinux-tree
+	rm -rf $(B)/selinux && cp -a $(B)/selinux-tree/selinux $(B)/selinux && rm -rf $(B)/selinux-tree
+	$(SYSENV) $(MAKE) -C $(B)/selinux -f $(SELINUX_DEVEL) enphase_monitor.pp
+	@ls -1 $(B)/selinux/enphase_monitor.pp
+
+check:
+	python3 -m pytest -q tests/packaging
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,115 @@
+"""The Debian package: it builds with dh + pybuild, holds what it should, and lintian is clean."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, Build, need, project_version, run
+
+pytestmark = pytest.mark.slow
+
+
+def deb_files(deb: Path) -> list[str]:
+    listing = run(["dpkg-deb", "-c", deb]).stdout.splitlines()
+    return [line.split()[-1].removeprefix(".") for line in listing]
+
+
+def control(deb: Path) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in run(["dpkg-deb", "-f", deb]).stdout.splitlines():
+        if line and not line[0].isspace() and ":" in line:
+            key, value = line.split(":", 1)
+            fields[key] = value.strip()
+    return fields
+
+
+def test_deb_builds_without_touching_the_work_tree(deb_build: Build, clean_tree_check: None):
+    assert deb_build.seconds < 300
+    assert "smoke test passed" in deb_build.log  # dh_auto_test ran packaging/smoke-test
+    print(f"make deb: {deb_build.seconds:.1f} s")
+
+
+def test_deb_contents(deb_build: Build):
+    files = deb_files(deb_build.files["deb"])
+    for wanted in ("/lib/systemd/system/enphase-monitor@.service",
+                   "/usr/bin/enphase-monitor",
+                   "/usr/lib/python3/dist-packages/enphase_monitor/cli.py",
+                   "/usr/share/man/man8/enphase-monitor.8.gz",
+                   "/usr/share/doc/enphase-monitor/examples/enphase-monitor.conf",
+                   "/usr/share/doc/enphase-monitor/examples/nut-driver-restart.conf",
+                   "/usr/share/doc/enphase-monitor/copyright"):
+        assert wanted in files, f"{wanted} missing from the .deb"
+    # nothing under /etc (it would become a conffile), no wizard (its own package, later)
+    assert not [f for f in files if f.startswith("/etc/")]
+    assert not [f for f in files if "enphase_setup" in f or f.endswith("/enphase-setup")]
+    # the unit is the one in packaging/systemd, byte for byte
+    unit = run(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xO '
+                "./lib/systemd/system/enphase-monitor@.service", "sh",
+                deb_build.files["deb"]]).stdout
+    assert unit == (ROOT / "packaging/systemd/enphase-monitor@.service").read_text()
+
+
+def test_deb_control_fields(deb_build: Build):
+    """Depends is what dh_python3 derives from pyproject's dependencies, nothing else; the
+    optional keyring and NUT are recommended."""
+    fields = control(deb_build.files["deb"])
+    assert fields["Version"] == project_version()
+    assert fields["Architecture"] == "all"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {"python3:any (>= 3.11~)"} | {
+        "python3-" + re.split(r"[<>=!~;\[ ]", dep, maxsplit=1)[0].lower()
+        for dep in project.get("dependencies", [])}
+    depends = {re.sub(r" \(.*\)$", "", d.strip()) if d.strip().startswith("python3-")
+               else d.strip() for d in fields["Depends"].split(",")}
+    assert depends == wanted, depends
+    assert {r.strip() for r in fields["Recommends"].split(",")} == {"nut-server",
+                                                                   "python3-keyring"}
+
+
+def test_debian_changelog_matches_pyproject():
+    head = (ROOT / "debian/changelog").read_text().splitlines()[0]
+    assert head.startswith(f"enphase-monitor ({project_version()}) "), head
+
+
+def test_maintainer_scripts(deb_build: Build, tmp_path: Path):
+    run(["dpkg-deb", "-e", deb_build.files["deb"], tmp_path / "ctl"])
+    scripts = {name: (tmp_path / "ctl" / name).read_text()
+               for name in ("postinst", "prerm", "postrm")}
+    for name, text in scripts.items():
+        run(["sh", "-n", tmp_path / "ctl" / name])
+        assert text.startswith("#!/bin/sh\n") and "set -e" in text, name
+    assert "py3compile -p enphase-monitor" in scripts["postinst"]
+    assert "try-restart 'enphase-monitor@*.service'" in scripts["postinst"]
+    assert "stop 'enphase-monitor@*.service'" in scripts["prerm"]
+    assert "rm -rf /var/lib/enphase-monitor" in scripts["postrm"]
+    # the admin's configs are not ours to delete
+    assert not re.search(r"rm .*/etc/(nut|ups)", scripts["postrm"])
+
+
+def test_lintian_clean(deb_build: Build):
+    """`lintian -EviIL +pedantic` on the .changes (source and binary): no error or warning.
+    Experimental (X:) and info tags are printed, not failed on: they also fire on files of the
+    tree that are not packaging's (long lines in test data, say)."""
+    need("lintian")
+    proc = run(["lintian", "-EviIL", "+pedantic", "--display-experimental", "--show-overrides",
+                deb_build.files["changes"]], check=False, timeout=600)
+    tags = [line for line in proc.stdout.splitlines() if re.match(r"^[A-Z]: ", line)]
+    bad = [line for line in tags if line[0] in "EW"]
+    print("\n".join(tags))
+    assert not bad, "lintian:\n" + "\n".join(bad)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # overridden tags are shown as O:, and each override has its reason in a comment
+    assert any(line.startswith("O: ") for line in tags)
+
+
+@pytest.mark.parametrize("path", ["debian/enphase-monitor.lintian-overrides",
+                                  "debian/source/lintian-overrides"])
+def test_lintian_overrides_have_reasons(path: str):
+    lines = (ROOT / path).read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() and not line.startswith("#"):
+            assert i > 0 and lines[i - 1].startswith("#"), f"{path}:{i + 1}: no reason comment"
