@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -109,3 +110,58 @@ def test_a_value_that_disappears_is_removed_from_nut(rig: Rig) -> None:
     assert rig.nut.get("input.voltage")
     rig.sim.update(has_ct=False)
     assert rig.nut.wait(lambda: rig.nut.get("input.voltage") is None, 5 + 4), rig.nut.all()
+
+
+@pytest.mark.config("RELAY_CHECK=0\n")
+def test_three_phase_values_per_line(rig: Rig) -> None:
+    rig.sim.update(phases="three")
+    assert rig.nut.wait(lambda: rig.nut.get("input.phases") == "3", 5 + 4), rig.nut.all()
+    values = rig.nut.all()
+    assert values["output.phases"] == "3"
+    for group in ("input", "output"):
+        for line in ("L1", "L2", "L3"):
+            assert float(values[f"{group}.{line}-N.voltage"]) > 200
+            assert f"{group}.{line}.realpower" in values
+            assert f"{group}.{line}.current" in values
+
+
+def test_a_secondary_upsmon_sees_the_same_transitions(rig: Rig, tmp_path: Path) -> None:
+    """upsmon as a secondary on the same upsd, as a NAS or another host would run it."""
+    upsmon = "/lib/nut/upsmon"
+    if not os.access(upsmon, os.X_OK):
+        pytest.skip("upsmon not installed")
+    events = tmp_path / "events.log"
+    notify = tmp_path / "notify.sh"
+    notify.write_text(f'#!/bin/sh\necho "$NOTIFYTYPE" >> {events}\n')
+    notify.chmod(0o755)
+    etc = rig.nut.etc
+    (etc / "upsd.users").write_text("[monuser]\n  password = secret\n  upsmon secondary\n")
+    (etc / "upsmon.conf").write_text(
+        f"MONITOR test@127.0.0.1:{rig.nut.tcp} 1 monuser secret secondary\nMINSUPPLIES 1\n"
+        'SHUTDOWNCMD "/bin/true"\n'
+        f"NOTIFYCMD {notify}\nNOTIFYFLAG ONLINE EXEC\nNOTIFYFLAG ONBATT EXEC\n"
+        f"POLLFREQ 1\nPOLLFREQALERT 1\nPOWERDOWNFLAG {tmp_path}/killpower\n"
+        + ("RUN_AS_USER root\n" if os.geteuid() == 0 else ""))
+    (etc / "upsmon.conf").chmod(0o600)
+    os.kill(rig.nut.upsd.pid, signal.SIGHUP)  # upsd re-reads upsd.users
+    args = [upsmon, "-F"] + (["-u", "root"] if os.geteuid() == 0 else [])
+    with open(tmp_path / "upsmon.log", "w") as log:
+        mon = subprocess.Popen(args, env=rig.nut.env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # upsmon forks: stop the whole group
+    try:
+        rig.until("ups.status", "OL", 10)
+        time.sleep(2)  # upsmon's first polls see OL
+        rig.sim.update(grid="open")
+        assert rig.nut.wait(lambda: "ONBATT" in _read(events), 5 + 6), (
+            (tmp_path / "upsmon.log").read_text())
+        rig.sim.update(grid="closed")
+        assert rig.nut.wait(lambda: "ONLINE" in _read(events), 5 + 6), (
+            (tmp_path / "upsmon.log").read_text())
+    finally:
+        os.killpg(mon.pid, signal.SIGTERM)
+        mon.wait(10)
+    assert _read(events).split() == ["ONBATT", "ONLINE"]
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
