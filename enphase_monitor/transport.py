@@ -173,7 +173,3 @@ class HttpsTransport:
         if self._conn is not None:
             self._conn.close()
         self._conn = None
-
-
-# The wizard (in progress) still imports the old name; it goes once the wizard is updated.
-RequestsTransport = HttpsTransport

@@ -1,0 +1,380 @@
+"""Plans on a fake root: the files written (content, mode, owner), the commands, re-runs,
+rollback, SELinux, distro layouts, secret stores, reauth and removal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from enphase_monitor.config import load_config
+from enphase_setup.answers import SecretStore
+from enphase_setup.changes import RunCommand, WriteFile
+from enphase_setup.plan import build_setup
+from enphase_setup.session import REAUTH, REMOVE, Session
+from enphase_setup.system import (
+    Command,
+    RecordingRunner,
+    Result,
+    System,
+    detect_keyring,
+    probe,
+)
+
+from .conftest import DEBIAN_UPS_CONF, NUT_GID, NUT_UID, SERIAL, make_root, recorder, token_info
+
+ROOT_USER = os.geteuid() == 0
+PASSWORD = "s3cret 'pa$$'"
+
+
+def encrypt_effect(root: Path):
+    def effect(command: Command) -> None:
+        target = root / command.argv[-1].lstrip("/")
+        target.write_text(f"blob of {command.argv[2]}\n")
+    return effect
+
+
+def session_for(root: Path, runner: RecordingRunner | None = None, *, ups: str | None = None,
+                mode: str = "setup", **answers: object) -> Session:
+    runner = runner or recorder()
+    runner.effects.setdefault("systemd-creds encrypt", encrypt_effect(root))
+    system = System(root, env={}, runner=runner)
+    session = Session.start(system, probe(system), ups, mode)
+    ans = session.answers
+    ans.serial, ans.envoy_host = SERIAL, "192.168.1.50"
+    ans.username, ans.password = "owner@example.com", PASSWORD
+    for key, value in answers.items():
+        setattr(ans, key, value)
+    if ans.secret():
+        ans.keep_secret = False
+    return session
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under root with its mode (to compare before/after)."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_setup_writes_every_file(root: Path) -> None:
+    session = session_for(root)
+    session.checked = None
+    plan = build_setup(session.answers, session.context, token_info())
+    outcome = plan.apply(session.system)
+    assert outcome.ok, outcome.error
+
+    conf = (root / "etc/nut/ups.conf").read_text()
+    assert conf.startswith(DEBIAN_UPS_CONF)
+    assert conf[len(DEBIAN_UPS_CONF):] == (
+        "\n[ups]\n\t# enphase-monitor: Enphase IQ Gateway 122302045678 (set up by enphase-setup)\n"
+        "\tdriver = dummy-ups\n\tport = /var/lib/enphase-monitor/ups.dev\n"
+        '\tmode = dummy-loop\n\tdesc = "Enphase IQ Gateway 122302045678"\n')
+    assert oct((root / "etc/nut/ups.conf").stat().st_mode & 0o777) == "0o640"
+
+    port = root / "var/lib/enphase-monitor/ups.dev"
+    assert port.read_text().endswith("battery.charge.low: 20\n")
+    assert port.stat().st_mode & 0o777 == 0o640
+    assert (root / "var/lib/enphase-monitor").stat().st_mode & 0o777 == 0o750
+    token = root / "var/lib/enphase-monitor/enphase-ups.token"
+    assert token.stat().st_mode & 0o777 == 0o600
+    config = root / "etc/nut/enphase-ups.conf"
+    assert config.stat().st_mode & 0o777 == 0o640
+    assert PASSWORD not in config.read_text()
+    assert "PASSWORD_CREDENTIAL=enphase-password\n" in config.read_text()
+    if ROOT_USER:
+        assert (port.stat().st_uid, port.stat().st_gid) == (NUT_UID, NUT_GID)
+        assert (token.stat().st_uid, token.stat().st_gid) == (NUT_UID, NUT_GID)
+        assert (config.stat().st_uid, config.stat().st_gid) == (0, NUT_GID)
+
+    creds = root / "creds"
+    creds.mkdir()
+    (creds / "enphase-password").write_text(PASSWORD)
+    loaded = load_config(config, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert (loaded.ups, loaded.serial, loaded.envoy_host) == ("ups", SERIAL, "192.168.1.50")
+    assert loaded.port_file == Path("/var/lib/enphase-monitor/ups.dev")
+    assert loaded.token_file == Path("/var/lib/enphase-monitor/enphase-ups.token")
+    assert loaded.password_credential == "enphase-password"
+
+    # the packaged unit loads the credential by name: no drop-in for the monitor
+    assert not (root / "etc/systemd/system/enphase-monitor@ups.service.d").exists()
+    assert "RestartSec=3s" in (
+        root / "etc/systemd/system/nut-driver@ups.service.d/enphase-monitor.conf").read_text()
+    assert (root / "etc/nut/nut.conf").read_text() == "# nut.conf\nMODE=standalone\n"
+    assert (root / "etc/credstore.encrypted").stat().st_mode & 0o777 == 0o700
+
+    runner = session.system.runner
+    assert isinstance(runner, RecordingRunner)
+    assert runner.changes == [
+        "systemd-creds encrypt --name=enphase-password - "
+        "/etc/credstore.encrypted/enphase-monitor-ups.password  < (secret on stdin)",
+        "systemctl daemon-reload",
+        "systemctl enable --now enphase-monitor@ups.service nut-driver@ups.service",
+        "systemctl enable --now nut-server.service",
+    ]
+    encrypt = next(c for c, change in runner.calls if change and c.argv[0] == "systemd-creds")
+    assert encrypt.stdin == PASSWORD
+    assert PASSWORD not in plan.describe()
+
+
+def test_rerun_is_an_edit_prefilled_and_plans_nothing(root: Path) -> None:
+    first = session_for(root, pin_certificate=True, gateway_fingerprint="ab" * 32,
+                        charge_low=35, pollfreq=30, ups="solar")
+    first.answers.ups = "solar"
+    assert build_setup(first.answers, first.context, token_info()).apply(first.system).ok
+
+    runner = recorder(**{"systemctl is-enabled": "enabled\n", "systemctl is-active": "active\n"})
+    system = System(root, env={}, runner=runner)
+    again = Session.start(system, probe(system))  # the one UPS set up is found
+    ans = again.answers
+    assert (ans.ups, ans.serial, ans.envoy_host) == ("solar", SERIAL, "192.168.1.50")
+    assert (ans.username, ans.charge_low, ans.pollfreq) == ("owner@example.com", 35, 30)
+    assert ans.pin_certificate and ans.gateway_fingerprint == "ab" * 32
+    assert ans.secret_store is SecretStore.CREDENTIAL and ans.keep_secret
+    assert ans.port_path.as_posix() == "/var/lib/enphase-monitor/solar.dev"
+    plan = again.build_plan()
+    assert plan.changes == [], plan.describe()
+
+    ans.charge_low = 25
+    plan = again.build_plan()
+    titles = [c.title for c in plan.changes]
+    assert titles == ["Edit /var/lib/enphase-monitor/solar.dev (dummy-ups port file)",
+                      "Restart enphase-monitor@solar.service and nut-driver@solar.service"]
+    assert "-battery.charge.low: 35\n+battery.charge.low: 25" in plan.changes[0].preview()
+
+
+def test_failed_step_rolls_back_to_the_exact_previous_state(root: Path) -> None:
+    (root / "etc/nut/ups.conf").write_text(DEBIAN_UPS_CONF + "\n[ups]\n\tdriver = dummy-ups\n"
+                                           "\tport = /etc/nut/old.dev\n")
+    before = tree(root)
+    runner = recorder()
+    runner.fail.append("systemctl enable --now enphase-monitor@ups.service")
+    session = session_for(root, runner)
+    plan = session.build_plan()
+    outcome = plan.apply(session.system)
+    assert not outcome.ok
+    assert outcome.failed is not None and "enphase-monitor@ups" in outcome.failed.title
+    assert "simulated failure" in outcome.error
+    assert len(outcome.done) == len(plan.changes) - 2  # the last two were never run
+    assert tree(root) != before
+    errors = plan.rollback(session.system, outcome)
+    assert errors == []
+    assert tree(root) == before
+    assert not (root / "var/lib/enphase-monitor").exists()
+    assert not (root / "etc/credstore.encrypted").exists()
+    assert not (root / "etc/systemd/system/nut-driver@ups.service.d").exists()
+
+
+def test_a_failing_undo_is_reported_and_the_rest_still_undone(root: Path) -> None:
+    runner = recorder()
+    runner.fail += ["systemctl enable --now nut-server", "systemctl disable --now enphase"]
+    session = session_for(root, runner)
+    plan = session.build_plan()
+    outcome = plan.apply(session.system)
+    errors = plan.rollback(session.system, outcome)
+    assert len(errors) == 1 and "systemctl disable --now enphase-monitor@ups" in errors[0]
+    assert not (root / "etc/nut/enphase-ups.conf").exists()
+
+
+@pytest.mark.parametrize(("modules", "fcontexts", "expected"), [
+    ("", "", ["semanage fcontext -a -t nut_conf_t '/var/lib/enphase-monitor(/.*)?'",
+              "restorecon -R -v /var/lib/enphase-monitor"]),
+    ("enphase_monitor\t1.0\n", "", ["restorecon -R -v /var/lib/enphase-monitor"]),
+    ("", "/var/lib/enphase-monitor(/.*)?    all files    system_u:object_r:nut_conf_t:s0\n",
+     ["restorecon -R -v /var/lib/enphase-monitor"]),
+])
+def test_selinux_label_planned_both_ways(tmp_path: Path, modules: str, fcontexts: str,
+                                         expected: list[str]) -> None:
+    root = make_root(tmp_path, selinux=True)
+    runner = recorder(**{"semodule -l": modules, "semanage fcontext -l -C": fcontexts})
+    session = session_for(root, runner)
+    plan = session.build_plan()
+    commands = [c for c in plan.commands if c.startswith(("semanage", "restorecon"))]
+    assert commands == expected
+    port = next(c for c in plan.changes if isinstance(c, WriteFile) and c.path.suffix == ".dev")
+    assert "SELinux:" in port.details()
+    semanage = [c for c in plan.changes if isinstance(c, RunCommand)
+                and c.command.argv[0] == "semanage"]
+    for change in semanage:
+        assert change.undo is not None and change.undo.argv[:3] == ("semanage", "fcontext", "-d")
+
+
+def test_selinux_not_needed_under_the_nut_config_dir(tmp_path: Path) -> None:
+    root = make_root(tmp_path, selinux=True)
+    session = session_for(root, recorder(), port_file="/etc/nut/ups.dev")
+    plan = session.build_plan()
+    assert not [c for c in plan.commands if c.startswith(("semanage", "restorecon"))]
+    assert not any("Create directory /etc/nut" in c.title for c in plan.changes)
+
+
+def test_fedora_layout(tmp_path: Path) -> None:
+    root = make_root(tmp_path, fedora=True)
+    session = session_for(root)
+    assert session.facts.nut.confdir.as_posix() == "/etc/ups"
+    assert session.facts.nut.group == "dialout"
+    plan = session.build_plan()
+    paths = [c.path.as_posix() for c in plan.changes if isinstance(c, WriteFile)]
+    assert "/etc/ups/ups.conf" in paths and "/etc/ups/enphase-ups.conf" in paths
+    config = next(c for c in plan.changes if isinstance(c, WriteFile)
+                  and c.path.name == "enphase-ups.conf")
+    assert (config.owner, config.mode) == (("nut", "dialout"), 0o600)  # dialout is shared
+
+
+def test_nut_confpath_wins(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "opt/nut/etc").mkdir(parents=True)
+    system = System(root, env={"NUT_CONFPATH": "/opt/nut/etc"}, runner=recorder())
+    facts = probe(system)
+    assert facts.nut.confdir.as_posix() == "/opt/nut/etc"
+    assert facts.nut.flavour == "NUT_CONFPATH"
+
+
+def test_password_in_the_config(root: Path) -> None:
+    session = session_for(root, secret_store=SecretStore.CONFIG)
+    plan = session.build_plan()
+    assert plan.apply(session.system).ok
+    config = root / "etc/nut/enphase-ups.conf"
+    assert config.stat().st_mode & 0o777 == 0o640
+    loaded = load_config(config, env={})
+    assert loaded.password == PASSWORD
+    text = plan.describe()
+    assert PASSWORD not in text and "PASSWORD=<hidden>" in text
+    assert not (root / "etc/systemd/system/enphase-monitor@ups.service.d").exists()
+    assert not any(c.startswith("systemd-creds") for c in plan.commands)
+
+
+def test_keyring_runs_as_the_daemons_user(root: Path) -> None:
+    session = session_for(root, secret_store=SecretStore.KEYRING)
+    plan = session.build_plan()
+    assert plan.apply(session.system).ok
+    runner = session.system.runner
+    assert isinstance(runner, RecordingRunner)
+    stored = next(c for c, change in runner.calls if change and c.argv[0] == "runuser")
+    assert stored.argv[:4] == ("runuser", "-u", "nut", "--")
+    assert stored.argv[-2:] == ("enphase-monitor", "owner@example.com")
+    assert stored.stdin == PASSWORD
+    values = load_config(root / "etc/nut/enphase-ups.conf", env={})
+    assert values.password_keyring and not values.password
+
+
+def test_manual_token_in_a_credential(root: Path) -> None:
+    token = token_info().token
+    session = session_for(root, use_token=True, token=token, password="")
+    plan = session.build_plan()
+    assert plan.apply(session.system).ok
+    assert "systemd-creds encrypt --name=enphase-token - " \
+           "/etc/credstore.encrypted/enphase-monitor-ups.token  < (secret on stdin)" \
+           in plan.commands
+    text = (root / "etc/nut/enphase-ups.conf").read_text()
+    assert "TOKEN_CREDENTIAL=enphase-token" in text and token not in text
+    assert not (root / "var/lib/enphase-monitor/enphase-ups.token").exists()
+
+
+def test_hand_written_unit_gets_a_credential_drop_in(root: Path) -> None:
+    unit = root / "lib/systemd/system/enphase-monitor@.service"
+    unit.write_text("[Service]\nUser=nut\nExecStart=/usr/bin/enphase-monitor %i\n")
+    session = session_for(root)
+    assert session.build_plan().apply(session.system).ok
+    dropin = root / "etc/systemd/system/enphase-monitor@ups.service.d/enphase-monitor.conf"
+    assert dropin.read_text().endswith(
+        "[Service]\nLoadCredentialEncrypted=enphase-password:enphase-monitor-%i.password\n")
+
+
+def test_keyring_status_is_honest() -> None:
+    def status(answer: Result | str):
+        system = System(Path("/nonexistent-root"), env={},
+                        runner=RecordingRunner({"runuser -u nut --": answer}))
+        return detect_keyring(system, "nut")
+
+    fail = status("keyring.backends.fail.Keyring 0\n")
+    assert not fail.usable and "no working backend" in fail.note
+    plain = status("keyrings.alt.file.PlaintextKeyring 0.5\n")
+    assert plain.usable and "base64" in plain.note
+    assert status("keyring.backends.SecretService.Keyring 5\n").usable
+    missing = status(Result(1, "", "ModuleNotFoundError: No module named 'keyring'"))
+    assert not missing.usable and "not installed" in missing.note
+
+
+def test_without_systemd(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    runner = recorder(**{"systemctl --version": Result(127, "", "not found")})
+    session = session_for(root, runner)
+    session.answers.secret_store = SecretStore.CONFIG
+    plan = session.build_plan()
+    assert plan.commands == []
+    assert not any("systemd" in c.path.as_posix() for c in plan.changes
+                   if isinstance(c, WriteFile))
+
+
+def test_systemd_not_running_enables_only(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "run/systemd/system").rmdir()
+    session = session_for(root)
+    plan = session.build_plan()
+    assert "systemctl enable enphase-monitor@ups.service nut-driver@ups.service" in plan.commands
+    assert "systemctl daemon-reload" not in plan.commands
+    assert any("not running" in note for note in plan.notes)
+
+
+def test_upsd_reloaded_when_it_runs_already(tmp_path: Path) -> None:
+    root = make_root(tmp_path, mode="standalone")
+    session = session_for(root)
+    plan = session.build_plan()
+    assert "systemctl try-reload-or-restart nut-server.service" in plan.commands
+    assert not any(c.path.name == "nut.conf" for c in plan.changes if isinstance(c, WriteFile))
+
+
+def test_missing_unit_template_is_noted(tmp_path: Path) -> None:
+    root = make_root(tmp_path, unit=False)
+    plan = session_for(root).build_plan()
+    assert any("enphase-monitor@.service is not installed" in n for n in plan.notes)
+
+
+def test_reauth_touches_only_the_credentials(root: Path) -> None:
+    setup = session_for(root, secret_store=SecretStore.CONFIG)
+    assert setup.build_plan().apply(setup.system).ok
+    before = tree(root)
+    runner = recorder(**{"systemctl is-enabled": "enabled\n"})
+    session = session_for(root, runner, ups="ups", mode=REAUTH, password="new password")
+    session.checked = None
+    plan = session.build_plan()
+    assert [c.title for c in plan.changes] == [
+        "Edit /etc/nut/enphase-ups.conf (enphase-monitor config)",
+        "Restart enphase-monitor@ups.service"]
+    assert "PASSWORD=<hidden, changed>" in plan.changes[0].preview()
+    assert plan.apply(session.system).ok
+    after = tree(root)
+    changed = [k for k in after if after[k] != before.get(k)]
+    assert changed == ["etc/nut/enphase-ups.conf"]
+    assert load_config(root / "etc/nut/enphase-ups.conf", env={}).password == "new password"
+
+
+def test_remove_undoes_the_setup(root: Path) -> None:
+    original_conf = (root / "etc/nut/ups.conf").read_text()
+    setup = session_for(root)
+    assert build_setup(setup.answers, setup.context, token_info()).apply(setup.system).ok
+    runner = recorder(**{"systemctl is-enabled": "enabled\n"})
+    system = System(root, env={}, runner=runner)
+    session = Session.start(system, probe(system), "ups", REMOVE)
+    plan = session.build_plan(delete_port=True, delete_config=True)
+    assert plan.apply(system).ok
+    assert (root / "etc/nut/ups.conf").read_text() == original_conf
+    for gone in ("etc/nut/enphase-ups.conf", "var/lib/enphase-monitor/ups.dev",
+                 "var/lib/enphase-monitor/enphase-ups.token",
+                 "etc/credstore.encrypted/enphase-monitor-ups.password",
+                 "etc/systemd/system/nut-driver@ups.service.d/enphase-monitor.conf"):
+        assert not (root / gone).exists(), gone
+    assert runner.changes[0] == \
+        "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service"
+
+
+def test_remove_keeps_port_file_and_config_unless_asked(root: Path) -> None:
+    setup = session_for(root)
+    assert setup.build_plan().apply(setup.system).ok
+    system = System(root, env={}, runner=recorder())
+    session = Session.start(system, probe(system), "ups", REMOVE)
+    plan = session.build_plan()
+    assert plan.apply(system).ok
+    assert (root / "var/lib/enphase-monitor/ups.dev").exists()
+    assert (root / "etc/nut/enphase-ups.conf").exists()
+    assert any("port file" in n for n in plan.notes)

@@ -1,0 +1,60 @@
+"""The wizard in a real terminal: tmux at 100x30, first screen legible within 2 s."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, make_root
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+FIRST_SCREEN = ("enphase-setup", "1 Gateway", "Find the IQ Gateway",
+                "Gateway host name or IP", "Serial number", "Next")
+
+
+def tmux(socket: str, *args: str) -> str:
+    done = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
+                          timeout=10, check=False)
+    return done.stdout
+
+
+def test_starts_within_two_seconds_and_is_legible(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    socket = f"enphase-setup-test-{os.getpid()}"
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", str(ROOT))}
+    command = f"{sys.executable} -m enphase_setup --root {root}"
+    start = time.monotonic()
+    subprocess.run(["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "wiz",
+                    "-x", "100", "-y", "30", command, ";", "set-option", "-t", "wiz",
+                    "remain-on-exit", "on"], env=env, cwd=ROOT, check=True, timeout=10)
+    try:
+        screen, elapsed = "", 0.0
+        while time.monotonic() - start < 10:
+            screen = tmux(socket, "capture-pane", "-p", "-t", "wiz")
+            if all(text in screen for text in FIRST_SCREEN):
+                elapsed = time.monotonic() - start
+                break
+            time.sleep(0.05)
+        assert elapsed, f"first screen never complete:\n{screen}"
+        assert elapsed < 2.0, f"first screen after {elapsed:.2f} s"
+        print(f"first screen complete after {elapsed:.2f} s")
+        lines = screen.splitlines()
+        assert len(lines) <= 30 and max(len(line) for line in lines) <= 100
+        assert "Found" in screen or "Looking on the network" in screen or "No gateway" in screen
+        tmux(socket, "send-keys", "-t", "wiz", "C-q")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            screen = tmux(socket, "capture-pane", "-p", "-t", "wiz")
+            if "Cancelled: no changes were made." in screen:
+                break
+            time.sleep(0.1)
+        assert "Cancelled: no changes were made." in screen
+    finally:
+        tmux(socket, "kill-server")

@@ -1,0 +1,7 @@
+"""`python -m enphase_setup`."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""What the user answers: defaults, prefill from the current files, and the answers file.
+
+The answers file (``--answers FILE``) uses the config file's syntax (``KEY=VALUE``, quotes,
+comments), or JSON when it starts with ``{``. Its keys are the fields' names in upper case
+(ANSWER_KEYS); secrets may come from files (PASSWORD_FILE, TOKEN_FILE) so that they stay out
+of playbooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path, PurePosixPath
+
+from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
+from enphase_monitor.errors import ConfigError
+from enphase_monitor.shellvars import parse_assignments
+
+from . import daemonconf
+from .nutconf import UpsConf
+from .system import CREDSTORE, STATE_DIR, Facts, System
+
+UPS_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # as enphase_monitor.config
+CHARGE_LOW = "battery.charge.low"
+_TRUE = {"1", "yes", "true", "on", "y"}
+
+
+class SecretStore(enum.StrEnum):
+    """Where the Enlighten password (or a manual token) goes."""
+
+    CREDENTIAL = "systemd-creds"
+    KEYRING = "keyring"
+    CONFIG = "config"
+
+
+class AnswerError(ValueError):
+    """An answer is missing or invalid; the message names it."""
+
+
+@dataclass
+class Answers:
+    """Every answer of the flow; field names double as answers-file keys (upper case)."""
+
+    ups: str = "ups"
+    envoy_host: str = "envoy.local"
+    serial: str = ""
+    firmware: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)  # a manual token (MFA accounts)
+    use_token: bool = False
+    pin_certificate: bool = False
+    gateway_fingerprint: str = ""
+    charge_low: int = 20
+    pollfreq: int = 60
+    port_file: str = ""
+    desc: str = ""
+    secret_store: SecretStore = SecretStore.CONFIG
+    keep_secret: bool = False  # re-run: the stored secret (credential, keyring) stays
+    enphase_login: str = ""  # the cloud URLs: only for tests and the simulator
+    enphase_tokens: str = ""
+    cloud_ca_file: str = ""
+
+    @property
+    def port_path(self) -> PurePosixPath:
+        """The port file (default: STATE_DIR/<ups>.dev)."""
+        return PurePosixPath(self.port_file or str(STATE_DIR / f"{self.ups}.dev"))
+
+    @property
+    def state_dir(self) -> PurePosixPath:
+        """STATE_DIR: the port file's directory (the token file goes there too)."""
+        return self.port_path.parent
+
+    @property
+    def description(self) -> str:
+        """`desc` for ups.conf."""
+        return self.desc or f"Enphase IQ Gateway {self.serial}".strip()
+
+    @property
+    def login_url(self) -> str:
+        """Enlighten's login URL (or the simulator's)."""
+        return self.enphase_login or DEFAULT_LOGIN_URL
+
+    @property
+    def tokens_url(self) -> str:
+        """Entrez's token URL (or the simulator's)."""
+        return self.enphase_tokens or DEFAULT_TOKENS_URL
+
+    def secret(self) -> str:
+        """The secret that gets stored: the token on the manual path, else the password."""
+        return self.token if self.use_token else self.password
+
+    def check(self) -> None:
+        """Validate the answers the plan needs.
+
+        Raises:
+            AnswerError: the first problem found, naming the answer.
+        """
+        problems = [
+            (not UPS_NAME.fullmatch(self.ups),
+             f"UPS name '{self.ups}' may hold only letters, digits, '_', '-' and '.'"),
+            (not self.serial.strip(), "SERIAL is needed (the gateway's serial number)"),
+            (not self.envoy_host.strip(), "ENVOY_HOST is needed"),
+            (not self.use_token and not self.username, "USERNAME (Enlighten e-mail) is needed"),
+            (not self.secret() and not self.keep_secret,
+             "TOKEN is needed" if self.use_token else "PASSWORD is needed"),
+            (not 0 <= self.charge_low <= 100, "CHARGE_LOW must be between 0 and 100"),
+            (not 5 <= self.pollfreq <= 86400, "POLLFREQ must be between 5 and 86400"),
+            (not self.port_path.is_absolute(), "PORT_FILE must be an absolute path"),
+        ]
+        for bad, message in problems:
+            if bad:
+                raise AnswerError(message)
+
+
+ANSWER_KEYS = tuple(f.name.upper() for f in fields(Answers))
+FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in _TRUE
+
+
+def _int(key: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise AnswerError(f"{key} must be a whole number (got '{text}')") from None
+
+
+def _store(text: str) -> SecretStore:
+    try:
+        return SecretStore(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in SecretStore)
+        raise AnswerError(f"SECRET_STORE must be one of {choices} (got '{text}')") from None
+
+
+def apply_values(base: Answers, values: dict[str, str]) -> Answers:
+    """`base` with the answers-file values applied.
+
+    Raises:
+        AnswerError: an unknown key or a bad value.
+    """
+    changes: dict[str, object] = {}
+    for key, raw in values.items():
+        upper = key.upper()
+        if upper in FILE_KEYS:
+            try:
+                secret = Path(raw).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise AnswerError(f"{upper}: cannot read {raw}: {exc.strerror}") from None
+            changes["password" if upper == "PASSWORD_FILE" else "token"] = secret
+            if upper == "TOKEN_FILE":
+                changes["use_token"] = True
+            continue
+        if upper not in ANSWER_KEYS:
+            raise AnswerError(f"unknown answer {key} (known: {', '.join(ANSWER_KEYS)})")
+        name = upper.lower()
+        if name in ("use_token", "pin_certificate", "keep_secret"):
+            changes[name] = _bool(raw)
+        elif name in ("charge_low", "pollfreq"):
+            changes[name] = _int(upper, raw)
+        elif name == "secret_store":
+            changes[name] = _store(raw)
+        else:
+            changes[name] = raw.strip() if name not in ("password", "token") else raw
+    if "token" in changes and changes["token"] and "use_token" not in changes:
+        changes["use_token"] = True
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def read_answers_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE (config syntax) or JSON answers.
+
+    Raises:
+        AnswerError: unreadable or malformed.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AnswerError(f"cannot read answers file {path}: {exc.strerror}") from None
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise AnswerError(f"answers file {path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise AnswerError(f"answers file {path}: a JSON object is expected")
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+    try:
+        return parse_assignments(text, {})
+    except ConfigError as exc:
+        raise AnswerError(f"answers file {path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- prefill
+
+@dataclass(frozen=True)
+class Existing:
+    """What is already set up for one UPS (empty when nothing)."""
+
+    ups: str
+    config_text: str | None = None
+    section: dict[str, str] = field(default_factory=dict)
+    port_text: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        """A config file exists for this UPS."""
+        return self.config_text is not None
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The config's assignments."""
+        return daemonconf.read_values(self.config_text)
+
+
+def existing_upses(system: System, facts: Facts) -> list[str]:
+    """UPS names that have an enphase-<ups>.conf in the NUT config dir."""
+    directory = system.path(facts.nut.confdir)
+    if not directory.is_dir():
+        return []
+    return sorted(p.name[len("enphase-"):-len(".conf")] for p in directory.glob("enphase-*.conf"))
+
+
+def load_existing(system: System, facts: Facts, ups: str) -> Existing:
+    """Read the current files for `ups` (config, ups.conf section, port file)."""
+    config = system.read_text(facts.nut.config_file(ups))
+    conf = UpsConf(system.read_text(facts.nut.ups_conf) or "")
+    section = conf.section(ups)
+    port = section.settings.get("port", "") if section else ""
+    values = daemonconf.read_values(config)
+    port = port or values.get("PORT_FILE", "")
+    if port and not port.startswith("/"):
+        port = str(PurePosixPath(values.get("STATE_DIR") or "/var/lib/ups") / port)
+    port_text = system.read_text(port) if port else None
+    if port and port_text is None:
+        port_text = system.read_text(port + "-nocomms")
+    return Existing(ups, config, dict(section.settings) if section else {}, port_text)
+
+
+def _charge_low(port_text: str | None) -> int | None:
+    for line in (port_text or "").splitlines():
+        name, colon, value = line.partition(":")
+        if colon and name.strip() == CHARGE_LOW:
+            try:
+                return int(float(value.strip().strip('"')))
+            except ValueError:
+                return None
+    return None
+
+
+def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> Answers:
+    """Answers taken from the current files (a re-run is an edit)."""
+    ans = replace(base) if base is not None else Answers()
+    ans.ups = existing.ups
+    if not existing.configured and not existing.section:
+        return ans
+    v = existing.values
+    ans.envoy_host = v.get("ENVOY_HOST") or ans.envoy_host
+    ans.serial = v.get("SERIAL") or ans.serial
+    ans.username = v.get("USERNAME") or ans.username
+    ans.password = v.get("PASSWORD") or ans.password
+    ans.token = v.get("TOKEN") or ans.token
+    ans.use_token = bool(v.get("TOKEN")) and not v.get("USERNAME")
+    ans.gateway_fingerprint = v.get("GATEWAY_FINGERPRINT") or ""
+    ans.pin_certificate = bool(ans.gateway_fingerprint)
+    with contextlib.suppress(ValueError):
+        ans.pollfreq = int(v.get("POLLFREQ") or ans.pollfreq)
+    ans.enphase_login = v.get("ENPHASE_LOGIN", "")
+    ans.enphase_tokens = v.get("ENPHASE_TOKENS", "")
+    ans.cloud_ca_file = v.get("CLOUD_CA_FILE", "")
+    port = existing.section.get("port") or v.get("PORT_FILE", "")
+    if port.startswith("/"):
+        ans.port_file = port
+    elif port:
+        ans.port_file = str(PurePosixPath(v.get("STATE_DIR") or str(STATE_DIR)) / port)
+    ans.desc = existing.section.get("desc", "")
+    low = _charge_low(existing.port_text)
+    ans.charge_low = ans.charge_low if low is None else low
+    stored = [credential_path(existing.ups, kind) for kind in ("password", "token")]
+    if facts.system.exists(stored[1]) and not v.get("PASSWORD"):
+        ans.use_token = True
+    if any(facts.system.exists(path) for path in stored):
+        ans.secret_store = SecretStore.CREDENTIAL
+    elif v.get("PASSWORD_KEYRING", "").lower() in _TRUE:
+        ans.secret_store = SecretStore.KEYRING
+    else:
+        ans.secret_store = SecretStore.CONFIG
+    ans.keep_secret = not ans.secret() and ans.secret_store is not SecretStore.CONFIG
+    return ans
+
+
+def credential_path(ups: str, kind: str) -> PurePosixPath:
+    """/etc/credstore.encrypted/enphase-monitor-<ups>.<kind> (kind: password or token)."""
+    return CREDSTORE / f"enphase-monitor-{ups}.{kind}"
+
+
+def default_store(facts: Facts) -> SecretStore:
+    """A systemd credential where possible, else the config file."""
+    return SecretStore.CREDENTIAL if facts.systemd.encrypted_credentials else SecretStore.CONFIG

@@ -1,0 +1,152 @@
+"""The flow without a terminal UI: --non-interactive, --dry-run printing, and --remove prompts.
+
+It takes the same steps as the screens (probe, live check, plan, apply, rollback) and prints
+what it does; a missing answer is an error that names it (as certbot -n does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from .answers import AnswerError
+from .changes import Change
+from .nutconf import UpsConf
+from .plan import section_problem
+from .session import REAUTH, Session
+
+OK, FAILED, USAGE = 0, 1, 2
+Ask = Callable[[str], str]
+
+
+def _say(out: TextIO, text: str) -> None:
+    out.write(text if text.endswith("\n") else text + "\n")
+    out.flush()
+
+
+def fill_from_gateway(session: Session, out: TextIO) -> str | None:
+    """Read /info.xml: fill SERIAL (and the fingerprint to pin); returns an error or None."""
+    ans = session.answers
+    pin = ans.gateway_fingerprint if ans.pin_certificate else ""
+    found = session.services.probe(ans.envoy_host, pin)
+    session.probe = found
+    if not found.ok or found.info is None:
+        return found.error or f"gateway {ans.envoy_host}: no serial in /info.xml"
+    serial = found.info.serial or ""
+    if ans.serial and ans.serial != serial:
+        return (f"gateway {ans.envoy_host} has serial {serial}, not SERIAL {ans.serial}:"
+                " fix ENVOY_HOST or SERIAL")
+    ans.serial = serial
+    ans.firmware = found.info.firmware or ""
+    if ans.pin_certificate and not ans.gateway_fingerprint:
+        ans.gateway_fingerprint = found.fingerprint
+    _say(out, f"gateway {ans.envoy_host}: serial {serial}, firmware {ans.firmware or '?'}")
+    return None
+
+
+def _progress(out: TextIO, total: int) -> Callable[[int, Change, str, str], None]:
+    def on_step(index: int, change: Change, state: str, message: str) -> None:
+        if state in ("running", "undoing"):
+            return
+        extra = f": {message}" if message else ""
+        _say(out, f"[{index + 1}/{total}] {state:<11} {change.title}{extra}")
+
+    return on_step
+
+
+def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
+    """Apply the session's plan, roll back on failure if asked; print the summary."""
+    plan = session.plan
+    assert plan is not None
+    outcome = plan.apply(session.system, _progress(out, len(plan.changes)))
+    session.outcome = outcome
+    if not outcome.ok:
+        assert outcome.failed is not None
+        _say(out, f"FAILED: {outcome.failed.title}: {outcome.error}")
+        done = ", ".join(c.title for c in outcome.done) or "nothing"
+        _say(out, f"already done: {done}")
+        if rollback and outcome.done:
+            errors = plan.rollback(session.system, outcome, _progress(out, len(plan.changes)))
+            _say(out, "rolled back" if not errors else "rollback incomplete: " + "; ".join(errors))
+        return FAILED
+    _say(out, f"done: {len(outcome.done)} change(s) applied")
+    if session.mode != REAUTH and session.context.live:
+        result = session.upsc()
+        _say(out, f"$ upsc {session.answers.ups}@localhost")
+        _say(out, result.stdout.strip() or result.reason())
+    for step in plan.next_steps:
+        _say(out, f"next: {step}")
+    return OK
+
+
+def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = True) -> int:
+    """Setup or reauth without a terminal UI.
+
+    Returns:
+        0 done (or planned, in a dry run), 1 failed, 2 an answer is missing or invalid.
+    """
+    ans = session.answers
+    if session.mode != REAUTH or not ans.serial:
+        error = fill_from_gateway(session, out)
+        if error and (validate or not ans.serial):
+            _say(out, f"error: {error}")
+            return FAILED
+        if error:
+            _say(out, f"warning: {error} (not checked: --no-validate)")
+    try:
+        ans.check()
+    except AnswerError as exc:
+        _say(out, f"error: {exc}")
+        return USAGE
+    problem = section_problem(ans, UpsConf(session.system.read_text(session.facts.nut.ups_conf)
+                                           or ""))
+    if problem and session.mode != REAUTH:
+        _say(out, f"error: {problem}")
+        return USAGE
+    if validate and not ans.keep_secret:
+        result = session.services.check(ans, lambda step: _say(out, f"... {step}"))
+        session.checked = result
+        if not result.ok:
+            _say(out, f"error: {result.message}")
+            return FAILED
+        _say(out, f"credentials ok: {result.message}")
+    plan = session.build_plan()
+    _say(out, plan.describe())
+    if session.dry_run:
+        _say(out, "dry run: nothing was changed")
+        return OK
+    return apply_plan(session, out, rollback)
+
+
+def _yes(ask: Ask, question: str) -> bool:
+    try:
+        return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def remove(session: Session, out: TextIO, ask: Ask | None, delete_files: bool,
+           rollback: bool = True) -> int:
+    """--remove: ask about the port file and the config (unless non-interactive), then apply.
+
+    Args:
+        ask: reads an answer (input); None in non-interactive mode.
+        delete_files: non-interactive: also delete the port file and the config.
+    """
+    existing = session.existing
+    if not existing.configured and not existing.section:
+        _say(out, f"error: no UPS '{existing.ups}' set up here (no config, no ups.conf section)")
+        return FAILED
+    delete_port = delete_config = delete_files
+    if ask is not None:
+        delete_port = _yes(ask, "Delete the port file too (it may hold lines of your own)?")
+        delete_config = _yes(ask, "Delete the config file too?")
+    plan = session.build_plan(delete_port, delete_config)
+    _say(out, plan.describe())
+    if session.dry_run:
+        _say(out, "dry run: nothing was changed")
+        return OK
+    if ask is not None and not _yes(ask, "Apply these changes?"):
+        _say(out, "cancelled: no changes were made")
+        return OK
+    return apply_plan(session, out, rollback)

@@ -1,0 +1,435 @@
+"""The changes a plan is made of: each previews itself, applies itself, and undoes itself.
+
+`Plan.apply` runs the changes in order and stops at the first failure; `Plan.rollback` undoes
+the ones that were done, last first. The screens, ``--non-interactive`` and ``--dry-run`` all
+use these same objects.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import difflib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from enphase_monitor.errors import MonitorError
+from enphase_monitor.fileutil import atomic_write
+
+from .system import Command, System
+
+
+class ApplyError(MonitorError):
+    """A change could not be applied or undone; the message says what and why."""
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _mode_text(mode: int) -> str:
+    return f"{mode:04o}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A file's bytes, mode and owner before a change (to put it back)."""
+
+    data: bytes
+    mode: int
+    uid: int
+    gid: int
+
+    @classmethod
+    def take(cls, path: Path) -> Snapshot | None:
+        """The file as it is now; None when it does not exist."""
+        try:
+            st = path.lstat()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ApplyError(f"cannot read {path}: {exc.strerror}") from exc
+        return cls(data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+
+    def restore(self, path: Path, system: System) -> None:
+        """Put the file back as it was."""
+        try:
+            atomic_write(path, self.data, mode=self.mode, error=ApplyError)
+            if system.is_root:
+                os.chown(path, self.uid, self.gid)
+        except OSError as exc:
+            raise ApplyError(f"cannot restore {path}: {exc.strerror}") from exc
+
+
+# --------------------------------------------------------------------------- changes
+
+class Change(abc.ABC):
+    """One step: a title, a preview, and apply/rollback."""
+
+    title: str = ""
+    kind: str = ""
+
+    @abc.abstractmethod
+    def preview(self) -> str:
+        """What this step will do, as text (a diff, the file, the command); no secrets."""
+
+    def details(self) -> str:
+        """Owner, mode and SELinux label (for files), or why a command runs."""
+        return ""
+
+    @abc.abstractmethod
+    def apply(self, system: System) -> None:
+        """Do it.
+
+        Raises:
+            ApplyError: it failed; whatever it did itself is already undone.
+        """
+
+    @abc.abstractmethod
+    def rollback(self, system: System) -> None:
+        """Undo it (after a successful apply).
+
+        Raises:
+            ApplyError: it could not be undone.
+        """
+
+
+def _owner_note(owner: tuple[str, str] | None, system: System) -> str:
+    if owner is None:
+        return ""
+    note = f"owner {owner[0]}:{owner[1]}"
+    return note if system.is_root else f"{note} (set only when run as root)"
+
+
+@dataclass
+class WriteFile(Change):
+    """Create or replace a file atomically, with its mode, owner and label.
+
+    Args:
+        path: logical path.
+        text: the new content.
+        old: the content when the plan was made (None: new file).
+        mode: the mode; None keeps the existing file's mode, owner and label.
+        owner: (user, group), set when running as root.
+        shown: the new content as previews show it (secrets masked); None: `text`.
+        old_shown: the old content as previews show it.
+        label: the SELinux label the file will have, for the review.
+        purpose: one line saying what the file is for.
+    """
+
+    path: PurePosixPath
+    text: str
+    old: str | None
+    mode: int | None = 0o640
+    owner: tuple[str, str] | None = None
+    shown: str | None = None
+    old_shown: str | None = None
+    label: str = ""
+    purpose: str = ""
+    system: System | None = field(default=None, repr=False)
+    _before: Snapshot | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        verb = "Create" if self.old is None else "Edit"
+        self.title = f"{verb} {self.path}" + (f" ({self.purpose})" if self.purpose else "")
+        self.kind = "file"
+
+    def preview(self) -> str:
+        new = self.text if self.shown is None else self.shown
+        if self.old is None:
+            return new
+        old = self.old if self.old_shown is None else self.old_shown
+        diff = difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True),
+            fromfile=f"{self.path} (now)", tofile=f"{self.path} (new)",
+        )
+        text = "".join(line if line.endswith("\n") else line + "\n" for line in diff)
+        return text or "(content unchanged)\n"
+
+    def details(self) -> str:
+        parts = []
+        if self.mode is not None:
+            parts.append(f"mode {_mode_text(self.mode)}")
+            if self.system is not None:
+                parts.append(_owner_note(self.owner, self.system))
+        else:
+            parts.append("mode, owner and label kept")
+        if self.label:
+            parts.append(f"SELinux: {self.label}")
+        return ", ".join(p for p in parts if p)
+
+    def apply(self, system: System) -> None:
+        path = system.path(self.path)
+        self._before = Snapshot.take(path)
+        like = path if self.mode is None and self._before is not None else None
+        try:
+            atomic_write(path, _bytes(self.text), like=like,
+                         mode=0o640 if self.mode is None else self.mode, error=ApplyError)
+            if self.owner is not None:
+                system.chown(self.path, *self.owner)
+        except OSError as exc:
+            self._undo(system)
+            raise ApplyError(f"cannot set the owner of {self.path}: {exc}") from exc
+
+    def _undo(self, system: System) -> None:
+        path = system.path(self.path)
+        if self._before is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        else:
+            self._before.restore(path, system)
+
+    def rollback(self, system: System) -> None:
+        try:
+            self._undo(system)
+        except OSError as exc:
+            raise ApplyError(f"cannot undo {self.path}: {exc.strerror}") from exc
+
+
+@dataclass
+class DeleteFile(Change):
+    """Delete a file (kept in memory so that a rollback can restore it)."""
+
+    path: PurePosixPath
+    purpose: str = ""
+    _before: Snapshot | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.title = f"Delete {self.path}" + (f" ({self.purpose})" if self.purpose else "")
+        self.kind = "file"
+
+    def preview(self) -> str:
+        return f"rm {self.path}\n"
+
+    def apply(self, system: System) -> None:
+        path = system.path(self.path)
+        self._before = Snapshot.take(path)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ApplyError(f"cannot delete {self.path}: {exc.strerror}") from exc
+
+    def rollback(self, system: System) -> None:
+        if self._before is not None:
+            self._before.restore(system.path(self.path), system)
+
+
+@dataclass
+class MakeDir(Change):
+    """Create a directory (and missing parents) with a mode and owner."""
+
+    path: PurePosixPath
+    mode: int
+    owner: tuple[str, str] | None = None
+    label: str = ""
+    purpose: str = ""
+    system: System | None = field(default=None, repr=False)
+    _created: list[Path] = field(default_factory=list, repr=False)
+    _before: tuple[int, int, int] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.title = f"Create directory {self.path}" + (
+            f" ({self.purpose})" if self.purpose else "")
+        self.kind = "dir"
+
+    def preview(self) -> str:
+        return f"install -d -m {_mode_text(self.mode)} {self.path}\n"
+
+    def details(self) -> str:
+        parts = [f"mode {_mode_text(self.mode)}"]
+        if self.system is not None:
+            parts.append(_owner_note(self.owner, self.system))
+        if self.label:
+            parts.append(f"SELinux: {self.label}")
+        return ", ".join(p for p in parts if p)
+
+    def apply(self, system: System) -> None:
+        path = system.path(self.path)
+        self._created = []
+        if path.is_dir():
+            st = path.stat()
+            self._before = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+        missing = [p for p in [path, *path.parents] if not p.exists()]
+        try:
+            for directory in reversed(missing):
+                directory.mkdir()
+                self._created.append(directory)
+            path.chmod(self.mode)
+            if self.owner is not None:
+                system.chown(self.path, *self.owner)
+        except OSError as exc:
+            self.rollback(system)
+            raise ApplyError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
+
+    def rollback(self, system: System) -> None:
+        for directory in reversed(self._created):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        if self._before is not None and not self._created:
+            path = system.path(self.path)
+            mode, uid, gid = self._before
+            try:
+                path.chmod(mode)
+                if system.is_root:
+                    os.chown(path, uid, gid)
+            except OSError as exc:
+                raise ApplyError(f"cannot restore {self.path}: {exc.strerror}") from exc
+
+
+@dataclass
+class RunCommand(Change):
+    """Run a command; undo it with another, and/or restore the file it writes.
+
+    Args:
+        command: what to run (a secret goes on stdin, never on the command line).
+        why: one line for the review.
+        name: the step's title (default: "Run <program> <first argument>").
+        undo: the command that reverses it, if any.
+        writes: a file the command creates or replaces (restored on rollback).
+        mode: the mode `writes` gets afterwards.
+    """
+
+    command: Command
+    why: str = ""
+    undo: Command | None = None
+    writes: PurePosixPath | None = None
+    mode: int | None = None
+    name: str = ""
+    _before: Snapshot | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.title = self.name or "Run " + " ".join(self.command.argv[:2])
+        self.kind = "command"
+
+    def preview(self) -> str:
+        text = self.command.shown() + "\n"
+        if self.undo is not None:
+            text += f"# undone by: {self.undo.shown()}\n"
+        return text
+
+    def details(self) -> str:
+        return self.why
+
+    def apply(self, system: System) -> None:
+        if self.writes is not None:
+            self._before = Snapshot.take(system.path(self.writes))
+        result = system.run(self.command)
+        if not result.ok:
+            self._restore(system)
+            raise ApplyError(f"{self.command.shown()} failed: {result.reason()}")
+        if self.writes is not None and self.mode is not None:
+            with contextlib.suppress(FileNotFoundError):
+                system.path(self.writes).chmod(self.mode)
+
+    def _restore(self, system: System) -> None:
+        if self.writes is None:
+            return
+        path = system.path(self.writes)
+        if self._before is not None:
+            self._before.restore(path, system)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def rollback(self, system: System) -> None:
+        if self.undo is not None:
+            result = system.run(self.undo)
+            if not result.ok:
+                raise ApplyError(f"{self.undo.shown()} failed: {result.reason()}")
+        self._restore(system)
+
+
+# --------------------------------------------------------------------------- the plan
+
+StepState = str  # "running", "done", "failed", "undoing", "undone", "undo failed"
+OnStep = Callable[[int, Change, StepState, str], None]
+
+
+def _quiet(index: int, change: Change, state: StepState, message: str) -> None:
+    """The default progress callback: says nothing."""
+
+
+@dataclass
+class Outcome:
+    """How applying went: the steps done, and the one that failed (if any)."""
+
+    done: list[Change] = field(default_factory=list)
+    failed: Change | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Every step succeeded."""
+        return self.failed is None
+
+
+@dataclass
+class Plan:
+    """The changes for one run of the wizard, with notes for the review and the summary."""
+
+    title: str
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings for the review
+    next_steps: list[str] = field(default_factory=list)
+
+    def add(self, change: Change | None) -> None:
+        """Append a change (None: nothing to do)."""
+        if change is not None:
+            self.changes.append(change)
+
+    @property
+    def commands(self) -> list[str]:
+        """The command lines it will run, in order."""
+        return [c.command.shown() for c in self.changes if isinstance(c, RunCommand)]
+
+    def describe(self) -> str:
+        """The whole review as plain text (what --dry-run prints)."""
+        out = [f"{self.title}\n"]
+        for note in self.notes:
+            out.append(f"note: {note}\n")
+        if not self.changes:
+            out.append("\nNothing to change: everything is already as asked.\n")
+        for number, change in enumerate(self.changes, 1):
+            out.append(f"\n[{number}] {change.title}\n")
+            if change.details():
+                out.append(f"    {change.details()}\n")
+            out.extend(f"    {line}\n" for line in change.preview().splitlines())
+        return "".join(out)
+
+    def apply(self, system: System, on_step: OnStep = _quiet) -> Outcome:
+        """Apply the changes in order; stop at the first failure."""
+        outcome = Outcome()
+        for index, change in enumerate(self.changes):
+            on_step(index, change, "running", "")
+            try:
+                change.apply(system)
+            except (ApplyError, OSError) as exc:
+                outcome.failed, outcome.error = change, str(exc)
+                on_step(index, change, "failed", str(exc))
+                return outcome
+            outcome.done.append(change)
+            on_step(index, change, "done", "")
+        return outcome
+
+    def rollback(self, system: System, outcome: Outcome, on_step: OnStep = _quiet) -> list[str]:
+        """Undo the steps done, last first.
+
+        Returns:
+            The errors of steps that could not be undone (empty: all undone).
+        """
+        errors: list[str] = []
+        for change in reversed(outcome.done):
+            index = self.changes.index(change)
+            on_step(index, change, "undoing", "")
+            try:
+                change.rollback(system)
+            except (ApplyError, OSError) as exc:
+                errors.append(f"{change.title}: {exc}")
+                on_step(index, change, "undo failed", str(exc))
+                continue
+            on_step(index, change, "undone", "")
+        return errors

@@ -1,0 +1,128 @@
+"""Step 6: apply the plan step by step; on a failure stop, say what was done, offer a rollback."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Static
+
+from ..changes import Change, Outcome
+from .base import WizardScreen
+
+ICONS = {"pending": "·", "running": "…", "done": "✓", "failed": "✗", "undoing": "…",
+         "undone": "↺", "undo failed": "✗"}
+
+
+class ApplyScreen(WizardScreen):
+    """A progress list; Roll back / Keep on failure."""
+
+    STEP = "apply"
+    TITLE_TEXT = "Applying the changes"
+    NEXT_LABEL = "Finish"
+    BACK = False
+
+    def body(self) -> ComposeResult:
+        plan = self.session.plan
+        assert plan is not None
+        for index, change in enumerate(plan.changes):
+            yield Static(f"{ICONS['pending']} {change.title}", id=f"step-{index}",
+                         classes="step", markup=False)
+        yield Static("", id="result", classes="message")
+        with Horizontal(id="failed", classes="row"):
+            yield Button("Roll back what was done", id="rollback", variant="warning",
+                         compact=True)
+            yield Button("Keep it as it is", id="keep", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#failed").display = False
+        self.query_one("#next", Button).disabled = True
+        self.wizard.applied = True
+        self.apply()
+
+    def action_back(self) -> None:
+        """No going back once changes are being made."""
+
+    @work(thread=True, exclusive=True, group="apply")
+    def apply(self) -> None:
+        """Apply (a thread: files and commands)."""
+        plan = self.session.plan
+        assert plan is not None
+        outcome = plan.apply(self.session.system, self.step_from_thread)
+        self.app.call_from_thread(self.finished, outcome)
+
+    def step_from_thread(self, index: int, change: Change, state: str, message: str) -> None:
+        """Progress callback, called in the worker thread."""
+        self.app.call_from_thread(self.show_step, index, change, state, message)
+
+    def show_step(self, index: int, change: Change, state: str, message: str) -> None:
+        """Update one line of the progress list."""
+        line = f"{ICONS.get(state, '?')} {change.title}"
+        if state in ("undone", "undo failed", "failed"):
+            line += f"  ({state}{': ' + message if message else ''})"
+        widget = self.query_one(f"#step-{index}", Static)
+        widget.update(Text(line))
+        widget.set_classes(f"step {'error' if 'fail' in state else 'ok' if state == 'done' else ''}"
+                           .strip())
+
+    def finished(self, outcome: Outcome) -> None:
+        """All done, or stop at the failure and offer the rollback."""
+        self.session.outcome = outcome
+        if outcome.ok:
+            self.set_message("result", f"✓ {len(outcome.done)} changes applied.", "ok")
+            self.query_one("#next", Button).disabled = False
+            self.go_next()
+            return
+        assert outcome.failed is not None
+        done = (f"{len(outcome.done)} step(s) were done (marked ✓ above): roll them back, or"
+                " keep them." if outcome.done else "Nothing was changed.")
+        self.set_message("result", f"✗ {outcome.failed.title} failed:\n  {outcome.error}\n"
+                         f"{done}", "error")
+        self.query_one("#failed").display = bool(outcome.done)
+        self.query_one("#next", Button).disabled = False
+        self.query_one("#next", Button).label = "Quit"
+        if outcome.done:
+            self.call_after_refresh(self.offer_rollback)
+
+    def offer_rollback(self) -> None:
+        """Bring the rollback offer into view (below the progress list) and focus it."""
+        button = self.query_one("#rollback", Button)
+        button.focus(scroll_visible=False)
+        self.query_one("#failed").scroll_visible(animate=False)
+
+    @on(Button.Pressed, "#rollback")
+    def rollback_clicked(self) -> None:
+        self.query_one("#failed").display = False
+        self.rollback()
+
+    @on(Button.Pressed, "#keep")
+    def keep_clicked(self) -> None:
+        self.query_one("#failed").display = False
+        self.set_message("result", "Kept as it is: re-run enphase-setup to finish or"
+                         " enphase-setup --remove to undo.", "warn")
+
+    @work(thread=True, exclusive=True, group="apply")
+    def rollback(self) -> None:
+        """Undo the steps done (a thread)."""
+        plan, outcome = self.session.plan, self.session.outcome
+        assert plan is not None and outcome is not None
+        errors = plan.rollback(self.session.system, outcome, self.step_from_thread)
+        self.app.call_from_thread(self.rolled_back, errors)
+
+    def rolled_back(self, errors: list[str]) -> None:
+        """Say whether everything was undone."""
+        if errors:
+            self.set_message("result", "✗ Some steps could not be undone:\n"
+                             + "\n".join(f"  - {e}" for e in errors), "error")
+        else:
+            self.wizard.applied = False
+            self.set_message("result", "↺ Rolled back: everything is as it was before.", "ok")
+
+    def go_next(self) -> None:
+        outcome = self.session.outcome
+        if outcome is not None and not outcome.ok:
+            self.wizard.finish(1, f"enphase-setup: {outcome.failed.title if outcome.failed else ''}"
+                               f" failed: {outcome.error}")
+            return
+        super().go_next()

@@ -1,0 +1,127 @@
+"""Step 1: find the gateway (envoy.local, mDNS, or a typed host) and read its serial."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, LoadingIndicator, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..discovery import Found, Probe
+from .base import WizardScreen
+
+
+class GatewayScreen(WizardScreen):
+    """Discovery, then /info.xml of the chosen host."""
+
+    STEP = "gateway"
+    TITLE_TEXT = "Find the IQ Gateway"
+    BACK = False
+
+    def body(self) -> ComposeResult:
+        ans = self.session.answers
+        yield Static("Looking on the network: envoy.local and mDNS (_enphase-envoy._tcp)...",
+                     id="searching", classes="hint")
+        yield LoadingIndicator(id="spinner")
+        yield OptionList(id="found", markup=False, compact=True)
+        yield Static("Gateway host name or IP (optionally :port)", classes="label")
+        with Horizontal(classes="row"):
+            yield Input(ans.envoy_host, placeholder="envoy.local", id="host", compact=True)
+            yield Button("Check", id="check", compact=True)
+        yield Static("", id="probe", classes="message")
+        yield Static("Serial number (read from the gateway's /info.xml; tokens are per serial)",
+                     classes="label")
+        yield Input(ans.serial, placeholder="e.g. 122312345678", id="serial", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#found", OptionList).display = False
+        self.discover()
+
+    @work(thread=True, exclusive=True, group="discover")
+    def discover(self) -> None:
+        """Look for gateways (a thread: DNS and mDNS block)."""
+        found = self.session.services.discover()
+        self.app.call_from_thread(self.show_found, found)
+
+    def show_found(self, found: list[Found]) -> None:
+        """List what discovery found, then check the most likely host."""
+        self.session.found = found
+        self.query_one("#spinner", LoadingIndicator).display = False
+        options = self.query_one("#found", OptionList)
+        options.clear_options()
+        for number, item in enumerate(found):
+            details = ", ".join(x for x in (
+                f"serial {item.serial}" if item.serial else "",
+                f"firmware {item.firmware}" if item.firmware else "", f"via {item.source}") if x)
+            options.add_option(Option(f"{item.host}  ({details})", id=str(number)))
+        options.display = bool(found)
+        count = len(found)
+        text = (f"Found {count} gateway{'s' if count != 1 else ''}: pick one, or type a host."
+                if found else "No gateway found on the network: type its host name or IP.")
+        self.query_one("#searching", Static).update(text)
+        host = self.query_one("#host", Input)
+        configured = self.session.existing.configured
+        if found and not configured and host.value in ("", "envoy.local"):
+            host.value = found[0].host
+        if host.value:
+            self.check_host(host.value)
+
+    @on(OptionList.OptionSelected, "#found")
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        item = self.session.found[int(event.option.id or 0)]
+        self.query_one("#host", Input).value = item.host
+        self.check_host(item.host)
+
+    @on(Button.Pressed, "#check")
+    @on(Input.Submitted, "#host")
+    def check_clicked(self) -> None:
+        self.check_host(self.query_one("#host", Input).value.strip())
+
+    def check_host(self, host: str) -> None:
+        """Read /info.xml from `host` in the background."""
+        if not host:
+            self.set_message("probe", "Type the gateway's host name or IP.", "error")
+            return
+        self.set_message("probe", f"Asking {host} for /info.xml...", "hint")
+        self.probe(host)
+
+    @work(thread=True, exclusive=True, group="probe")
+    def probe(self, host: str) -> None:
+        """The /info.xml request (a thread)."""
+        result = self.session.services.probe(host, "")
+        self.app.call_from_thread(self.show_probe, result)
+
+    def show_probe(self, result: Probe) -> None:
+        """Say what the gateway is, and prefill SERIAL."""
+        self.session.probe = result
+        if not result.ok or result.info is None:
+            self.set_message("probe", f"✗ {result.error}", "error")
+            return
+        info = result.info
+        serial = self.query_one("#serial", Input)
+        old = serial.value.strip()
+        serial.value = info.serial or old
+        text = f"✓ IQ Gateway {info.serial}, firmware {info.firmware or 'unknown'}"
+        if info.part_number:
+            text += f", part {info.part_number}"
+        text += f", at {result.host}"
+        if old and info.serial and old != info.serial:
+            text += f"\n  (the config said SERIAL {old}: the gateway's own serial is used)"
+        self.set_message("probe", text, "ok")
+
+    def go_next(self) -> None:
+        host = self.query_one("#host", Input).value.strip()
+        serial = self.query_one("#serial", Input).value.strip()
+        if not host or not serial:
+            self.set_message("probe", "✗ A host and the gateway's serial number are needed.",
+                             "error")
+            return
+        ans = self.session.answers
+        ans.envoy_host, ans.serial = host, serial
+        probe = self.session.probe
+        if probe is not None and probe.host == host and probe.info is not None:
+            ans.firmware = probe.info.firmware or ""
+            if probe.fingerprint and not ans.gateway_fingerprint:
+                ans.gateway_fingerprint = probe.fingerprint
+        super().go_next()

@@ -1,0 +1,117 @@
+"""One run of the wizard: the host, the answers, the network services, the plan and its outcome.
+
+The screens and the non-interactive mode share it, so both take the same steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from enphase_monitor.enlighten import TokenInfo
+
+from . import discovery, validate
+from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
+from .changes import Outcome, Plan
+from .discovery import Found, Probe
+from .plan import Context, build_reauth, build_remove, build_setup
+from .system import Facts, Result, System
+from .validate import CheckResult, Progress
+
+SETUP, REAUTH, REMOVE = "setup", "reauth", "remove"
+
+
+def _check(answers: Answers, progress: Progress) -> CheckResult:
+    return validate.check(answers, progress)
+
+
+def _probe(host: str, fingerprint: str) -> Probe:
+    return discovery.probe(host, fingerprint=fingerprint)
+
+
+def _discover() -> list[Found]:
+    return discovery.discover()
+
+
+@dataclass
+class Services:
+    """The network calls, replaceable in tests (snapshots need fixed answers)."""
+
+    discover: Callable[[], list[Found]] = _discover
+    probe: Callable[[str, str], Probe] = _probe
+    check: Callable[[Answers, Progress], CheckResult] = _check
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class Session:
+    """State shared by every step of one run."""
+
+    system: System
+    facts: Facts
+    answers: Answers
+    existing: Existing
+    mode: str = SETUP
+    dry_run: bool = False
+    services: Services = field(default_factory=Services)
+    found: list[Found] = field(default_factory=list)
+    probe: Probe | None = None
+    checked: CheckResult | None = None
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+
+    @classmethod
+    def start(cls, system: System, facts: Facts, ups: str | None = None, mode: str = SETUP,
+              dry_run: bool = False, services: Services | None = None) -> Session:
+        """A session for `ups`, or for the one UPS already set up, else a fresh one.
+
+        Every answer is prefilled from the current files when the UPS exists.
+        """
+        if ups is None:
+            known = existing_upses(system, facts)
+            ups = known[0] if len(known) == 1 else "ups"
+        existing = load_existing(system, facts, ups)
+        answers = prefill(existing, facts, Answers(secret_store=default_store(facts)))
+        if mode == REAUTH:
+            answers.keep_secret = False  # renewing means giving the secret again
+        return cls(system, facts, answers, existing, mode, dry_run, services or Services())
+
+    def reload(self, ups: str) -> None:
+        """Switch to another UPS name: prefill from its files if it exists."""
+        if ups == self.existing.ups:
+            return
+        self.existing = load_existing(self.system, self.facts, ups)
+        if self.existing.configured:
+            self.answers = prefill(self.existing, self.facts, self.answers)
+        else:
+            self.answers.ups = ups
+
+    @property
+    def context(self) -> Context:
+        """The host for the plan builders."""
+        return Context(self.system, self.facts, self.existing)
+
+    @property
+    def token(self) -> TokenInfo | None:
+        """The token the live check got."""
+        return self.checked.token if self.checked is not None and self.checked.ok else None
+
+    def build_plan(self, delete_port: bool = False, delete_config: bool = False) -> Plan:
+        """The plan for this session's mode and answers."""
+        if self.mode == REMOVE:
+            self.plan = build_remove(self.context, delete_port, delete_config)
+        elif self.mode == REAUTH:
+            self.plan = build_reauth(self.answers, self.context, self.token)
+        else:
+            self.plan = build_setup(self.answers, self.context, self.token)
+        return self.plan
+
+    def upsc(self, wait: float = 20.0) -> Result:
+        """`upsc <ups>@localhost`, retried until the driver answers or `wait` s passed."""
+        deadline = time.monotonic() + wait
+        while True:
+            result = self.system.query("upsc", f"{self.answers.ups}@localhost")
+            if result.ok or result.returncode == 127 or time.monotonic() >= deadline:
+                return result
+            self.services.sleep(1.0)
