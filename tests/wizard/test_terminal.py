@@ -1,4 +1,7 @@
-"""The wizard in a real terminal: tmux at 100x30, first screen legible within 2 s."""
+"""The wizard in a real terminal: tmux at 100x30, first screen complete and legible.
+
+How fast it appears is measured by benchmarks/wizard_startup.py, not asserted here.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def tmux(socket: str, *args: str) -> str:
     return done.stdout
 
 
-def test_starts_within_two_seconds_and_is_legible(tmp_path: Path) -> None:
+def test_first_screen_is_complete_and_legible(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     socket = f"enphase-setup-test-{os.getpid()}"
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
@@ -43,8 +46,6 @@ def test_starts_within_two_seconds_and_is_legible(tmp_path: Path) -> None:
                 break
             time.sleep(0.05)
         assert elapsed, f"first screen never complete:\n{screen}"
-        assert elapsed < 2.0, f"first screen after {elapsed:.2f} s"
-        print(f"first screen complete after {elapsed:.2f} s")
         lines = screen.splitlines()
         assert len(lines) <= 30 and max(len(line) for line in lines) <= 100
         assert "Found" in screen or "Looking on the network" in screen or "No gateway" in screen
