@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from enphase_monitor.demo import write_setup  # noqa: E402
 from enphase_monitor.simulator import Simulator  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -24,21 +25,8 @@ def workdir(prefix: str) -> Path:
 
 
 def write_config(directory: Path, sim: Simulator, extra: str = "", ups: str = "bench") -> Path:
-    """A 0600 config for `sim` and an empty port file in `directory`."""
-    port = directory / f"{ups}.dev"
-    if not port.exists():
-        port.write_text("ups.delay.shutdown: 30\n")
-        port.chmod(0o640)
-    state = sim.state
-    config = directory / f"enphase-{ups}.conf"
-    config.write_text(
-        f"UPS={ups}\nUSERNAME={state.username}\nPASSWORD='{state.password}'\n"
-        f"SERIAL={state.serial}\nSTATE_DIR={directory}\nPORT_FILE={port.name}\n"
-        f"ENVOY_HOST={sim.gateway_host}\nENPHASE_LOGIN='{sim.login_url}'\n"
-        f"ENPHASE_TOKENS={sim.tokens_url}\nCLOUD_CA_FILE={sim.ca_file}\n{extra}"
-    )
-    config.chmod(0o600)
-    return config
+    """A 0600 config for `sim` and a port file with one user line in `directory`."""
+    return write_setup(directory, sim, extra, "ups.delay.shutdown: 30\n", ups)
 
 
 def daemon(config: Path, *args: str) -> subprocess.Popen[bytes]:

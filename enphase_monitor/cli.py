@@ -53,13 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .simulator import main as simulate
 
         return simulate([a for a in argv if a != "--simulate"])
+    if "--demo" in argv:
+        from .demo import main as demo
+
+        return demo([a for a in argv if a != "--demo"])
     args, extra = parser().parse_known_args(argv)
     if extra:
         parser().error(f"unknown option or argument: {' '.join(extra)}")
-    if args.demo:
-        from .demo import main as demo
-
-        return demo()
     name = args.ups or os.environ.get("UPS") or ""
     if not (args.config or args.ups or os.environ.get("CONFIG_FILE") or name):
         parser().error("give -c <config> or a <ups> name (or set CONFIG_FILE or UPS)")

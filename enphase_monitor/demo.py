@@ -24,19 +24,24 @@ SCRIPT: tuple[tuple[float, str, dict[str, object]], ...] = (
 )
 
 
-def write_demo_files(directory: Path, sim: Simulator, ups: str = "demo") -> Path:
-    """Write a port file (with one user line) and a 0600 config for the simulator."""
+def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str = "",
+                ups: str = "test") -> Path:
+    """Write a 0600 config pointing at `sim` and the port file it names; return the config.
+
+    Shared by the demo, the tests and the benchmarks. An existing port file is kept.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
     port = directory / f"{ups}.dev"
-    port.write_text("# a user line the monitor keeps\nups.delay.shutdown: 30\n")
-    port.chmod(0o640)
-    config = directory / f"enphase-{ups}.conf"
+    if not port.exists():
+        port.write_text(port_text)
+        port.chmod(0o640)
     state = sim.state
+    config = directory / f"enphase-{ups}.conf"
     config.write_text(
         f"UPS={ups}\nUSERNAME={state.username}\nPASSWORD='{state.password}'\n"
         f"SERIAL={state.serial}\nSTATE_DIR={directory}\nPORT_FILE={port.name}\n"
         f"ENVOY_HOST={sim.gateway_host}\nENPHASE_LOGIN='{sim.login_url}'\n"
-        f"ENPHASE_TOKENS={sim.tokens_url}\nCLOUD_CA_FILE={sim.ca_file}\n"
-        "POLLFREQ=5\nPOLLFREQALERT=5\nRELAY_CHECK=1\nAPI_TIMEOUT=2\n"
+        f"ENPHASE_TOKENS={sim.tokens_url}\nCLOUD_CA_FILE={sim.ca_file}\n{extra}"
     )
     config.chmod(0o600)
     return config
@@ -62,11 +67,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         directory = Path(tmp)
         os.chmod(directory, 0o700)
         with Simulator(workdir=directory / "sim") as sim:
-            config = load_config(write_demo_files(directory, sim))
+            config = load_config(write_setup(
+                directory, sim, "POLLFREQ=5\nPOLLFREQALERT=5\nRELAY_CHECK=1\nAPI_TIMEOUT=2\n",
+                "# a user line the monitor keeps\nups.delay.shutdown: 30\n", ups="demo"))
             port = config.port_file
             print(f"simulated gateway at {sim.gateway_url}, port file {port}", flush=True)
             monitor = Monitor(config)
             started = time.monotonic()
+
+            seen: list[str] = []
 
             def scenario() -> None:
                 last = ""
@@ -81,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if text != last:
                         last = text
                         _show(port, started)
+                        status = next((line.split(": ", 1)[1] for line in text.splitlines()
+                                       if line.startswith("ups.status: ")), "")
+                        if status and (not seen or seen[-1] != status):
+                            seen.append(status)
                     if now >= args.seconds:
                         monitor.stop_requested = True
                         monitor.wake.set()
@@ -90,5 +103,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             watcher.start()
             monitor.run()
             watcher.join(2)
-            print("demo finished: the port file went OL -> OB -> OB LB -> OL", flush=True)
+            print(f"demo finished: ups.status went {' -> '.join(seen)}", flush=True)
     return 0

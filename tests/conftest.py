@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from enphase_monitor import demo
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.simulator import Simulator
 
@@ -38,23 +39,11 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
 
 def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str = "",
                 ups: str = "test") -> Path:
-    """Write a 0600 config pointing at `sim` and an existing port file; return the config."""
+    """The tests' config for `sim` (fast polls, short timeouts) in a private directory."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    port = directory / f"{ups}.dev"
-    port.write_text(port_text)
-    port.chmod(0o640)
-    state = sim.state
-    config = directory / f"enphase-{ups}.conf"
-    config.write_text(
-        f"UPS={ups}\nUSERNAME={state.username}\nPASSWORD='{state.password}'\n"
-        f"SERIAL={state.serial}\nSTATE_DIR={directory}\nPORT_FILE={port.name}\n"
-        f"ENVOY_HOST={sim.gateway_host}\nENPHASE_LOGIN='{sim.login_url}'\n"
-        f"ENPHASE_TOKENS={sim.tokens_url}\nCLOUD_CA_FILE={sim.ca_file}\n"
-        f"POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\nCONFIRM_DELAY=1\n{extra}"
-    )
-    config.chmod(0o600)
-    return config
+    return demo.write_setup(directory, sim, "POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\n"
+                            f"CONFIRM_DELAY=1\n{extra}", port_text, ups)
 
 
 @pytest.fixture
