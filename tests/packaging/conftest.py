@@ -63,6 +63,17 @@ def project_version() -> str:
     return match.group(1)
 
 
+def vendor_lock() -> dict[str, str]:
+    """packaging/wizard-vendor.txt as {project: version} (names as the lock spells them)."""
+    text = (ROOT / "packaging/wizard-vendor.txt").read_text()
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.M))
+
+
+def wheel_name(project: str) -> str:
+    """The normalised project name used in wheel and dist-info names (PEP 427/503)."""
+    return re.sub(r"[-_.]+", "_", project).lower()
+
+
 @dataclass
 class Build:
     """What one `make <target>` produced, and how long it took."""
@@ -73,10 +84,11 @@ class Build:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def make(target: str, build_dir: Path, timeout: float = 900) -> Build:
+def make(target: str, build_dir: Path, *variables: str, timeout: float = 900) -> Build:
     need("make", "git")
     started = time.monotonic()
-    proc = run(["make", "-C", ROOT, target, f"BUILD_DIR={build_dir}"], timeout=timeout)
+    proc = run(["make", "-C", ROOT, target, f"BUILD_DIR={build_dir}", *variables],
+               timeout=timeout)
     return Build(build_dir, time.monotonic() - started, proc.stdout + proc.stderr)
 
 
@@ -86,16 +98,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def deb_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """`make deb`: the .deb, .dsc and .changes of a full (source + binary) build."""
+def vendor_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make vendor`: the wizard's locked wheels (the only step that needs PyPI), fetched once
+    for both the .deb and the RPM build."""
+    need("/usr/lib/python3/dist-packages/pip")
+    where = tmp_path_factory.mktemp("vendor-wheels")
+    proc = run(["make", "-C", ROOT, "vendor", f"VENDOR_WHEELS={where}"], check=False,
+               timeout=300)
+    if proc.returncode != 0:
+        pytest.fail("make vendor (pip download of packaging/wizard-vendor.txt) failed; it needs "
+                    f"PyPI:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return where
+
+
+@pytest.fixture(scope="session")
+def deb_build(tmp_path_factory: pytest.TempPathFactory, vendor_wheels: Path) -> Build:
+    """`make deb`: the two .debs, .dsc and .changes of a full (source + binary) build."""
     need("dpkg-buildpackage", "dh", "dh_python3",
          "/usr/share/dh-python/dhpython/build/plugin_pyproject.py",
-         "/usr/lib/python3/dist-packages/setuptools", "/usr/lib/python3/dist-packages/wheel")
-    build = make("deb", tmp_path_factory.mktemp("deb-build"))
+         "/usr/lib/python3/dist-packages/setuptools", "/usr/lib/python3/dist-packages/wheel",
+         "/usr/lib/python3/dist-packages/pip")
+    build = make("deb", tmp_path_factory.mktemp("deb-build"), f"VENDOR_WHEELS={vendor_wheels}")
     version = project_version()
     deb_dir = build.out / "deb"
     build.files = {
         "deb": deb_dir / f"enphase-monitor_{version}_all.deb",
+        "setup": deb_dir / f"enphase-monitor-setup_{version}_all.deb",
         "dsc": deb_dir / f"enphase-monitor_{version}.dsc",
         "changes": next(deb_dir.glob(f"enphase-monitor_{version}_*.changes")),
         "tree": deb_dir / f"enphase-monitor-{version}",
@@ -106,15 +134,17 @@ def deb_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
 
 
 @pytest.fixture(scope="session")
-def rpm_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """`make rpm` (rpmbuild -bb --nodeps on Debian): the main and the -selinux RPM."""
-    need("rpmbuild", "/usr/share/selinux/devel/Makefile", "bzip2")
-    build = make("rpm", tmp_path_factory.mktemp("rpm-build"))
+def rpm_build(tmp_path_factory: pytest.TempPathFactory, vendor_wheels: Path) -> Build:
+    """`make rpm` (rpmbuild -bb --nodeps on Debian): the main, -selinux and -setup RPMs."""
+    need("rpmbuild", "/usr/share/selinux/devel/Makefile", "bzip2",
+         "/usr/lib/python3/dist-packages/pip")
+    build = make("rpm", tmp_path_factory.mktemp("rpm-build"), f"VENDOR_WHEELS={vendor_wheels}")
     version = project_version()
     rpms = build.out / "rpm" / "RPMS" / "noarch"
     build.files = {
         "main": rpms / f"enphase-monitor-{version}-1.noarch.rpm",
         "selinux": rpms / f"enphase-monitor-selinux-{version}-1.noarch.rpm",
+        "setup": rpms / f"enphase-monitor-setup-{version}-1.noarch.rpm",
     }
     for path in build.files.values():
         assert path.exists(), f"{path} was not built:\n{build.log[-3000:]}"
@@ -155,10 +185,14 @@ def refpolicy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def clean_tree_check() -> Iterator[None]:
-    """Fail if a test leaves build products in the work tree."""
+    """Fail if a test leaves new build products in the work tree.
+
+    Only new ones: `pip install -e .` (scripts/test) leaves its own egg-info there before.
+    """
+    products = ("debian/enphase-monitor", "debian/enphase-monitor-setup", "debian/.debhelper",
+                "debian/files", "debian/tmp", ".pybuild", "dist", "enphase_monitor.egg-info",
+                "selinux/tmp", "selinux/enphase_monitor.pp")
+    before = {p for p in products if (ROOT / p).exists()}
     yield
-    leftovers = [p for p in ("debian/enphase-monitor", "debian/.debhelper", "debian/files",
-                             "debian/tmp", ".pybuild", "dist", "enphase_monitor.egg-info",
-                             "selinux/tmp", "selinux/enphase_monitor.pp")
-                 if (ROOT / p).exists()]
+    leftovers = [p for p in products if (ROOT / p).exists() and p not in before]
     assert not leftovers, f"build products in the work tree: {leftovers}"
