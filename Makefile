@@ -1,6 +1,9 @@
 # Packages, built from a copy of the tree (packaging/copy-tree) into $(BUILD_DIR); see
 # docs/packaging.md.
-#   make deb       Debian/Ubuntu: build/deb/enphase-monitor_<v>_all.deb (+ .dsc, .changes)
+#   make vendor    the wizard's vendored wheels (packaging/wizard-vendor.txt) into
+#                  build/vendor-wheels: the only step that needs the network (PyPI)
+#   make deb       Debian/Ubuntu: build/deb/enphase-monitor{,-setup}_<v>_all.deb (+ .dsc,
+#                  .changes); offline, from build/vendor-wheels
 #   make rpm       Fedora/RHEL:   build/rpm/RPMS/noarch/*.rpm (--nodeps on Debian, for CI)
 #   make selinux   the policy module: build/selinux/enphase_monitor.pp
 #   make check     the packaging tests (tests/packaging)
@@ -15,18 +18,25 @@ SYSENV := env -u PYTHONPATH -u PYTHONHOME -u VIRTUAL_ENV PATH=/usr/sbin:/usr/bin
 # Debian's rpm database is empty, so build dependencies cannot be checked there
 RPMBUILD_OPTS ?= $(if $(wildcard /etc/debian_version),--nodeps)
 SELINUX_DEVEL ?= /usr/share/selinux/devel/Makefile
+# the wizard's vendored wheels (Textual and its dependencies), fetched by `make vendor`
+VENDOR_WHEELS ?= $(B)/vendor-wheels
+VW := $(abspath $(VENDOR_WHEELS))
 
-.PHONY: deb rpm selinux check clean
+.PHONY: vendor deb rpm selinux check clean
 
-deb:
+vendor:
+	packaging/fetch-vendor $(VW)
+
+deb: vendor
 	packaging/copy-tree $(B)/deb/$(NAME)-$(VERSION)
-	cd $(B)/deb/$(NAME)-$(VERSION) && $(SYSENV) dpkg-buildpackage -us -uc
+	cd $(B)/deb/$(NAME)-$(VERSION) && $(SYSENV) VENDOR_WHEELS=$(VW) dpkg-buildpackage -us -uc
 	@ls -1 $(B)/deb/*.deb $(B)/deb/*.changes
 
-rpm:
+rpm: vendor
 	rm -rf $(B)/rpm
 	packaging/copy-tree $(B)/rpm/tree/$(NAME)-$(VERSION)
 	mkdir -p $(B)/rpm/SOURCES
+	cp -p $(VW)/*.whl $(B)/rpm/SOURCES/
 	tar -C $(B)/rpm/tree -czf $(B)/rpm/SOURCES/$(NAME)-$(VERSION).tar.gz $(NAME)-$(VERSION)
 	$(SYSENV) rpmbuild -bb $(RPMBUILD_OPTS) --define '_topdir $(B)/rpm' rpm/$(NAME).spec
 	@ls -1 $(B)/rpm/RPMS/*/*.rpm

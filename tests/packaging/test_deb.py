@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Build, need, project_version, run
+from .conftest import ROOT, Build, need, project_version, run, vendor_lock, wheel_name
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_deb_contents(deb_build: Build):
                    "/usr/share/doc/enphase-monitor/examples/nut-driver-restart.conf",
                    "/usr/share/doc/enphase-monitor/copyright"):
         assert wanted in files, f"{wanted} missing from the .deb"
-    # nothing under /etc (it would become a conffile), no wizard (its own package, later)
+    # nothing under /etc (it would become a conffile), no wizard (enphase-monitor-setup)
     assert not [f for f in files if f.startswith("/etc/")]
     assert not [f for f in files if "enphase_setup" in f or f.endswith("/enphase-setup")]
     # the unit is the one in packaging/systemd, byte for byte
@@ -51,6 +51,76 @@ def test_deb_contents(deb_build: Build):
                 "./lib/systemd/system/enphase-monitor@.service", "sh",
                 deb_build.files["deb"]]).stdout
     assert unit == (ROOT / "packaging/systemd/enphase-monitor@.service").read_text()
+
+
+VENDOR = "/usr/share/enphase-monitor/vendor"
+
+
+def test_setup_deb_contents(deb_build: Build):
+    """enphase-monitor-setup: the wizard, its man page and the locked wheels in the vendor dir,
+    installed (not byte-compiled: the postinst does that), pure Python, nothing else."""
+    files = deb_files(deb_build.files["setup"])
+    for wanted in ("/usr/bin/enphase-setup",
+                   "/usr/lib/python3/dist-packages/enphase_setup/cli.py",
+                   "/usr/lib/python3/dist-packages/enphase_setup/screens/__init__.py",
+                   "/usr/share/man/man8/enphase-setup.8.gz",
+                   "/usr/share/doc/enphase-monitor-setup/copyright",
+                   f"{VENDOR}/textual/__init__.py", f"{VENDOR}/rich/__init__.py",
+                   f"{VENDOR}/typing_extensions.py"):
+        assert wanted in files, f"{wanted} missing from the -setup .deb"
+    # exactly the projects and versions of the lock file, each with its dist-info
+    top = {f.removeprefix(VENDOR + "/").split("/")[0] for f in files
+           if f.startswith(VENDOR + "/")} - {""}
+    dist_infos = {name for name in top if name.endswith(".dist-info")}
+    assert dist_infos == {f"{wheel_name(p)}-{v}.dist-info" for p, v in vendor_lock().items()}
+    assert "bin" not in top  # pygmentize, markdown-it: not shipped
+    assert not [f for f in files if f.endswith((".pyc", ".so")) or "__pycache__" in f]
+    assert not [f for f in files if f.startswith("/etc/")]
+    # the daemon stays in its own package
+    assert not [f for f in files if "enphase_monitor" in f or f.endswith("/enphase-monitor")]
+    site = "/usr/lib/python3/dist-packages/"
+    public = {f.removeprefix(site).split("/")[0] for f in files if f.startswith(site)} - {""}
+    assert public == {"enphase_setup"}, public
+    scripts = {name: run(["sh", "-c", f'dpkg-deb --ctrl-tarfile "$1" | tar -xO ./{name}', "sh",
+                          deb_build.files["setup"]]).stdout for name in ("postinst", "prerm")}
+    assert f"py3compile -p enphase-monitor-setup {VENDOR}" in scripts["postinst"]
+    assert "py3clean -p enphase-monitor-setup" in scripts["prerm"]
+    size = deb_build.files["setup"].stat().st_size
+    print(f"enphase-monitor-setup .deb: {size / 1e6:.2f} MB, Installed-Size "
+          f"{control(deb_build.files['setup'])['Installed-Size']} KiB")
+    assert size < 4e6
+
+
+def test_setup_deb_control_fields(deb_build: Build):
+    """Depends: Debian's python3 and the daemon of the same build; none of Debian's (too old)
+    python3-rich, python3-pygments... although the vendored dist-infos require them."""
+    fields = control(deb_build.files["setup"])
+    assert (fields["Package"], fields["Version"], fields["Architecture"]) == (
+        "enphase-monitor-setup", project_version(), "all")
+    depends = {d.strip() for d in fields["Depends"].split(",")}
+    assert depends == {"python3:any (>= 3.11~)", f"enphase-monitor (= {project_version()})"}
+
+
+def test_setup_copyright_names_every_vendored_project():
+    text = (ROOT / "debian/enphase-monitor-setup.copyright").read_text()
+    files_lines = re.findall(r"^Files: (.*)$", text, re.M)
+    for project in vendor_lock():
+        assert any(f"{VENDOR[1:]}/{wheel_name(project)}-*.dist-info/*" in line
+                   for line in files_lines), f"{project}: no stanza in the -setup copyright"
+    for licence in ("GPL-2+", "Expat", "BSD-2-clause", "PSF-2.0"):
+        assert re.search(rf"^License: {re.escape(licence)}\n ", text, re.M), licence
+
+
+def test_vendor_lock_is_pinned_and_hashed():
+    """Every requirement is `name==version` with a sha256 hash (pip --require-hashes)."""
+    text = (ROOT / "packaging/wizard-vendor.txt").read_text()
+    entries = re.split(r"\n(?=[A-Za-z])", "\n".join(
+        line for line in text.splitlines() if line and not line.startswith("#")))
+    assert len(entries) == len(vendor_lock()) >= 9
+    for entry in entries:
+        assert re.match(r"^[A-Za-z0-9_.-]+==[0-9][^ ]* \\\n\s+--hash=sha256:[0-9a-f]{64}$",
+                        entry), entry
+    assert "textual" in vendor_lock()
 
 
 def test_deb_control_fields(deb_build: Build):
@@ -101,12 +171,15 @@ def test_lintian_clean(deb_build: Build):
     bad = [line for line in tags if line[0] in "EW"]
     print("\n".join(tags))
     assert not bad, "lintian:\n" + "\n".join(bad)
+    # both binary packages were checked
+    assert "enphase-monitor-setup_" in deb_build.files["changes"].read_text()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # overridden tags are shown as O:, and each override has its reason in a comment
     assert any(line.startswith("O: ") for line in tags)
 
 
 @pytest.mark.parametrize("path", ["debian/enphase-monitor.lintian-overrides",
+                                  "debian/enphase-monitor-setup.lintian-overrides",
                                   "debian/source/lintian-overrides"])
 def test_lintian_overrides_have_reasons(path: str):
     lines = (ROOT / path).read_text().splitlines()

@@ -1,7 +1,8 @@
-"""Install the built .deb on this machine with apt, use it, purge it, and check nothing is left.
+"""Install the built .debs (the daemon and the wizard) on this machine with apt, use them, purge
+them, and check nothing is left.
 
-Needs root (apt-get install); it skips otherwise, and also when enphase-monitor is already
-installed here (it would not put that installation back).
+Needs root (apt-get install); it skips otherwise, and also when enphase-monitor or
+enphase-monitor-setup is already installed here (it would not put that installation back).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 import pytest
 
 from . import sdboot
-from .conftest import SAFE_PATH, Build, need, project_version, run, system_env
+from .conftest import SAFE_PATH, Build, need, project_version, run, system_env, vendor_lock
 
 pytestmark = pytest.mark.slow
 
 PKG = "enphase-monitor"
+SETUP = "enphase-monitor-setup"
+VENDOR = Path("/usr/share/enphase-monitor/vendor")
 APT = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "-y", "--no-install-recommends", "-q"]
 ENABLED = Path("/etc/systemd/system/nut-driver@pkgtest.service.wants/"
                "enphase-monitor@pkgtest.service")
@@ -39,29 +42,31 @@ def installed(package: str) -> bool:
 @dataclass
 class Installed:
     simulated: str  # `apt-get -s install` output
-    listing: list[str]  # `dpkg -L enphase-monitor`
+    listing: list[str]  # `dpkg -L enphase-monitor enphase-monitor-setup`
     seconds: float
 
 
 @pytest.fixture(scope="module")
 def install(deb_build: Build) -> Iterator[Installed]:
-    """apt-get install ./enphase-monitor_*.deb; purged again at the end in any case."""
+    """apt-get install ./enphase-monitor_*.deb ./enphase-monitor-setup_*.deb; purged again at
+    the end in any case."""
     if os.geteuid() != 0:
         pytest.skip("installing a .deb needs root (CI runs as root)")
     need("apt-get", "dpkg")
-    if installed(PKG):
-        pytest.skip(f"{PKG} is already installed on this machine; not replacing it")
-    deb = deb_build.files["deb"]
-    simulated = run([*APT, "-s", "install", deb]).stdout
+    for package in (PKG, SETUP):
+        if installed(package):
+            pytest.skip(f"{package} is already installed on this machine; not replacing it")
+    debs = [deb_build.files["deb"], deb_build.files["setup"]]
+    simulated = run([*APT, "-s", "install", *debs]).stdout
     started = time.monotonic()
-    run([*APT, "install", deb], env=system_env(DEBIAN_FRONTEND="noninteractive"))
+    run([*APT, "install", *debs], env=system_env(DEBIAN_FRONTEND="noninteractive"))
     seconds = time.monotonic() - started
-    listing = run(["dpkg", "-L", PKG]).stdout.splitlines()
+    listing = run(["dpkg", "-L", PKG, SETUP]).stdout.splitlines()
     try:
         yield Installed(simulated, listing, seconds)
     finally:
-        if installed(PKG):
-            run([*APT, "purge", PKG], check=False,
+        if installed(PKG) or installed(SETUP):
+            run([*APT, "purge", PKG, SETUP], check=False,
                 env=system_env(DEBIAN_FRONTEND="noninteractive"))
         for leftover in (USER_CONFIG, ENABLED):
             with contextlib.suppress(FileNotFoundError):
@@ -73,14 +78,19 @@ def install(deb_build: Build) -> Iterator[Installed]:
 def test_apt_pulls_only_debian_packages(install: Installed, deb_build: Build):
     print(f"apt-get install: {install.seconds:.1f} s")
     inst = [line for line in install.simulated.splitlines() if line.startswith("Inst ")]
-    others = [line for line in inst if not line.startswith(f"Inst {PKG} ")]
+    ours = [line for line in inst if line.startswith((f"Inst {PKG} ", f"Inst {SETUP} "))]
+    assert len(ours) == 2, inst
+    others = [line for line in inst if line not in ours]
     assert all("Debian" in line for line in others), others
-    # and every dependency exists in a Debian archive known to apt
-    depends = run(["dpkg-deb", "-f", deb_build.files["deb"], "Depends"]).stdout
-    for dep in depends.split(","):
-        name = re.split(r"[\s:(]", dep.strip())[0]
-        madison = run(["apt-cache", "madison", name]).stdout
-        assert re.search(r"debian", madison, re.I), f"{name} is not from a Debian archive"
+    # and every dependency (but the daemon itself) exists in a Debian archive known to apt
+    for deb in (deb_build.files["deb"], deb_build.files["setup"]):
+        depends = run(["dpkg-deb", "-f", deb, "Depends"]).stdout
+        for dep in depends.split(","):
+            name = re.split(r"[\s:(]", dep.strip())[0]
+            if name == PKG:
+                continue
+            madison = run(["apt-cache", "madison", name]).stdout
+            assert re.search(r"debian", madison, re.I), f"{name} is not from a Debian archive"
 
 
 def test_installed_command_runs_with_debian_python(install: Installed):
@@ -117,6 +127,76 @@ def test_installed_daemon_polls_the_simulator(install: Installed, tmp_path: Path
         text = port.read_text()
         assert "ups.status: OL" in text and "ups.delay.shutdown: 30" in text, text
         assert (state / "enphase-pkg.token").exists()
+    finally:
+        sim.stop()
+
+
+def test_installed_wizard_runs_with_debian_python(install: Installed):
+    """/usr/bin/enphase-setup under Debian's /usr/bin/python3 imports the vendored Textual (not
+    a system copy), which the postinst byte-compiled; the TUI module loads."""
+    script = Path("/usr/bin/enphase-setup")
+    assert script.read_text().splitlines()[0] == "#!/usr/bin/python3"
+    env = system_env(HOME="/nonexistent")
+    assert run([script, "--version"], env=env).stdout.strip() == \
+        f"enphase-setup {project_version()}"
+    code = ("import enphase_setup.app, textual, rich, pygments; "
+            "print(enphase_setup.__file__, textual.__file__, rich.__file__, pygments.__file__, "
+            "textual.__version__)")
+    where = run(["/usr/bin/python3", "-c", code], env=env, cwd="/").stdout.split()
+    assert where[0] == "/usr/lib/python3/dist-packages/enphase_setup/__init__.py"
+    assert all(path.startswith(f"{VENDOR}/") for path in where[1:4]), where
+    assert where[4] == vendor_lock()["textual"], where
+    assert list((VENDOR / "textual/__pycache__").glob("*.cpython-3*.pyc"))
+    # only the wizard sees the vendored libraries
+    plain = run(["/usr/bin/python3", "-c", "import textual; print(textual.__file__)"],
+                env=env, cwd="/", check=False)
+    assert plain.returncode != 0 or not plain.stdout.startswith(str(VENDOR)), plain.stdout
+
+
+def fake_root(base: Path) -> Path:
+    """A Debian-like host with NUT installed, as tests/wizard/conftest.py's make_root."""
+    root = base / "root"
+    (root / "etc/nut").mkdir(parents=True)
+    (root / "etc/nut/nut.conf").write_text("# nut.conf\nMODE=none\n")
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
+                                     "nut:x:120:120::/var/lib/nut:/bin/false\n")
+    (root / "etc/group").write_text("root:x:0:\nnut:x:120:\n")
+    for directory in ("var/lib", "run/systemd/system", "usr/bin", "lib/nut",
+                      "lib/systemd/system"):
+        (root / directory).mkdir(parents=True, exist_ok=True)
+    (root / "usr/bin/systemd-creds").write_text("")
+    (root / "lib/nut/dummy-ups").write_text("")
+    shutil.copy("/lib/systemd/system/enphase-monitor@.service", root / "lib/systemd/system")
+    (root / "lib/systemd/system/nut-driver@.service").write_text("[Unit]\n")
+    return root
+
+
+def test_installed_wizard_dry_run(install: Installed, tmp_path: Path):
+    """`enphase-setup --dry-run -n --answers FILE --root FAKEROOT` with the installed packages
+    and Debian's python: it finds the (simulated) gateway, checks the credentials live, prints
+    the plan and changes nothing."""
+    if not shutil.which("openssl", path=SAFE_PATH):
+        pytest.skip("openssl (the simulator's certificate maker) is not installed")
+    env = system_env(HOME=str(tmp_path))
+    sim = Simulator(tmp_path / "sim", env)
+    try:
+        root = fake_root(tmp_path)
+        before = sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*"))
+        i = sim.info
+        answers = tmp_path / "answers"
+        answers.write_text(
+            f"ENVOY_HOST='{i['gateway_host']}'\nUSERNAME='{i['username']}'\n"
+            f"PASSWORD='{i['password']}'\nENPHASE_LOGIN='{i['login_url']}'\n"
+            f"ENPHASE_TOKENS='{i['tokens_url']}'\nCLOUD_CA_FILE='{i['ca_file']}'\n"
+            "SECRET_STORE='config'\n")
+        proc = run(["/usr/bin/enphase-setup", "--dry-run", "-n", "--answers", answers,
+                    "--root", root], env=env, cwd="/", timeout=120)
+        out = proc.stdout
+        assert f"serial {i['serial']}" in out and "credentials ok" in out, out
+        assert "Create /etc/nut/enphase-ups.conf" in out, out
+        assert "dry run: nothing was changed" in out, out
+        assert "PASSWORD=<hidden>" in out and i["password"] not in out
+        assert sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*")) == before
     finally:
         sim.stop()
 
@@ -238,8 +318,8 @@ def test_unit_runs_under_systemd(install: Installed):
 
 
 def test_purge_leaves_nothing_behind(install: Installed):
-    """Purge removes every file of the package, its state dir and enablement links, but not
-    the admin's own config."""
+    """Purge removes every file of both packages (the vendor dir and its byte-code too), the
+    state dir and enablement links, but not the admin's own config."""
     need("systemctl")
     run(["systemctl", "enable", "enphase-monitor@pkgtest.service"])
     assert ENABLED.is_symlink()
@@ -249,9 +329,12 @@ def test_purge_leaves_nothing_behind(install: Installed):
     user_config = USER_CONFIG if USER_CONFIG.parent.is_dir() else None
     if user_config:
         user_config.write_text("SERIAL=1\n")
-    run([*APT, "purge", PKG], env=system_env(DEBIAN_FRONTEND="noninteractive"))
-    assert not installed(PKG)
-    assert run(["dpkg-query", "-W", PKG], check=False).returncode != 0  # not even config-files
+    run([*APT, "purge", PKG, SETUP], env=system_env(DEBIAN_FRONTEND="noninteractive"))
+    for package in (PKG, SETUP):
+        assert not installed(package)
+        # not even config-files
+        assert run(["dpkg-query", "-W", package], check=False).returncode != 0
+    assert not Path("/usr/share/enphase-monitor").exists()
     listing = [Path(p) for p in install.listing if p != "/."]
     left = [p for p in listing if p.exists() and not p.is_dir()]
     assert not left, f"files of the package left after purge: {left}"

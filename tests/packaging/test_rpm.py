@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .conftest import ROOT, Build, need, project_version, run
+from .conftest import ROOT, Build, need, project_version, run, vendor_lock, wheel_name
 
 pytestmark = pytest.mark.slow
 SPEC = ROOT / "rpm/enphase-monitor.spec"
@@ -52,6 +52,45 @@ def test_selinux_rpm_contents(rpm_build: Build):
     assert "selinux-policy-targeted" in rpm_query(sub, "--requires")
 
 
+def test_setup_rpm_contents(rpm_build: Build):
+    """-setup: the wizard, its man page, the locked wheels in the vendor dir, a Provides:
+    bundled(python3dist(...)) for each, and the exact main package."""
+    sub = rpm_build.files["setup"]
+    files = rpm_query(sub, "-l").splitlines()
+    vendor = "/usr/share/enphase-monitor/vendor"
+    for wanted in ("/usr/bin/enphase-setup", "/usr/share/man/man8/enphase-setup.8",
+                   f"{vendor}/textual/__init__.py", f"{vendor}/typing_extensions.py"):
+        assert wanted in files, f"{wanted} missing"
+    assert any(f.endswith("/enphase_setup/cli.py") for f in files)
+    for project, version in vendor_lock().items():
+        assert f"{vendor}/{wheel_name(project)}-{version}.dist-info/METADATA" in files, project
+    assert not [f for f in files if f.startswith(f"{vendor}/bin") or f.endswith(".so")]
+    assert not [f for f in files if "enphase_monitor/" in f or f == "/usr/bin/enphase-monitor"]
+    provides = set(rpm_query(sub, "--provides").splitlines())
+    for project, version in vendor_lock().items():
+        name = re_normalise(project)
+        assert f"bundled(python3dist({name})) = {version}" in provides, (project, provides)
+    requires = rpm_query(sub, "--requires").split("\n")
+    assert f"enphase-monitor = {project_version()}-1" in requires
+    assert "wizard imports textual" in rpm_build.log  # %check under the buildroot's vendor dir
+
+
+def re_normalise(project: str) -> str:
+    """python3dist() names: lower case, runs of -_. as one - (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", project).lower()
+
+
+def test_spec_bundles_the_lock_file():
+    """The spec's Source1-9 and version macros are the lock file's wheels, nothing else."""
+    spec = SPEC.read_text()
+    macros = dict(re.findall(r"^%global (\w+)_version (\S+)$", spec, re.M))
+    assert macros == {wheel_name(p): v for p, v in vendor_lock().items()}
+    sources = re.findall(r"^Source[1-9]\d*:\s*(\S+)$", spec, re.M)
+    expanded = {re.sub(r"%\{(\w+)_version\}", lambda m: macros[m.group(1)], s) for s in sources}
+    assert expanded == {f"{wheel_name(p)}-{v}-py3-none-any.whl"
+                        for p, v in vendor_lock().items()}
+
+
 def test_rpmlint_no_errors(rpm_build: Build):
     need("rpmlint")
     rpms = list(rpm_build.files.values())
@@ -62,6 +101,7 @@ def test_rpmlint_no_errors(rpm_build: Build):
     assert int(summary.group(1)) == 0, proc.stdout
     assert not [line for line in proc.stdout.splitlines() if ": E: " in line]
     # what is left are warnings that hold on Fedora too (no URL yet, no docs in -selinux)
+    assert "3 packages and 1 specfiles checked" in proc.stdout  # main, -selinux, -setup
     warned = set(re.findall(r": W: (\S+)", proc.stdout))
     assert warned <= {"no-url-tag", "invalid-url", "no-documentation"}, warned
 
