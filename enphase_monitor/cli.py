@@ -76,16 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     """The work of main(); `who["ups"]` is set to the UPS name once it is known."""
-    from .config import check_state_dir, config_path_for, load_config, parse_config
+    from .config import check_state_dir, config_path_for, load_config
     from .errors import AuthError
 
     path = config_path_for(args.ups, args.config, os.environ)
     if args.nocomms:  # needs neither the network nor credentials
-        from .config import check_secret_file
         from .portfile import PortFile
 
-        check_secret_file("config", path)
-        config = parse_config(_read(path), path, args.ups, require_credentials=False)
+        config = load_config(path, args.ups, require_credentials=False)
         who["ups"] = config.ups
         PortFile(config.port_file).hide()
         return 0
@@ -118,16 +116,6 @@ def _ups_from(path: os.PathLike[str]) -> str:
     if base.startswith("enphase-") and base.endswith(".conf"):
         return base[len("enphase-"):-len(".conf")]
     return ""
-
-
-def _read(path: os.PathLike[str]) -> str:
-    from .errors import ConfigError
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -317,9 +317,13 @@ def parse_config(
 
 
 def load_config(
-    path: Path, ups: str | None = None, env: Mapping[str, str] | None = None
+    path: Path,
+    ups: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_credentials: bool = True,
 ) -> Config:
-    """Read, check and parse the config file.
+    """Read, check and parse the config file (credentials may be left out for `-x`).
 
     Raises:
         ConfigError: unreadable, insecure (world-readable) or invalid config.
@@ -332,7 +336,7 @@ def load_config(
         raise ConfigError(f"config '{path}' is not UTF-8 text") from None
     check_secret_file("config", path)
     try:
-        config = parse_config(text, path, ups, env)
+        config = parse_config(text, path, ups, env, require_credentials=require_credentials)
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if str(path) in msg else f"config {path}: {msg}") from None
