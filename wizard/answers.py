@@ -20,12 +20,13 @@ from enphase_monitor.errors import ConfigError
 from enphase_monitor.shellvars import parse_assignments
 
 from . import daemonconf
+from .facts import CREDSTORE, STATE_DIR, Facts
 from .nutconf import UpsConf
-from .system import CREDSTORE, STATE_DIR, Facts, System
+from .system import System
 
 UPS_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # as enphase_monitor.config
 CHARGE_LOW = "battery.charge.low"
-_TRUE = {"1", "yes", "true", "on", "y"}
+TRUE_WORDS = {"1", "yes", "true", "on", "y"}
 
 
 class SecretStore(enum.StrEnum):
@@ -121,7 +122,7 @@ FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
 
 
 def _bool(text: str) -> bool:
-    return text.strip().lower() in _TRUE
+    return text.strip().lower() in TRUE_WORDS
 
 
 def _int(key: str, text: str) -> int:
@@ -287,7 +288,7 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
         ans.use_token = True
     if any(facts.system.exists(path) for path in stored):
         ans.secret_store = SecretStore.CREDENTIAL
-    elif v.get("PASSWORD_KEYRING", "").lower() in _TRUE:
+    elif v.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
         ans.secret_store = SecretStore.KEYRING
     else:
         ans.secret_store = SecretStore.CONFIG

@@ -12,7 +12,8 @@ from typing import TextIO
 from .answers import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
-from .plan import section_problem
+from .plan import OnStep, StepState
+from .planner.nut import section_problem
 from .session import REAUTH, Session
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -44,9 +45,9 @@ def fill_from_gateway(session: Session, out: TextIO) -> str | None:
     return None
 
 
-def _progress(out: TextIO, total: int) -> Callable[[int, Change, str, str], None]:
-    def on_step(index: int, change: Change, state: str, message: str) -> None:
-        if state in ("running", "undoing"):
+def _progress(out: TextIO, total: int) -> OnStep:
+    def on_step(index: int, change: Change, state: StepState, message: str) -> None:
+        if state in (StepState.RUNNING, StepState.UNDOING):
             return
         extra = f": {message}" if message else ""
         _say(out, f"[{index + 1}/{total}] {state:<11} {change.title}{extra}")

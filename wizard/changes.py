@@ -1,8 +1,7 @@
 """The changes a plan is made of: each previews itself, applies itself, and undoes itself.
 
-`Plan.apply` runs the changes in order and stops at the first failure; `Plan.rollback` undoes
-the ones that were done, last first. The screens, ``--non-interactive`` and ``--dry-run`` all
-use these same objects.
+`plan.Plan` runs them in order. The screens, ``--non-interactive`` and ``--dry-run`` all use
+these same objects.
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ import contextlib
 import difflib
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.errors import MonitorError
 from enphase_monitor.fileutil import atomic_write
 
-from .system import Command, System
+from .runner import Command
+from .system import System
 
 
 class ApplyError(MonitorError):
@@ -35,7 +34,7 @@ def _mode_text(mode: int) -> str:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class FileBackup:
     """A file's bytes, mode and owner before a change (to put it back)."""
 
     data: bytes
@@ -44,7 +43,7 @@ class Snapshot:
     gid: int
 
     @classmethod
-    def take(cls, path: Path) -> Snapshot | None:
+    def take(cls, path: Path) -> FileBackup | None:
         """The file as it is now; None when it does not exist."""
         try:
             st = path.lstat()
@@ -131,7 +130,7 @@ class WriteFile(Change):
     label: str = ""
     purpose: str = ""
     system: System | None = field(default=None, repr=False)
-    _before: Snapshot | None = field(default=None, repr=False)
+    _before: FileBackup | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         verb = "Create" if self.old is None else "Edit"
@@ -164,7 +163,7 @@ class WriteFile(Change):
 
     def apply(self, system: System) -> None:
         path = system.path(self.path)
-        self._before = Snapshot.take(path)
+        self._before = FileBackup.take(path)
         like = path if self.mode is None and self._before is not None else None
         try:
             atomic_write(path, _bytes(self.text), like=like,
@@ -196,7 +195,7 @@ class DeleteFile(Change):
 
     path: PurePosixPath
     purpose: str = ""
-    _before: Snapshot | None = field(default=None, repr=False)
+    _before: FileBackup | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = f"Delete {self.path}" + (f" ({self.purpose})" if self.purpose else "")
@@ -207,7 +206,7 @@ class DeleteFile(Change):
 
     def apply(self, system: System) -> None:
         path = system.path(self.path)
-        self._before = Snapshot.take(path)
+        self._before = FileBackup.take(path)
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
@@ -299,7 +298,7 @@ class RunCommand(Change):
     writes: PurePosixPath | None = None
     mode: int | None = None
     name: str = ""
-    _before: Snapshot | None = field(default=None, repr=False)
+    _before: FileBackup | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = self.name or "Run " + " ".join(self.command.argv[:2])
@@ -316,7 +315,7 @@ class RunCommand(Change):
 
     def apply(self, system: System) -> None:
         if self.writes is not None:
-            self._before = Snapshot.take(system.path(self.writes))
+            self._before = FileBackup.take(system.path(self.writes))
         result = system.run(self.command)
         if not result.ok:
             self._restore(system)
@@ -341,95 +340,3 @@ class RunCommand(Change):
             if not result.ok:
                 raise ApplyError(f"{self.undo.shown()} failed: {result.reason()}")
         self._restore(system)
-
-
-# --------------------------------------------------------------------------- the plan
-
-StepState = str  # "running", "done", "failed", "undoing", "undone", "undo failed"
-OnStep = Callable[[int, Change, StepState, str], None]
-
-
-def _quiet(index: int, change: Change, state: StepState, message: str) -> None:
-    """The default progress callback: says nothing."""
-
-
-@dataclass
-class Outcome:
-    """How applying went: the steps done, and the one that failed (if any)."""
-
-    done: list[Change] = field(default_factory=list)
-    failed: Change | None = None
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Every step succeeded."""
-        return self.failed is None
-
-
-@dataclass
-class Plan:
-    """The changes for one run of the wizard, with notes for the review and the summary."""
-
-    title: str
-    changes: list[Change] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # warnings for the review
-    next_steps: list[str] = field(default_factory=list)
-
-    def add(self, change: Change | None) -> None:
-        """Append a change (None: nothing to do)."""
-        if change is not None:
-            self.changes.append(change)
-
-    @property
-    def commands(self) -> list[str]:
-        """The command lines it will run, in order."""
-        return [c.command.shown() for c in self.changes if isinstance(c, RunCommand)]
-
-    def describe(self) -> str:
-        """The whole review as plain text (what --dry-run prints)."""
-        out = [f"{self.title}\n"]
-        for note in self.notes:
-            out.append(f"note: {note}\n")
-        if not self.changes:
-            out.append("\nNothing to change: everything is already as asked.\n")
-        for number, change in enumerate(self.changes, 1):
-            out.append(f"\n[{number}] {change.title}\n")
-            if change.details():
-                out.append(f"    {change.details()}\n")
-            out.extend(f"    {line}\n" for line in change.preview().splitlines())
-        return "".join(out)
-
-    def apply(self, system: System, on_step: OnStep = _quiet) -> Outcome:
-        """Apply the changes in order; stop at the first failure."""
-        outcome = Outcome()
-        for index, change in enumerate(self.changes):
-            on_step(index, change, "running", "")
-            try:
-                change.apply(system)
-            except (ApplyError, OSError) as exc:
-                outcome.failed, outcome.error = change, str(exc)
-                on_step(index, change, "failed", str(exc))
-                return outcome
-            outcome.done.append(change)
-            on_step(index, change, "done", "")
-        return outcome
-
-    def rollback(self, system: System, outcome: Outcome, on_step: OnStep = _quiet) -> list[str]:
-        """Undo the steps done, last first.
-
-        Returns:
-            The errors of steps that could not be undone (empty: all undone).
-        """
-        errors: list[str] = []
-        for change in reversed(outcome.done):
-            index = self.changes.index(change)
-            on_step(index, change, "undoing", "")
-            try:
-                change.rollback(system)
-            except (ApplyError, OSError) as exc:
-                errors.append(f"{change.title}: {exc}")
-                on_step(index, change, "undo failed", str(exc))
-                continue
-            on_step(index, change, "undone", "")
-        return errors

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from . import __version__, batch
 from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
+from .facts import detect_host
+from .runner import Command, RecordingRunner
 from .session import REAUTH, REMOVE, SETUP, Services, Session
-from .system import Command, RecordingRunner, System, probe
+from .system import System
 
 ROOT_ENV = "ENPHASE_SETUP_ROOT"
 EPILOG = """\
@@ -126,7 +128,7 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
     system = system or make_system(args)
     mode = REMOVE if args.remove else REAUTH if args.reauth else SETUP
     ups = args.remove or args.reauth or args.ups
-    facts = probe(system)
+    facts = detect_host(system)
     session = Session.start(system, facts, ups, mode, args.dry_run, services)
     if not system.is_root and not system.fake_root and not args.dry_run:
         if args.non_interactive or mode == REMOVE:

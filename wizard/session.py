@@ -13,10 +13,12 @@ from enphase_monitor.enlighten import TokenInfo
 
 from . import discovery, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
-from .changes import Outcome, Plan
 from .discovery import Found, Probe
-from .plan import Context, build_reauth, build_remove, build_setup
-from .system import Facts, Result, System
+from .facts import Facts
+from .plan import Outcome, Plan
+from .planner import Context, build_reauth, build_remove, build_setup
+from .runner import Result
+from .system import System
 from .validate import CheckResult, Progress
 
 SETUP, REAUTH, REMOVE = "setup", "reauth", "remove"

@@ -38,8 +38,10 @@ SITE = _make_importable()
 from enphase_monitor.enlighten import TokenInfo  # noqa: E402
 from enphase_monitor.models import GatewayInfo  # noqa: E402
 from enphase_setup.discovery import Found, Probe  # noqa: E402
+from enphase_setup.facts import detect_host  # noqa: E402
+from enphase_setup.runner import RecordingRunner, Result  # noqa: E402
 from enphase_setup.session import Services, Session  # noqa: E402
-from enphase_setup.system import RecordingRunner, Result, System, probe  # noqa: E402
+from enphase_setup.system import System  # noqa: E402
 from enphase_setup.validate import CheckResult  # noqa: E402
 
 DEBIAN_UPS_CONF = """\
@@ -156,7 +158,7 @@ def sim_session(root: Path, sim: Simulator, runner: RecordingRunner | None = Non
                 mode: str = "setup") -> Session:
     """A session on the fake root whose cloud URLs point at the simulator."""
     system = System(root, env={}, runner=runner or recorder(), euid=euid)
-    session = Session.start(system, probe(system), ups, mode, services=sim_services(sim))
+    session = Session.start(system, detect_host(system), ups, mode, services=sim_services(sim))
     point_at(session, sim)
     return session
 

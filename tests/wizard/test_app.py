@@ -11,8 +11,8 @@ from enphase_monitor.config import load_config
 from enphase_monitor.simulator import Simulator
 from enphase_setup.answers import SecretStore
 from enphase_setup.app import WizardApp
+from enphase_setup.runner import RecordingRunner
 from enphase_setup.session import REAUTH, Session
-from enphase_setup.system import RecordingRunner
 
 from .conftest import recorder, sim_session, sync
 from .test_plan import tree

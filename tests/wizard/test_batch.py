@@ -13,7 +13,8 @@ import pytest
 from enphase_monitor.config import load_config
 from enphase_monitor.simulator import Simulator
 from enphase_setup.cli import main
-from enphase_setup.system import RecordingRunner, System
+from enphase_setup.runner import RecordingRunner
+from enphase_setup.system import System
 
 from .conftest import ROOT, recorder, sim_services
 from .test_plan import tree

@@ -14,8 +14,9 @@ from textual.pilot import Pilot
 from textual.widgets import Collapsible, Input
 
 from enphase_setup.app import WizardApp
+from enphase_setup.facts import detect_host
 from enphase_setup.session import Session
-from enphase_setup.system import System, probe
+from enphase_setup.system import System
 from enphase_setup.validate import CheckResult, Failure
 
 from .conftest import fixed_services, make_root, recorder
@@ -28,7 +29,7 @@ def app_for(tmp_path: Path, check: CheckResult | None = None, **runner: Any) -> 
     root = make_root(tmp_path)
     runner.setdefault("runuser -u nut --", "keyring.backends.fail.Keyring 0\n")
     system = System(root, env={}, runner=recorder(**runner))
-    session = Session.start(system, probe(system), services=fixed_services(check))
+    session = Session.start(system, detect_host(system), services=fixed_services(check))
     return WizardApp(session)
 
 

@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from ..changes import Change, Outcome
+from ..changes import Change
+from ..plan import Outcome
 from .base import WizardScreen
 
 ICONS = {"pending": "·", "running": "…", "done": "✓", "failed": "✗", "undoing": "…",

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.widgets import LoadingIndicator, Static
 
 from ..answers import SecretStore
+from ..runner import Result
 from ..session import REAUTH
-from ..system import Result
 from .base import WizardScreen
 
 STORE_TEXT = {SecretStore.CREDENTIAL: "systemd encrypted credential",

@@ -10,9 +10,9 @@ from textual.validation import Function, Integer, Regex
 from textual.widgets import Input, Static
 
 from ..answers import UPS_NAME
+from ..facts import STATE_DIR
 from ..nutconf import UpsConf
-from ..plan import section_problem
-from ..system import STATE_DIR
+from ..planner.nut import section_problem
 from .base import WizardScreen
 
 VOLATILE = (PurePosixPath("/run"), PurePosixPath("/tmp"), PurePosixPath("/var/run"),

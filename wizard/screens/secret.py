@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Static
 
 from ..answers import SecretStore, credential_path
-from ..system import KeyringStatus
+from ..userkeyring import KeyringStatus
 from .base import WizardScreen
 
 

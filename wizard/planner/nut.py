@@ -1,0 +1,109 @@
+"""NUT's side of the plan: the port file, its SELinux label, the ups.conf section, nut.conf."""
+
+from __future__ import annotations
+
+from .. import daemonconf
+from ..answers import Answers
+from ..changes import Change, RunCommand, WriteFile
+from ..facts import STATE_DIR
+from ..nutconf import UpsConf
+from ..runner import cmd
+from .context import Context, file_change, under
+
+SECTION_COMMENT = "enphase-monitor: Enphase IQ Gateway {serial} (set up by enphase-setup)"
+PORT_HEADER = (
+    "# dummy-ups port file of UPS {ups}: enphase-monitor@{ups} keeps it up to date.\n"
+    "# Other lines are kept; battery.charge.low is the low-battery threshold in %.\n"
+)
+
+
+def port_text(old: str | None, ups: str, charge_low: int) -> str:
+    """The port file: a new one, or the old one with its battery.charge.low line set."""
+    line = f"battery.charge.low: {charge_low}"
+    if old is None:
+        return PORT_HEADER.format(ups=ups) + line + "\n"
+    lines = old.splitlines(keepends=True)
+    for index, current in enumerate(lines):
+        name, colon, _ = current.partition(":")
+        if colon and name.strip() == "battery.charge.low":
+            ending = current[len(current.rstrip("\r\n")):] or "\n"
+            lines[index] = line + ending
+            return "".join(lines)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return "".join(lines) + line + "\n"
+
+
+def port_label(ans: Answers, ctx: Context) -> tuple[str, list[Change]]:
+    """The SELinux label the port file's directory gets, and the commands that give it.
+
+    NUT's drivers run as nut_upsdrvctl_t, which may read nut_conf_t but not var_lib_t: the
+    directory is labelled by the project's policy module when installed, else with
+    `semanage fcontext` + `restorecon` (persistent: survives relabels and reboots).
+    """
+    se = ctx.facts.selinux
+    directory = ans.state_dir
+    if not se.enabled:
+        return "", []
+    if under(directory, ctx.nut.confdir):
+        return "nut_conf_t, inherited from the NUT config directory", []
+    restorecon = RunCommand(cmd("restorecon", "-R", "-v", str(directory)),
+                            why="apply the SELinux label to the directory and its files",
+                            name=f"Label {directory} for SELinux")
+    if se.policy_module and directory == STATE_DIR:
+        return ("system_u:object_r:enphase_monitor_var_lib_t:s0 (the enphase_monitor policy"
+                " module; restorecon)", [restorecon])
+    pattern = f"{directory}(/.*)?"
+    steps: list[Change] = []
+    if not se.has_fcontext(pattern):
+        steps.append(RunCommand(
+            cmd("semanage", "fcontext", "-a", "-t", "nut_conf_t", pattern),
+            why="let NUT's drivers (nut_upsdrvctl_t) read the port file",
+            undo=cmd("semanage", "fcontext", "-d", pattern),
+            name=f"Add the SELinux file context {pattern}"))
+    steps.append(restorecon)
+    return "system_u:object_r:nut_conf_t:s0 (semanage fcontext + restorecon)", steps
+
+
+def port_change(ans: Answers, ctx: Context, label: str) -> WriteFile | None:
+    """The port file: created with a header, or its battery.charge.low line set."""
+    old = ctx.system.read_text(ans.port_path)
+    return file_change(ctx, ans.port_path, port_text(old, ans.ups, ans.charge_low),
+                       mode=None if old is not None else 0o640,
+                       owner=None if old is not None else ctx.daemon,
+                       purpose="dummy-ups port file", label=label)
+
+
+def upsconf_change(ans: Answers, ctx: Context) -> WriteFile | None:
+    """The UPS's section in ups.conf (edited in place; the rest stays byte-identical)."""
+    old = ctx.system.read_text(ctx.nut.ups_conf)
+    conf = UpsConf(old or "")
+    values = {"driver": "dummy-ups", "port": str(ans.port_path), "mode": "dummy-loop",
+              "desc": ans.description}
+    new = conf.with_section(ans.ups, values, SECTION_COMMENT.format(serial=ans.serial)).text()
+    return file_change(ctx, ctx.nut.ups_conf, new, mode=None if old is not None else 0o640,
+                       owner=None if old is not None else ("root", ctx.nut.group),
+                       purpose=f"NUT section [{ans.ups}]")
+
+
+def nutconf_mode_change(ctx: Context) -> WriteFile | None:
+    """MODE=standalone in nut.conf when NUT is off (MODE=none or unset)."""
+    if ctx.facts.nut_mode not in (None, "", "none"):
+        return None
+    old = ctx.system.read_text(ctx.nut.nut_conf)
+    new = daemonconf.edit(old or "", {"MODE": "standalone"})
+    return file_change(ctx, ctx.nut.nut_conf, new, mode=None if old is not None else 0o640,
+                       owner=None if old is not None else ("root", ctx.nut.group),
+                       purpose="start upsd: MODE=standalone")
+
+
+def section_problem(ans: Answers, conf: UpsConf) -> str | None:
+    """Why this UPS name cannot be used (a section for another driver), or None."""
+    section = conf.section(ans.ups)
+    if section is None:
+        return None
+    driver = section.settings.get("driver", "")
+    if driver and driver != "dummy-ups":
+        return (f"ups.conf already has a section [{ans.ups}] for driver {driver}: choose"
+                " another name (or remove that section first)")
+    return None

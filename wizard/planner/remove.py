@@ -1,0 +1,107 @@
+"""The plan that undoes what the wizard set up for one UPS (``--remove``)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from ..answers import TRUE_WORDS, credential_path, existing_upses
+from ..changes import DeleteFile, RunCommand
+from ..facts import (
+    DRIVER_UNIT,
+    MONITOR_UNIT,
+    STATE_DIR,
+    UNIT_DIR,
+    UPSD_UNIT,
+    unit_active,
+    unit_enabled,
+)
+from ..nutconf import UpsConf
+from ..plan import Plan
+from ..runner import cmd
+from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, keyring_argv
+from .context import Context, file_change
+from .units import DROPIN, daemon_reload
+
+
+def _units(plan: Plan, ctx: Context, units: list[str]) -> None:
+    if ctx.systemctl and any(unit_enabled(ctx.system, u) or unit_active(ctx.system, u)
+                             for u in units):
+        now = ["--now"] if ctx.live else []
+        plan.add(RunCommand(cmd("systemctl", "disable", *now, *units),
+                            why="stop the monitor and the driver",
+                            undo=cmd("systemctl", "enable", *now, *units),
+                            name=f"Disable {' and '.join(units)}"))
+
+
+def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
+    for kind in ("password", "token"):
+        if ctx.system.exists(credential_path(ups, kind)):
+            plan.add(DeleteFile(credential_path(ups, kind), f"encrypted {kind}"))
+    values = ctx.existing.values
+    if values.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
+        user = ctx.nut.user
+        plan.add(RunCommand(
+            cmd(*keyring_argv(user, DELETE_SCRIPT, KEYRING_SERVICE, values.get("USERNAME", ""))),
+            why=f"delete the password from user {user}'s keyring (cannot be undone)",
+            name=f"Delete the password from {user}'s keyring"))
+
+
+def _port_path(ctx: Context) -> PurePosixPath | None:
+    values = ctx.existing.values
+    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
+    port = ctx.existing.section.get("port") or values.get("PORT_FILE", "")
+    return PurePosixPath(port) if port.startswith("/") else state / port if port else None
+
+
+def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
+    """Undo what the wizard set up for `ctx.existing.ups`.
+
+    Args:
+        ctx: the host, with the UPS's current files in `existing`.
+        delete_port: also delete the port file (asked first: it may hold your own lines).
+        delete_config: also delete the config file (asked first).
+    """
+    ups = ctx.existing.ups
+    plan = Plan(f"Remove UPS '{ups}' (enphase-monitor)")
+    units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
+    _units(plan, ctx, units)
+    old = ctx.system.read_text(ctx.nut.ups_conf)
+    if old is not None and UpsConf(old).section(ups) is not None:
+        plan.add(file_change(ctx, ctx.nut.ups_conf, UpsConf(old).without_section(ups).text(),
+                             mode=None, owner=None, purpose=f"remove section [{ups}]"))
+    for unit in units:
+        dropin = UNIT_DIR / f"{unit}.d" / DROPIN
+        if ctx.system.exists(dropin):
+            plan.add(DeleteFile(dropin, "the wizard's drop-in"))
+    _secrets(plan, ctx, ups)
+    values = ctx.existing.values
+    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
+    token_file = values.get("TOKEN_FILE") or f"enphase-{ups}.token"
+    token_path = PurePosixPath(token_file) if token_file.startswith("/") else state / token_file
+    if ctx.system.exists(token_path):
+        plan.add(DeleteFile(token_path, "token cache"))
+    port_path = _port_path(ctx)
+    if delete_port and port_path is not None:
+        for path in (port_path, PurePosixPath(f"{port_path}-nocomms")):
+            if ctx.system.exists(path):
+                plan.add(DeleteFile(path, "port file"))
+    config = ctx.nut.config_file(ups)
+    if delete_config and ctx.system.exists(config):
+        plan.add(DeleteFile(config, "enphase-monitor config"))
+    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
+    pattern = f"{STATE_DIR}(/.*)?"
+    if delete_port and not others and ctx.facts.selinux.has_fcontext(pattern):
+        plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),
+                            why="no UPS uses the directory any more",
+                            undo=cmd("semanage", "fcontext", "-a", "-t", "nut_conf_t", pattern),
+                            name=f"Remove the SELinux file context {pattern}"))
+    if ctx.systemctl:
+        plan.add(daemon_reload(ctx, plan.changes))
+        if ctx.live and old is not None:
+            plan.add(RunCommand(cmd("systemctl", "try-reload-or-restart", UPSD_UNIT),
+                                why="upsd forgets the UPS", name=f"Reload upsd ({UPSD_UNIT})"))
+    if not delete_port and port_path is not None and ctx.system.exists(port_path):
+        plan.notes.append(f"the port file {port_path} is kept")
+    if not delete_config and ctx.system.exists(config):
+        plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)")
+    return plan
