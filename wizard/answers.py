@@ -11,20 +11,19 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
 from enphase_monitor.errors import ConfigError
-from enphase_monitor.shellvars import parse_assignments
+from enphase_monitor.shellvars import one_line, parse_assignments
 
 from . import daemonconf
 from .facts import CREDSTORE, STATE_DIR, Facts
 from .nutconf import UpsConf
+from .rules import answer_problem
 from .system import System
 
-UPS_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # as enphase_monitor.config
 CHARGE_LOW = "battery.charge.low"
 TRUE_WORDS = {"1", "yes", "true", "on", "y"}
 
@@ -61,6 +60,7 @@ class Answers:
     desc: str = ""
     secret_store: SecretStore = SecretStore.CONFIG
     keep_secret: bool = False  # re-run: the stored secret (credential, keyring) stays
+    adopt_section: bool = False  # take over a ups.conf section enphase-setup did not make
     enphase_login: str = ""  # the cloud URLs: only for tests and the simulator
     enphase_tokens: str = ""
     cloud_ca_file: str = ""
@@ -95,41 +95,34 @@ class Answers:
         return self.token if self.use_token else self.password
 
     def check(self) -> None:
-        """Validate the answers the plan needs.
+        """Validate the answers the plan needs: each by its rules, then what the flow needs.
 
         Raises:
             AnswerError: the first problem found, naming the answer.
         """
-        problems = [
-            (not UPS_NAME.fullmatch(self.ups),
-             f"UPS name '{self.ups}' may hold only letters, digits, '_', '-' and '.'"),
+        for item in fields(self):
+            value = getattr(self, item.name)
+            problem = answer_problem(item.name, value if isinstance(value, str) else str(value))
+            if problem:
+                raise AnswerError(problem)
+        missing = [
             (not self.serial.strip(), "SERIAL is needed (the gateway's serial number)"),
-            (not self.envoy_host.strip(), "ENVOY_HOST is needed"),
             (not self.use_token and not self.username, "USERNAME (Enlighten e-mail) is needed"),
             (not self.secret() and not self.keep_secret,
              "TOKEN is needed" if self.use_token else "PASSWORD is needed"),
-            (not 0 <= self.charge_low <= 100, "CHARGE_LOW must be between 0 and 100"),
-            (not 5 <= self.pollfreq <= 86400, "POLLFREQ must be between 5 and 86400"),
-            (not self.port_path.is_absolute(), "PORT_FILE must be an absolute path"),
         ]
-        for bad, message in problems:
+        for bad, message in missing:
             if bad:
                 raise AnswerError(message)
 
 
 ANSWER_KEYS = tuple(f.name.upper() for f in fields(Answers))
 FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
+BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
 
 
 def _bool(text: str) -> bool:
     return text.strip().lower() in TRUE_WORDS
-
-
-def _int(key: str, text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise AnswerError(f"{key} must be a whole number (got '{text}')") from None
 
 
 def _store(text: str) -> SecretStore:
@@ -137,7 +130,8 @@ def _store(text: str) -> SecretStore:
         return SecretStore(text.strip().lower())
     except ValueError:
         choices = ", ".join(s.value for s in SecretStore)
-        raise AnswerError(f"SECRET_STORE must be one of {choices} (got '{text}')") from None
+        raise AnswerError(f"SECRET_STORE must be one of {choices}"
+                          f" (got '{one_line(text)}')") from None
 
 
 def apply_values(base: Answers, values: dict[str, str]) -> Answers:
@@ -154,24 +148,34 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
                 secret = Path(raw).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise AnswerError(f"{upper}: cannot read {raw}: {exc.strerror}") from None
-            changes["password" if upper == "PASSWORD_FILE" else "token"] = secret
+            name = "password" if upper == "PASSWORD_FILE" else "token"
+            problem = answer_problem(name, secret)
+            if problem:
+                raise AnswerError(f"{upper} {raw}: {problem}")
+            changes[name] = secret
             if upper == "TOKEN_FILE":
                 changes["use_token"] = True
             continue
         if upper not in ANSWER_KEYS:
-            raise AnswerError(f"unknown answer {key} (known: {', '.join(ANSWER_KEYS)})")
+            raise AnswerError(f"unknown answer {one_line(key)} (known: {', '.join(ANSWER_KEYS)})")
         name = upper.lower()
-        if name in ("use_token", "pin_certificate", "keep_secret"):
+        problem = answer_problem(name, raw)
+        if problem:
+            raise AnswerError(problem)
+        if name in BOOL_ANSWERS:
             changes[name] = _bool(raw)
         elif name in ("charge_low", "pollfreq"):
-            changes[name] = _int(upper, raw)
+            changes[name] = int(raw.strip())
         elif name == "secret_store":
             changes[name] = _store(raw)
         else:
             changes[name] = raw.strip() if name not in ("password", "token") else raw
     if "token" in changes and changes["token"] and "use_token" not in changes:
         changes["use_token"] = True
-    return replace(base, **changes)  # type: ignore[arg-type]
+    answers = replace(base)
+    for name, value in changes.items():
+        setattr(answers, name, value)
+    return answers
 
 
 def read_answers_file(path: Path) -> dict[str, str]:

@@ -1,24 +1,56 @@
 """The Textual app: the order of the screens for each mode, and how the run ends.
 
-Only this module and ``screens/`` import Textual; everything they change goes through
-`Session` and the plan (``plan.py``, ``changes.py``).
+The app owns the sequence: it pushes a step's screen with a callback, the screen
+`dismiss()`es its result, the result updates the session (`steps.py`), and the app shows the
+next screen, the previous one (Back), or ends the run. Only this module and ``screens/``
+import Textual.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import ClassVar
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
+from .screens import (
+    ApplyScreen,
+    CredentialsScreen,
+    DoneScreen,
+    Frame,
+    GatewayScreen,
+    NutScreen,
+    ReviewScreen,
+    SecretScreen,
+    WizardScreen,
+)
 from .session import REAUTH, Session
+from .steps import Back, Finish, StepResult
 
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a run: its name in the step bar and its screen."""
+
+    label: str
+    screen: type[WizardScreen[Any]]
+
+
+STEPS: dict[str, Step] = {
+    "gateway": Step("Gateway", GatewayScreen),
+    "credentials": Step("Credentials", CredentialsScreen),
+    "nut": Step("NUT", NutScreen),
+    "secret": Step("Secret", SecretScreen),
+    "review": Step("Review", ReviewScreen),
+    "apply": Step("Apply", ApplyScreen),
+    "done": Step("Done", DoneScreen),
+}
+# Steps that ask something go before "review": nothing is written before it.
 SETUP_STEPS = ("gateway", "credentials", "nut", "secret", "review", "apply", "done")
 REAUTH_STEPS = ("credentials", "secret", "review", "apply", "done")
-STEP_NAMES = {"gateway": "Gateway", "credentials": "Credentials", "nut": "NUT",
-              "secret": "Secret", "review": "Review", "apply": "Apply", "done": "Done"}
 
 CSS = """
 Screen { background: $surface; }
@@ -60,6 +92,7 @@ class WizardApp(App[int]):
 
     TITLE = "enphase-setup"
     CSS = CSS
+    AUTO_FOCUS = None  # each screen focuses its own first field
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit_wizard", "Quit", priority=True),
     ]
@@ -68,58 +101,58 @@ class WizardApp(App[int]):
         super().__init__()
         self.session = session
         self.steps = REAUTH_STEPS if session.mode == REAUTH else SETUP_STEPS
+        self.left_field: dict[str, str] = {}  # step -> the field focused when it was left
         self.applied = False
         self.result_text = ""
 
-    def step_bar(self, current: str) -> str:
-        """`enphase-setup  1 Gateway > 2 Credentials > ...` with the current step marked."""
-        parts = []
-        for number, step in enumerate(self.steps, 1):
-            name = f"{number} {STEP_NAMES[step]}"
-            parts.append(f"[b reverse] {name} [/]" if step == current else name)
-        ups = self.session.answers.ups
-        return f"[b]enphase-setup[/b] · {ups}  " + " › ".join(parts)
-
     def dry_run_text(self) -> str:
-        """Why nothing will be written."""
+        """Why nothing will be written ("" when it will)."""
+        if not self.session.dry_run:
+            return ""
         why = "" if self.session.system.is_root else ": not running as root"
         return (f"DRY RUN{why}. Every step works, but Apply only shows the plan; nothing"
                 " is written.")
 
-    def make_screen(self, step: str) -> Screen[None]:
-        """The screen of one step."""
-        from .screens import SCREENS
-
-        return SCREENS[step]()
-
     def on_mount(self) -> None:
-        self.push_screen(self.make_screen(self.steps[0]))
+        self.show(0)
 
-    def advance(self, current: str) -> None:
-        """Go to the step after `current`."""
-        index = self.steps.index(current)
-        if index + 1 < len(self.steps):
-            self.push_screen(self.make_screen(self.steps[index + 1]))
+    def show(self, index: int, back: bool = False) -> None:
+        """Push the screen of step `index`; after Back, focus the field that was left."""
+        name = self.steps[index]
+        frame = Frame(tuple(STEPS[s].label for s in self.steps), index,
+                      self.session.answers.ups, self.dry_run_text())
+        screen = STEPS[name].screen(self.session, frame,
+                                    self.left_field.get(name) if back else None)
+        if name == "apply":
+            self.applied = True
+        self.push_screen(screen, callback=partial(self.step_done, index, screen))
 
-    def back(self) -> None:
-        """Back to the previous step."""
-        if len(self.screen_stack) > 2:
-            self.pop_screen()
+    def step_done(self, index: int, screen: WizardScreen[Any],
+                  result: StepResult | Back | None) -> None:
+        """A screen was dismissed: go back, go on, or end the run."""
+        if screen.last_field:
+            self.left_field[self.steps[index]] = screen.last_field
+        if result is None:
+            return
+        if isinstance(result, Back):
+            self.show(max(index - 1, 0), back=True)
+            return
+        finish = result.take(self.session)
+        if finish is not None:
+            self.finish(finish)
+        elif index + 1 < len(self.steps):
+            self.show(index + 1)
 
     def action_quit_wizard(self) -> None:
-        """Ctrl+Q."""
-        self.quit_wizard()
-
-    def quit_wizard(self) -> None:
-        """Leave; say whether anything was changed."""
+        """Ctrl+Q: leave; say whether anything was changed."""
         if not self.applied:
             self.result_text = "Cancelled: no changes were made."
         self.exit(0)
 
-    def finish(self, code: int, text: str = "") -> None:
+    def finish(self, finish: Finish) -> None:
         """End the run with an exit status and a text printed after the UI closes."""
-        self.result_text = text
-        self.exit(code, return_code=code)
+        self.result_text = finish.text
+        self.exit(finish.code, return_code=finish.code)
 
 
 def run_app(session: Session) -> int:

@@ -13,7 +13,7 @@ from .answers import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
 from .plan import OnStep, StepState
-from .planner.nut import section_problem
+from .planner.nut import section_check
 from .session import REAUTH, Session
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -80,6 +80,20 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
     return OK
 
 
+def answers_problem(session: Session) -> str | None:
+    """What the screens would refuse: the UPS name's section."""
+    ans = session.answers
+    if session.mode != REAUTH:
+        conf = UpsConf(session.system.read_text(session.facts.nut.ups_conf) or "")
+        check = section_check(ans.ups, conf, session.existing.configured)
+        if check.problem:
+            return check.problem
+        if check.takeover and not ans.adopt_section:
+            return (f"{check.takeover}: set ADOPT_SECTION=yes to take it over, or choose"
+                    " another UPS name")
+    return None
+
+
 def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = True) -> int:
     """Setup or reauth without a terminal UI.
 
@@ -99,9 +113,8 @@ def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = T
     except AnswerError as exc:
         _say(out, f"error: {exc}")
         return USAGE
-    problem = section_problem(ans, UpsConf(session.system.read_text(session.facts.nut.ups_conf)
-                                           or ""))
-    if problem and session.mode != REAUTH:
+    problem = answers_problem(session)
+    if problem:
         _say(out, f"error: {problem}")
         return USAGE
     if validate and not ans.keep_secret:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import daemonconf
 from ..answers import Answers
 from ..changes import Change, RunCommand, WriteFile
@@ -10,7 +12,8 @@ from ..nutconf import UpsConf
 from ..runner import cmd
 from .context import Context, file_change, under
 
-SECTION_COMMENT = "enphase-monitor: Enphase IQ Gateway {serial} (set up by enphase-setup)"
+SECTION_MARK = "(set up by enphase-setup)"
+SECTION_COMMENT = "enphase-monitor: Enphase IQ Gateway {serial} " + SECTION_MARK
 PORT_HEADER = (
     "# dummy-ups port file of UPS {ups}: enphase-monitor@{ups} keeps it up to date.\n"
     "# Other lines are kept; battery.charge.low is the low-battery threshold in %.\n"
@@ -97,13 +100,38 @@ def nutconf_mode_change(ctx: Context) -> WriteFile | None:
                        purpose="start upsd: MODE=standalone")
 
 
-def section_problem(ans: Answers, conf: UpsConf) -> str | None:
-    """Why this UPS name cannot be used (a section for another driver), or None."""
-    section = conf.section(ans.ups)
+@dataclass(frozen=True)
+class SectionCheck:
+    """What using a UPS name does to ups.conf: a note, a refusal, or a takeover to confirm."""
+
+    note: str
+    problem: str | None = None  # the name cannot be used
+    takeover: str | None = None  # a section enphase-setup did not make: ask before using it
+
+
+def section_check(ups: str, conf: UpsConf, configured: bool) -> SectionCheck:
+    """What ups.conf says about the name `ups`.
+
+    Args:
+        ups: the UPS name (the section).
+        conf: ups.conf as it is.
+        configured: an enphase-monitor config exists for this name (the set-up is ours).
+    """
+    section = conf.section(ups)
     if section is None:
-        return None
+        if ups == "ups":
+            return SectionCheck("'ups' is free: Synology and other NAS clients expect that name.")
+        return SectionCheck(f"[{ups}] is new: it is added at the end of ups.conf.")
     driver = section.settings.get("driver", "")
     if driver and driver != "dummy-ups":
-        return (f"ups.conf already has a section [{ans.ups}] for driver {driver}: choose"
-                " another name (or remove that section first)")
-    return None
+        problem = (f"ups.conf already has a section [{ups}] for driver {driver}: choose"
+                   " another name (or remove that section first)")
+        return SectionCheck(problem, problem=problem)
+    ours = configured or any(SECTION_MARK in line for line in conf.lines[section.start:section.end])
+    if ours:
+        return SectionCheck(f"[{ups}] was set up by enphase-setup: it is updated in place.")
+    port = section.settings.get("port", "?")
+    takeover = (f"ups.conf has a section [{ups}] (driver dummy-ups, port = {port}) that"
+                " enphase-setup did not make: using this name takes it over (its port, mode"
+                " and desc are replaced)")
+    return SectionCheck(takeover + ".", takeover=takeover)

@@ -9,7 +9,7 @@ from enphase_monitor.enlighten import TokenInfo
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
-from ..facts import CREDSTORE, PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL
+from ..facts import CREDSTORE, MIN_SYSTEMD_CREDS, PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, Facts
 from ..runner import cmd
 from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, SET_SCRIPT, keyring_argv
 from .context import Context, dir_change, file_change
@@ -55,6 +55,22 @@ def secret_values(ans: Answers) -> dict[str, str | None]:
         if store is SecretStore.CREDENTIAL and not token else None,
         "TOKEN_CREDENTIAL": TOKEN_CREDENTIAL if store is SecretStore.CREDENTIAL and token else None,
     }
+
+
+def store_problem(ans: Answers, facts: Facts) -> str | None:
+    """Why the secret cannot go where the answers say (None: it can)."""
+    store = ans.secret_store
+    if store is SecretStore.CREDENTIAL and not facts.systemd.encrypted_credentials:
+        version = facts.systemd.version
+        found = f"this host has {version}" if version else "systemd not found"
+        return (f"SECRET_STORE=systemd-creds needs systemd {MIN_SYSTEMD_CREDS} or later with"
+                f" systemd-creds ({found}): choose keyring or config")
+    if store is SecretStore.KEYRING and ans.use_token:
+        return ("SECRET_STORE=keyring holds only a password (the daemon reads no token from it):"
+                " choose systemd-creds or config")
+    if store is SecretStore.KEYRING and not ans.keep_secret and not facts.keyring().usable:
+        return f"SECRET_STORE=keyring: {facts.keyring().note}"
+    return None
 
 
 def secret_changes(ans: Answers, ctx: Context) -> list[Change]:

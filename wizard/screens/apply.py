@@ -9,27 +9,32 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from ..changes import Change
-from ..plan import Outcome
+from ..plan import Outcome, Plan, StepState
+from ..steps import ApplyAnswer
 from .base import WizardScreen
 
-ICONS = {"pending": "·", "running": "…", "done": "✓", "failed": "✗", "undoing": "…",
-         "undone": "↺", "undo failed": "✗"}
+ICONS = {StepState.RUNNING: "…", StepState.DONE: "✓", StepState.FAILED: "✗",
+         StepState.UNDOING: "…", StepState.UNDONE: "↺", StepState.UNDO_FAILED: "✗"}
+PENDING = "·"
 
 
-class ApplyScreen(WizardScreen):
+class ApplyScreen(WizardScreen[ApplyAnswer]):
     """A progress list; Roll back / Keep on failure."""
 
-    STEP = "apply"
     TITLE_TEXT = "Applying the changes"
     NEXT_LABEL = "Finish"
-    BACK = False
+    CAN_GO_BACK = False
+
+    @property
+    def plan(self) -> Plan:
+        """The plan being applied."""
+        assert self.session.plan is not None
+        return self.session.plan
 
     def body(self) -> ComposeResult:
-        plan = self.session.plan
-        assert plan is not None
-        for index, change in enumerate(plan.changes):
-            yield Static(f"{ICONS['pending']} {change.title}", id=f"step-{index}",
-                         classes="step", markup=False)
+        for index, change in enumerate(self.plan.changes):
+            yield Static(f"{PENDING} {change.title}", id=f"step-{index}", classes="step",
+                         markup=False)
         yield Static("", id="result", classes="message")
         with Horizontal(id="failed", classes="row"):
             yield Button("Roll back what was done", id="rollback", variant="warning",
@@ -39,41 +44,39 @@ class ApplyScreen(WizardScreen):
     def on_mount(self) -> None:
         self.query_one("#failed").display = False
         self.query_one("#next", Button).disabled = True
-        self.wizard.applied = True
+        self.outcome: Outcome | None = None
         self.apply()
-
-    def action_back(self) -> None:
-        """No going back once changes are being made."""
 
     @work(thread=True, exclusive=True, group="apply")
     def apply(self) -> None:
         """Apply (a thread: files and commands)."""
-        plan = self.session.plan
-        assert plan is not None
-        outcome = plan.apply(self.session.system, self.step_from_thread)
+        outcome = self.plan.apply(self.session.system, self.step_from_thread)
         self.app.call_from_thread(self.finished, outcome)
 
-    def step_from_thread(self, index: int, change: Change, state: str, message: str) -> None:
+    def step_from_thread(self, index: int, change: Change, state: StepState,
+                         message: str) -> None:
         """Progress callback, called in the worker thread."""
         self.app.call_from_thread(self.show_step, index, change, state, message)
 
-    def show_step(self, index: int, change: Change, state: str, message: str) -> None:
+    def show_step(self, index: int, change: Change, state: StepState, message: str) -> None:
         """Update one line of the progress list."""
         line = f"{ICONS.get(state, '?')} {change.title}"
-        if state in ("undone", "undo failed", "failed"):
+        if state in (StepState.UNDONE, StepState.UNDO_FAILED, StepState.FAILED):
             line += f"  ({state}{': ' + message if message else ''})"
         widget = self.query_one(f"#step-{index}", Static)
         widget.update(Text(line))
-        widget.set_classes(f"step {'error' if 'fail' in state else 'ok' if state == 'done' else ''}"
-                           .strip())
+        failed = state in (StepState.FAILED, StepState.UNDO_FAILED)
+        kind = "error" if failed else "ok" if state is StepState.DONE else ""
+        widget.set_classes(f"step {kind}".strip())
 
     def finished(self, outcome: Outcome) -> None:
         """All done, or stop at the failure and offer the rollback."""
-        self.session.outcome = outcome
+        self.outcome = outcome
+        next_button = self.query_one("#next", Button)
+        next_button.disabled = False
         if outcome.ok:
             self.set_message("result", f"✓ {len(outcome.done)} changes applied.", "ok")
-            self.query_one("#next", Button).disabled = False
-            self.go_next()
+            self.dismiss(ApplyAnswer(outcome))
             return
         assert outcome.failed is not None
         done = (f"{len(outcome.done)} step(s) were done (marked ✓ above): roll them back, or"
@@ -81,8 +84,7 @@ class ApplyScreen(WizardScreen):
         self.set_message("result", f"✗ {outcome.failed.title} failed:\n  {outcome.error}\n"
                          f"{done}", "error")
         self.query_one("#failed").display = bool(outcome.done)
-        self.query_one("#next", Button).disabled = False
-        self.query_one("#next", Button).label = "Quit"
+        next_button.label = "Quit"
         if outcome.done:
             self.call_after_refresh(self.offer_rollback)
 
@@ -106,9 +108,8 @@ class ApplyScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="apply")
     def rollback(self) -> None:
         """Undo the steps done (a thread)."""
-        plan, outcome = self.session.plan, self.session.outcome
-        assert plan is not None and outcome is not None
-        errors = plan.rollback(self.session.system, outcome, self.step_from_thread)
+        assert self.outcome is not None
+        errors = self.plan.rollback(self.session.system, self.outcome, self.step_from_thread)
         self.app.call_from_thread(self.rolled_back, errors)
 
     def rolled_back(self, errors: list[str]) -> None:
@@ -117,13 +118,8 @@ class ApplyScreen(WizardScreen):
             self.set_message("result", "✗ Some steps could not be undone:\n"
                              + "\n".join(f"  - {e}" for e in errors), "error")
         else:
-            self.wizard.applied = False
             self.set_message("result", "↺ Rolled back: everything is as it was before.", "ok")
 
-    def go_next(self) -> None:
-        outcome = self.session.outcome
-        if outcome is not None and not outcome.ok:
-            self.wizard.finish(1, f"enphase-setup: {outcome.failed.title if outcome.failed else ''}"
-                               f" failed: {outcome.error}")
-            return
-        super().go_next()
+    def submit(self) -> None:
+        if self.outcome is not None:
+            self.dismiss(ApplyAnswer(self.outcome))

@@ -10,6 +10,7 @@ from textual.widgets import LoadingIndicator, Static
 from ..answers import SecretStore
 from ..runner import Result
 from ..session import REAUTH
+from ..steps import DoneAnswer
 from .base import WizardScreen
 
 STORE_TEXT = {SecretStore.CREDENTIAL: "systemd encrypted credential",
@@ -17,13 +18,12 @@ STORE_TEXT = {SecretStore.CREDENTIAL: "systemd encrypted credential",
               SecretStore.CONFIG: "the config file"}
 
 
-class DoneScreen(WizardScreen):
+class DoneScreen(WizardScreen[DoneAnswer]):
     """The end of the run."""
 
-    STEP = "done"
     TITLE_TEXT = "Done"
     NEXT_LABEL = "Quit"
-    BACK = False
+    CAN_GO_BACK = False
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts
@@ -65,7 +65,5 @@ class DoneScreen(WizardScreen):
         text = result.stdout.strip() if result.ok else result.reason()
         self.query_one("#upsc", Static).update(Text(text))
 
-    def go_next(self) -> None:
-        ans = self.session.answers
-        self.wizard.finish(0, f"enphase-setup: UPS '{ans.ups}' is set up."
-                           f" Check it with: upsc {ans.ups}@localhost")
+    def submit(self) -> None:
+        self.dismiss(DoneAnswer())

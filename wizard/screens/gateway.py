@@ -9,15 +9,18 @@ from textual.widgets import Button, Input, LoadingIndicator, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..discovery import Found, Probe
+from ..rules import Needed
+from ..steps import GatewayAnswer
 from .base import WizardScreen
+from .validators import first_failure, validators_for
 
 
-class GatewayScreen(WizardScreen):
+class GatewayScreen(WizardScreen[GatewayAnswer]):
     """Discovery, then /info.xml of the chosen host."""
 
-    STEP = "gateway"
     TITLE_TEXT = "Find the IQ Gateway"
-    BACK = False
+    CAN_GO_BACK = False
+    FIRST_FIELD = "host"
 
     def body(self) -> ComposeResult:
         ans = self.session.answers
@@ -27,12 +30,15 @@ class GatewayScreen(WizardScreen):
         yield OptionList(id="found", markup=False, compact=True)
         yield Static("Gateway host name or IP (optionally :port)", classes="label")
         with Horizontal(classes="row"):
-            yield Input(ans.envoy_host, placeholder="envoy.local", id="host", compact=True)
+            yield Input(ans.envoy_host, placeholder="envoy.local", id="host", compact=True,
+                        validators=validators_for("envoy_host"), validate_on=["blur"])
             yield Button("Check", id="check", compact=True)
         yield Static("", id="probe", classes="message")
         yield Static("Serial number (read from the gateway's /info.xml; tokens are per serial)",
                      classes="label")
-        yield Input(ans.serial, placeholder="e.g. 122312345678", id="serial", compact=True)
+        yield Input(ans.serial, placeholder="e.g. 122312345678", id="serial", compact=True,
+                    validators=validators_for("serial", Needed()), validate_on=["blur"])
+        yield Static("", id="serial-error", classes="message")
 
     def on_mount(self) -> None:
         self.query_one("#found", OptionList).display = False
@@ -80,8 +86,9 @@ class GatewayScreen(WizardScreen):
 
     def check_host(self, host: str) -> None:
         """Read /info.xml from `host` in the background."""
-        if not host:
-            self.set_message("probe", "Type the gateway's host name or IP.", "error")
+        failure = first_failure(self.query_one("#host", Input).validate(host))
+        if failure:
+            self.set_message("probe", f"✗ {failure}", "error")
             return
         self.set_message("probe", f"Asking {host} for /info.xml...", "hint")
         self.probe(host)
@@ -110,18 +117,21 @@ class GatewayScreen(WizardScreen):
             text += f"\n  (the config said SERIAL {old}: the gateway's own serial is used)"
         self.set_message("probe", text, "ok")
 
-    def go_next(self) -> None:
-        host = self.query_one("#host", Input).value.strip()
-        serial = self.query_one("#serial", Input).value.strip()
-        if not host or not serial:
-            self.set_message("probe", "✗ A host and the gateway's serial number are needed.",
-                             "error")
+    @on(Input.Submitted, "#serial")
+    def serial_submitted(self) -> None:
+        self.action_next()
+
+    def submit(self) -> None:
+        host_input, serial_input = self.query_one("#host", Input), self.query_one("#serial", Input)
+        host, serial = host_input.value.strip(), serial_input.value.strip()
+        host_failure = first_failure(host_input.validate(host))
+        serial_failure = first_failure(serial_input.validate(serial))
+        self.set_message("probe", f"✗ {host_failure}" if host_failure else "",
+                         "error" if host_failure else "")
+        self.set_message("serial-error", f"✗ {serial_failure}" if serial_failure else "",
+                         "error" if serial_failure else "")
+        if host_failure or serial_failure:
+            self.focus_field("host" if host_failure else "serial")
             return
-        ans = self.session.answers
-        ans.envoy_host, ans.serial = host, serial
         probe = self.session.probe
-        if probe is not None and probe.host == host and probe.info is not None:
-            ans.firmware = probe.info.firmware or ""
-            if probe.fingerprint and not ans.gateway_fingerprint:
-                ans.gateway_fingerprint = probe.fingerprint
-        super().go_next()
+        self.dismiss(GatewayAnswer(host, serial, probe if probe and probe.host == host else None))

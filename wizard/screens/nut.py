@@ -2,69 +2,76 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from textual import on
 from textual.app import ComposeResult
-from textual.validation import Function, Integer, Regex
 from textual.widgets import Input, Static
 
-from ..answers import UPS_NAME
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
-from ..planner.nut import section_problem
+from ..planner.nut import SectionCheck, section_check
+from ..rules import Rule
+from ..steps import NutAnswer
 from .base import WizardScreen
+from .validators import first_failure, validators_for
 
-VOLATILE = (PurePosixPath("/run"), PurePosixPath("/tmp"), PurePosixPath("/var/run"),
-            PurePosixPath("/dev/shm"))
-
-
-def port_problem(text: str) -> str | None:
-    """Why a port-file path will not do (None: fine)."""
-    path = PurePosixPath(text)
-    if not path.is_absolute():
-        return "the port file needs an absolute path"
-    if any(path == d or d in path.parents for d in VOLATILE):
-        return f"{path.parent} is emptied at reboot; the monitor never creates the port file"
-    return None
+# field id -> (Answers field, label)
+FIELDS = {"ups": ("ups", "UPS name"), "charge-low": ("charge_low", "battery.charge.low"),
+          "pollfreq": ("pollfreq", "POLLFREQ"), "port": ("port_file", "Port file")}
 
 
-class NutScreen(WizardScreen):
+class SectionRule(Rule):
+    """A UPS name whose ups.conf section belongs to another driver will not do."""
+
+    def __init__(self, screen: NutScreen) -> None:
+        self.screen = screen
+
+    def failure(self, text: str) -> str | None:
+        """The section's problem, if any."""
+        return self.screen.section(text.strip()).problem
+
+
+class NutScreen(WizardScreen[NutAnswer]):
     """The NUT side of the set-up."""
 
-    STEP = "nut"
     TITLE_TEXT = "NUT: the UPS that NUT will show"
+    FIRST_FIELD = "ups"
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts
         found = "\n".join(f"{what:<15} {value}" for what, value in facts.summary())
-        conf = UpsConf(self.session.system.read_text(facts.nut.ups_conf) or "")
+        conf = self.conf()
         sections = ", ".join(
             f"[{s.name}] ({s.settings.get('driver', '?')})" for s in conf.sections) or "none"
         yield Static(f"{found}\n{'ups.conf':<15} {facts.nut.ups_conf}: sections {sections}",
                      classes="facts", markup=False)
         yield Static("UPS name (the ups.conf section; upsc <name>@localhost)", classes="label")
-        name_rule = Regex(UPS_NAME.pattern, failure_description="letters, digits, '_', '-', '.'")
-        yield Input(ans.ups, id="ups", validators=[name_rule], compact=True)
-        hint = ("'ups' is free: Synology and other NAS clients expect that name."
-                if conf.section("ups") is None else
-                "There is a section [ups] already; its name is what Synology expects.")
-        yield Static(hint, classes="hint", id="ups-hint", markup=False)
+        yield Input(ans.ups, id="ups", compact=True,
+                    validators=validators_for("ups", SectionRule(self)))
+        yield Static(self.section(ans.ups).note, classes="hint", id="ups-hint", markup=False)
         yield Static("battery.charge.low: NUT says LB (low battery) below this charge, in %",
                      classes="label")
         yield Input(str(ans.charge_low), id="charge-low", type="integer", compact=True,
-                    validators=[Integer(0, 100, failure_description="0 to 100")])
+                    validators=validators_for("charge_low"))
         yield Static("POLLFREQ: seconds between full polls on grid (the relay is checked"
                      " every 5 s in between)", classes="label")
         yield Input(str(ans.pollfreq), id="pollfreq", type="integer", compact=True,
-                    validators=[Integer(5, 86400, failure_description="5 to 86400")])
+                    validators=validators_for("pollfreq"))
         yield Static("Port file (dummy-ups reads it, enphase-monitor writes it)", classes="label")
-        port_rule = Function(lambda v: port_problem(v) is None, "absolute, persistent path")
-        yield Input(str(ans.port_path), id="port", validators=[port_rule], compact=True)
+        yield Input(str(ans.port_path), id="port", compact=True,
+                    validators=validators_for("port_file"))
         yield Static(f"{STATE_DIR} is the daemon's StateDirectory: it survives reboots, user"
                      " nut may write it, and under SELinux it is labelled so that NUT's drivers"
                      " may read it.", classes="hint")
         yield Static("", id="problem", classes="message")
+
+    def conf(self) -> UpsConf:
+        """ups.conf as it is now."""
+        return UpsConf(self.session.system.read_text(self.session.facts.nut.ups_conf) or "")
+
+    def section(self, ups: str) -> SectionCheck:
+        """What ups.conf says about the name `ups`."""
+        configured = self.session.system.exists(self.session.facts.nut.config_file(ups))
+        return section_check(ups, self.conf(), configured)
 
     @on(Input.Changed, "#ups")
     def ups_changed(self, event: Input.Changed) -> None:
@@ -78,29 +85,18 @@ class NutScreen(WizardScreen):
     def submitted(self) -> None:
         self.action_next()
 
-    def go_next(self) -> None:
-        ups = self.query_one("#ups", Input).value.strip()
-        low = self.query_one("#charge-low", Input).value.strip()
-        poll = self.query_one("#pollfreq", Input).value.strip()
-        port = self.query_one("#port", Input).value.strip()
-        problems = []
-        if not UPS_NAME.fullmatch(ups):
-            problems.append("UPS name: letters, digits, '_', '-' and '.' only")
-        if not low.isdigit() or not 0 <= int(low) <= 100:
-            problems.append("battery.charge.low: a whole number from 0 to 100")
-        if not poll.isdigit() or not 5 <= int(poll) <= 86400:
-            problems.append("POLLFREQ: a whole number from 5 to 86400")
-        if port_problem(port):
-            problems.append(f"port file: {port_problem(port)}")
-        if not problems:
-            self.session.reload(ups)
-            ans = self.session.answers
-            ans.ups, ans.charge_low, ans.pollfreq, ans.port_file = ups, int(low), int(poll), port
-            conf = UpsConf(self.session.system.read_text(self.session.facts.nut.ups_conf) or "")
-            problem = section_problem(ans, conf)
-            if problem:
-                problems.append(problem)
+    def submit(self) -> None:
+        problems, first = [], ""
+        for widget_id, (_, label) in FIELDS.items():
+            widget = self.query_one(f"#{widget_id}", Input)
+            failure = first_failure(widget.validate(widget.value))
+            if failure:
+                problems.append(f"{label}: {failure}")
+                first = first or widget_id
         if problems:
             self.set_message("problem", "\n".join(f"✗ {p}" for p in problems), "error")
+            self.focus_field(first)
             return
-        super().go_next()
+        value = {wid: self.query_one(f"#{wid}", Input).value.strip() for wid in FIELDS}
+        self.dismiss(NutAnswer(value["ups"], int(value["charge-low"]), int(value["pollfreq"]),
+                               value["port"]))

@@ -9,7 +9,10 @@ from textual.markup import escape
 from textual.widgets import Collapsible, Static
 
 from ..changes import Change, RunCommand, WriteFile
-from .base import WizardScreen
+from ..plan import Plan
+from ..session import Session
+from ..steps import ReviewAnswer
+from .base import Frame, WizardScreen
 
 
 def _lexer(change: Change) -> str:
@@ -26,15 +29,14 @@ def preview(change: Change) -> Syntax:
                   word_wrap=True, background_color="default")
 
 
-class ReviewScreen(WizardScreen):
+class ReviewScreen(WizardScreen[ReviewAnswer]):
     """The plan, change by change; Apply (or, in a dry run, leave with the plan printed)."""
 
-    STEP = "review"
     TITLE_TEXT = "Review: nothing has been written yet"
 
-    def compose(self) -> ComposeResult:
-        self.plan = self.session.build_plan()
-        yield from super().compose()
+    def __init__(self, session: Session, frame: Frame, focus: str | None = None) -> None:
+        super().__init__(session, frame, focus)
+        self.plan: Plan = session.build_plan()
 
     def next_label(self) -> str:
         return "Exit and print the plan" if self.session.dry_run else "Apply \\[^N]"
@@ -53,11 +55,5 @@ class ReviewScreen(WizardScreen):
                     yield Static(Text(change.details()), classes="details")
                 yield Static(preview(change), classes="preview")
 
-    def go_next(self) -> None:
-        if self.session.dry_run:
-            self.wizard.finish(0, self.plan.describe() + "\ndry run: nothing was changed")
-            return
-        if not self.plan.changes:
-            self.wizard.finish(0, "Nothing to change: everything is already as asked.")
-            return
-        super().go_next()
+    def submit(self) -> None:
+        self.dismiss(ReviewAnswer(self.plan))
