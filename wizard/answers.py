@@ -226,10 +226,8 @@ class Existing:
 
 def existing_upses(system: System, facts: Facts) -> list[str]:
     """UPS names that have an enphase-<ups>.conf in the NUT config dir."""
-    directory = system.path(facts.nut.confdir)
-    if not directory.is_dir():
-        return []
-    return sorted(p.name[len("enphase-"):-len(".conf")] for p in directory.glob("enphase-*.conf"))
+    return [name[len("enphase-"):-len(".conf")] for name in system.list_dir(facts.nut.confdir)
+            if name.startswith("enphase-") and name.endswith(".conf")]
 
 
 def load_existing(system: System, facts: Facts, ups: str) -> Existing:

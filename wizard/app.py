@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.worker import WorkerFailed
 
+from .crash import crash_line
 from .screens import (
     ApplyScreen,
     CredentialsScreen,
@@ -104,6 +106,7 @@ class WizardApp(App[int]):
         self.left_field: dict[str, str] = {}  # step -> the field focused when it was left
         self.applied = False
         self.result_text = ""
+        self.crash_text = ""
 
     def dry_run_text(self) -> str:
         """Why nothing will be written ("" when it will)."""
@@ -143,6 +146,16 @@ class WizardApp(App[int]):
         elif index + 1 < len(self.steps):
             self.show(index + 1)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception nobody caught: remember one line for the end (Textual still exits)."""
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        self.crash_text = crash_line(cause)
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        """One line instead of Textual's traceback (run_app prints it)."""
+        self._exit_renderables.clear()
+
     def action_quit_wizard(self) -> None:
         """Ctrl+Q: leave; say whether anything was changed."""
         if not self.applied:
@@ -155,10 +168,13 @@ class WizardApp(App[int]):
         self.exit(finish.code, return_code=finish.code)
 
 
-def run_app(session: Session) -> int:
-    """Run the terminal UI; returns the exit status."""
+def run_app(session: Session, headless: bool = False) -> int:
+    """Run the terminal UI; returns the exit status (1 after an unexpected error)."""
     app = WizardApp(session)
-    code = app.run()
+    code = app.run(headless=headless)
+    if app.crash_text:
+        print(app.crash_text, file=sys.stderr)
+        return 1
     if app.result_text:
         print(app.result_text, file=sys.stdout)
     return code if isinstance(code, int) else 0

@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from enphase_monitor.errors import MonitorError
+from enphase_monitor.shellvars import one_line
+
 from . import __version__, batch
 from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
+from .crash import crash_line
 from .facts import detect_host
 from .runner import Command, RecordingRunner
 from .session import REAUTH, REMOVE, SETUP, Services, Session
@@ -117,7 +121,7 @@ def make_system(args: argparse.Namespace) -> System:
 
 def main(argv: Sequence[str] | None = None, *, system: System | None = None,
          services: Services | None = None) -> int:
-    """Run enphase-setup; returns the exit status.
+    """Run enphase-setup; returns the exit status. Every error ends as one line on stderr.
 
     Args:
         argv: the arguments (default sys.argv[1:]).
@@ -125,6 +129,38 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
         services: the network calls (tests pass fakes).
     """
     args = parser().parse_args(argv)
+    try:
+        return _run(args, system, services)
+    except KeyboardInterrupt:
+        print("enphase-setup: interrupted", file=sys.stderr)
+        return 130
+    except MonitorError as exc:
+        print(f"enphase-setup: {one_line(str(exc), 400)}", file=sys.stderr)
+        return batch.FAILED
+    except Exception as exc:
+        print(crash_line(exc), file=sys.stderr)
+        return batch.FAILED
+
+
+def _answers(session: Session, args: argparse.Namespace, ups: str | None) -> None:
+    """The answers file, the flags and $ENPHASE_PASSWORD into the session's answers.
+
+    Raises:
+        AnswerError: an unknown key or an invalid value.
+    """
+    values = read_answers_file(args.answers) if args.answers else {}
+    values.update(_flag_values(args))
+    if os.environ.get("ENPHASE_PASSWORD") and "PASSWORD" not in values:
+        values["PASSWORD"] = os.environ["ENPHASE_PASSWORD"]
+    if "UPS" in values and session.mode == SETUP and ups is None:
+        session.reload(values["UPS"])
+    session.answers = apply_values(session.answers, values)
+    if session.answers.secret() and session.answers.keep_secret:
+        session.answers.keep_secret = False
+
+
+def _run(args: argparse.Namespace, system: System | None, services: Services | None) -> int:
+    """The run itself (`main` turns what it raises into one line)."""
     system = system or make_system(args)
     mode = REMOVE if args.remove else REAUTH if args.reauth else SETUP
     ups = args.remove or args.reauth or args.ups
@@ -137,15 +173,7 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
             return batch.FAILED
         session.dry_run = True  # the UI says so on every screen
     try:
-        values = read_answers_file(args.answers) if args.answers else {}
-        values.update(_flag_values(args))
-        if os.environ.get("ENPHASE_PASSWORD") and "PASSWORD" not in values:
-            values["PASSWORD"] = os.environ["ENPHASE_PASSWORD"]
-        if "UPS" in values and mode == SETUP and ups is None:
-            session.reload(values["UPS"])
-        session.answers = apply_values(session.answers, values)
-        if session.answers.secret() and session.answers.keep_secret:
-            session.answers.keep_secret = False
+        _answers(session, args, ups)
     except AnswerError as exc:
         print(f"enphase-setup: {exc}", file=sys.stderr)
         return batch.USAGE

@@ -62,7 +62,7 @@ def detect_nut(system: System) -> NutLayout:
     conf = system.env.get("NUT_SYSCONFIG") or system.env.get("NUT_CONFPATH")
     if conf:
         confdir, flavour, default_group = PurePosixPath(conf), "NUT_CONFPATH", "nut"
-    elif system.path("/etc/ups").is_dir():
+    elif system.is_dir("/etc/ups"):
         confdir, flavour, default_group = PurePosixPath("/etc/ups"), "Fedora", "dialout"
     else:
         confdir, flavour, default_group = PurePosixPath("/etc/nut"), "Debian", "nut"
@@ -149,7 +149,7 @@ def detect_systemd(system: System) -> Systemd:
     m = re.match(r"systemd (\d+)", answer.stdout) if answer.ok else None
     return Systemd(
         version=int(m.group(1)) if m else None,
-        running=system.path("/run/systemd/system").is_dir(),
+        running=system.is_dir("/run/systemd/system"),
         creds_tool=system.which("systemd-creds") is not None,
     )
 

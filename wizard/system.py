@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+
+from enphase_monitor.errors import MonitorError
 
 from .accounts import Accounts
 from .runner import Command, HostRunner, RecordingRunner, Result, Runner
 
+ROOT_HINT = ("run enphase-setup as root (sudo enphase-setup): NUT's files are readable by root"
+             " and group nut only, and even --dry-run reads them")
 BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+class HostAccessError(MonitorError):
+    """A file of the host cannot be read or examined; the message says what to do."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        denied = isinstance(exc, PermissionError)
+        hint = ROOT_HINT if denied else "check the file"
+        super().__init__(f"cannot read {path}: {exc.strerror or exc}: {hint}")
+        self.path = path
 
 
 class System:
@@ -73,15 +88,57 @@ class System:
         return None
 
     def exists(self, logical: PurePosixPath | str) -> bool:
-        """Whether a logical path exists."""
-        return self.path(logical).exists()
+        """Whether a logical path exists (a dangling symlink counts).
+
+        Raises:
+            HostAccessError: a directory on the way cannot be searched.
+        """
+        path = self.path(logical)
+        try:
+            path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise HostAccessError(path, exc) from None
+        return True
+
+    def is_dir(self, logical: PurePosixPath | str) -> bool:
+        """Whether a logical path is a directory (not following a symlink)."""
+        path = self.path(logical)
+        try:
+            return stat.S_ISDIR(path.lstat().st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise HostAccessError(path, exc) from None
+
+    def list_dir(self, logical: PurePosixPath | str) -> list[str]:
+        """The names in a directory ([] when it does not exist).
+
+        Raises:
+            HostAccessError: it cannot be read.
+        """
+        path = self.path(logical)
+        try:
+            return sorted(os.listdir(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise HostAccessError(path, exc) from None
 
     def read_text(self, logical: PurePosixPath | str) -> str | None:
-        """A text file's contents (bytes kept through surrogateescape), None if absent."""
+        """A text file's contents (bytes kept through surrogateescape), None if absent.
+
+        Raises:
+            HostAccessError: it exists but cannot be read (not root on a NUT install).
+        """
+        path = self.path(logical)
         try:
-            return self.path(logical).read_bytes().decode("utf-8", "surrogateescape")
+            return path.read_bytes().decode("utf-8", "surrogateescape")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except OSError as exc:
+            raise HostAccessError(path, exc) from None
 
     def chown(self, logical: PurePosixPath | str, user: str, group: str) -> None:
         """Give a path to user:group; does nothing unless running as root.
