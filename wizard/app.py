@@ -71,7 +71,6 @@ Screen { background: $surface; }
 .facts { height: auto; margin-top: 1; padding: 0 1; border: round $panel-lighten-2; }
 Input { width: 100%; background: $boost; }
 Input:focus { background: $primary 25%; }
-Input.-invalid { border: tall $error; }
 .row { height: auto; }
 .row Input { width: 1fr; }
 .row Button { width: auto; margin-left: 1; }
@@ -86,6 +85,12 @@ Collapsible > Contents { padding: 0 0 0 2; height: auto; }
 CollapsibleTitle { padding: 0; }
 LoadingIndicator { height: 1; }
 RadioSet { width: 100%; }
+.field-error { height: auto; color: $error; text-style: bold; }
+ConfirmScreen { align: center middle; }
+#dialog { width: 70; max-width: 95%; height: auto; padding: 1 2; border: thick $warning;
+          background: $surface; }
+#answers { height: auto; margin-top: 1; align-horizontal: right; }
+#answers Button { margin-left: 2; }
 """
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -21,6 +21,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, OptionList, RadioSe
 
 from ..session import Session
 from ..steps import BACK, Back
+from .validators import first_failure
 
 ResultT = TypeVar("ResultT")
 FIELD_TYPES = (Input, Checkbox, RadioSet, OptionList)
@@ -43,6 +44,11 @@ class StepBar(Static):
         super().__init__(id="steps")
         self.frame = frame
 
+    def show_ups(self, ups: str) -> None:
+        """The UPS name as it is being typed (the bar and the field always agree)."""
+        self.frame = Frame(self.frame.steps, self.frame.current, ups, self.frame.banner)
+        self.refresh()
+
     def render(self) -> Text:
         """The bar for this width: full names if they fit, else numbers and the current name."""
         frame = self.frame
@@ -60,6 +66,13 @@ class StepBar(Static):
             if text.cell_len <= self.size.width or short:
                 return text
         return head
+
+
+def field_error_line(field_id: str) -> Static:
+    """The (hidden) line under a field where its error goes."""
+    widget = Static("", id=f"{field_id}-error", classes="field-error", markup=False)
+    widget.display = False
+    return widget
 
 
 class WizardScreen(Screen[ResultT | Back], Generic[ResultT]):
@@ -144,6 +157,45 @@ class WizardScreen(Screen[ResultT | Back], Generic[ResultT]):
 
     def submit(self) -> None:
         """Check this step's answers and `dismiss()` the result."""
+
+    # ------------------------------------------------------------------ fields and their errors
+
+    def field_error(self, field_id: str, failure: str | None) -> None:
+        """Show (or clear) the error line under a field; the field keeps what was typed."""
+        widget = self.query_one(f"#{field_id}-error", Static)
+        widget.update(Text(f"✗ {failure}") if failure else Text(""))
+        widget.display = bool(failure)
+
+    def check_field(self, field_id: str) -> str | None:
+        """Run a field's validators once and show the result under it."""
+        widget = self.query_one(f"#{field_id}", Input)
+        failure = first_failure(widget.validate(widget.value))
+        self.field_error(field_id, failure)
+        return failure
+
+    def check_fields(self, *field_ids: str) -> bool:
+        """Check fields; focus the first invalid one with its error in view. True: all fine."""
+        failed = [f for f in field_ids if self.check_field(f) is not None]
+        if failed:
+            self.focus_field(failed[0])
+            error = self.query_one(f"#{failed[0]}-error")
+            self.call_after_refresh(error.scroll_visible, animate=False)
+        return not failed
+
+    @on(Input.Blurred)
+    def field_left(self, event: Input.Blurred) -> None:
+        """Say what is wrong with a field when the cursor leaves it."""
+        if event.input.id and self.query(f"#{event.input.id}-error"):
+            self.check_field(event.input.id)
+
+    @on(Input.Changed)
+    def field_changed(self, event: Input.Changed) -> None:
+        """Once an error is shown, follow the typing: clear it when the value is fine."""
+        field_id = event.input.id
+        if field_id and self.query(f"#{field_id}-error"):
+            error = self.query_one(f"#{field_id}-error", Static)
+            if error.display:
+                self.check_field(field_id)
 
     def set_message(self, widget_id: str, text: str, kind: str = "") -> None:
         """Show a message in a Static, styled as error/ok/warn."""

@@ -11,14 +11,12 @@ from textual.widgets import Button, Checkbox, Input, LoadingIndicator, Static
 from ..answers import Answers, SecretStore
 from ..steps import CredentialsAnswer
 from ..validate import CheckResult, Failure
-from .base import WizardScreen
-from .validators import first_failure, validators_for
+from .base import WizardScreen, field_error_line
+from .validators import validators_for
 
 TOKEN_PAGE = "https://entrez.enphaseenergy.com/entrez_tokens"
 _STORE_NAMES = {SecretStore.CREDENTIAL: "a systemd credential", SecretStore.KEYRING: "the keyring",
                 SecretStore.CONFIG: "the config"}
-
-LABELS = {"username": "Enlighten e-mail", "password": "Enlighten password", "token": "Token"}
 
 
 def _fingerprint(hexdigest: str) -> str:
@@ -44,18 +42,21 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
         yield Static("Enlighten e-mail", classes="label")
         yield Input(ans.username, placeholder="you@example.com", id="username", compact=True,
                     validators=validators_for("username"))
-        yield Static("Enlighten password", classes="label")
+        yield field_error_line("username")
+        yield Static("Enlighten password", classes="label", id="password-label")
         keep = ""
         if ans.keep_secret:
             keep = f"stored in {_STORE_NAMES[ans.secret_store]}: leave empty to keep it"
         yield Input(ans.password, password=True, placeholder=keep, id="password", compact=True,
                     validators=validators_for("password"))
+        yield field_error_line("password")
         yield Checkbox("My account uses multi-factor authentication: use a token instead",
                        ans.use_token, id="use-token", compact=True)
         yield Static(f"Token from Enphase ({TOKEN_PAGE}); it lasts up to a year",
                      classes="label", id="token-label")
         yield Input(ans.token, password=True, placeholder="eyJ...", id="token", compact=True,
                     validators=validators_for("token"))
+        yield field_error_line("token")
         pin = "Pin the gateway's TLS certificate"
         if ans.gateway_fingerprint:
             pin += f" (SHA-256 {_fingerprint(ans.gateway_fingerprint)})"
@@ -78,6 +79,7 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
         """The token input replaces the password input on the manual-token path."""
         self.query_one("#token-label", Static).display = token
         self.query_one("#token", Input).display = token
+        self.query_one("#password-label", Static).display = not token
         self.query_one("#password", Input).display = not token
 
     @on(Input.Submitted)
@@ -94,13 +96,8 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
             pin_certificate=self.query_one("#pin", Checkbox).value, checked=checked)
 
     def submit(self) -> None:
-        for field, label in LABELS.items():
-            widget = self.query_one(f"#{field}", Input)
-            failure = first_failure(widget.validate(widget.value))
-            if failure:
-                self.set_message("result", f"✗ {label}: {failure}", "error")
-                widget.focus()
-                return
+        if not self.check_fields("username", "password", "token"):
+            return
         answer = self.answer(None)
         secret = answer.token if answer.use_token else answer.password
         ans = self.session.answers

@@ -24,6 +24,7 @@ class DoneScreen(WizardScreen[DoneAnswer]):
     TITLE_TEXT = "Done"
     NEXT_LABEL = "Quit"
     CAN_GO_BACK = False
+    FIRST_FIELD = "next"  # Enter quits
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts

@@ -11,8 +11,8 @@ from textual.widgets.option_list import Option
 from ..discovery import Found, Probe
 from ..rules import Needed
 from ..steps import GatewayAnswer
-from .base import WizardScreen
-from .validators import first_failure, validators_for
+from .base import WizardScreen, field_error_line
+from .validators import validators_for
 
 
 class GatewayScreen(WizardScreen[GatewayAnswer]):
@@ -33,12 +33,13 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
             yield Input(ans.envoy_host, placeholder="envoy.local", id="host", compact=True,
                         validators=validators_for("envoy_host"), validate_on=["blur"])
             yield Button("Check", id="check", compact=True)
+        yield field_error_line("host")
         yield Static("", id="probe", classes="message")
         yield Static("Serial number (read from the gateway's /info.xml; tokens are per serial)",
                      classes="label")
         yield Input(ans.serial, placeholder="e.g. 122312345678", id="serial", compact=True,
                     validators=validators_for("serial", Needed()), validate_on=["blur"])
-        yield Static("", id="serial-error", classes="message")
+        yield field_error_line("serial")
 
     def on_mount(self) -> None:
         self.query_one("#found", OptionList).display = False
@@ -86,9 +87,7 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
 
     def check_host(self, host: str) -> None:
         """Read /info.xml from `host` in the background."""
-        failure = first_failure(self.query_one("#host", Input).validate(host))
-        if failure:
-            self.set_message("probe", f"✗ {failure}", "error")
+        if self.check_field("host"):
             return
         self.set_message("probe", f"Asking {host} for /info.xml...", "hint")
         self.probe(host)
@@ -122,16 +121,9 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         self.action_next()
 
     def submit(self) -> None:
-        host_input, serial_input = self.query_one("#host", Input), self.query_one("#serial", Input)
-        host, serial = host_input.value.strip(), serial_input.value.strip()
-        host_failure = first_failure(host_input.validate(host))
-        serial_failure = first_failure(serial_input.validate(serial))
-        self.set_message("probe", f"✗ {host_failure}" if host_failure else "",
-                         "error" if host_failure else "")
-        self.set_message("serial-error", f"✗ {serial_failure}" if serial_failure else "",
-                         "error" if serial_failure else "")
-        if host_failure or serial_failure:
-            self.focus_field("host" if host_failure else "serial")
+        if not self.check_fields("host", "serial"):
             return
+        host = self.query_one("#host", Input).value.strip()
+        serial = self.query_one("#serial", Input).value.strip()
         probe = self.session.probe
         self.dismiss(GatewayAnswer(host, serial, probe if probe and probe.host == host else None))

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
+from ..planner.context import under
 from ..planner.nut import SectionCheck, section_check
 from ..rules import Rule
 from ..steps import NutAnswer
-from .base import WizardScreen
-from .validators import first_failure, validators_for
+from .base import StepBar, WizardScreen, field_error_line
+from .confirm import ConfirmScreen
+from .validators import validators_for
 
-# field id -> (Answers field, label)
-FIELDS = {"ups": ("ups", "UPS name"), "charge-low": ("charge_low", "battery.charge.low"),
-          "pollfreq": ("pollfreq", "POLLFREQ"), "port": ("port_file", "Port file")}
+FIELDS = ("ups", "charge-low", "pollfreq", "port")
 
 
 class SectionRule(Rule):
@@ -38,65 +40,104 @@ class NutScreen(WizardScreen[NutAnswer]):
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts
+        self.ups_conf = UpsConf(self.session.system.read_text(facts.nut.ups_conf) or "")
         found = "\n".join(f"{what:<15} {value}" for what, value in facts.summary())
-        conf = self.conf()
-        sections = ", ".join(
-            f"[{s.name}] ({s.settings.get('driver', '?')})" for s in conf.sections) or "none"
+        sections = ", ".join(f"[{s.name}] ({s.settings.get('driver', '?')})"
+                             for s in self.ups_conf.sections) or "none"
         yield Static(f"{found}\n{'ups.conf':<15} {facts.nut.ups_conf}: sections {sections}",
                      classes="facts", markup=False)
         yield Static("UPS name (the ups.conf section; upsc <name>@localhost)", classes="label")
         yield Input(ans.ups, id="ups", compact=True,
-                    validators=validators_for("ups", SectionRule(self)))
-        yield Static(self.section(ans.ups).note, classes="hint", id="ups-hint", markup=False)
+                    validators=validators_for("ups", SectionRule(self)), validate_on=["blur"])
+        yield field_error_line("ups")
+        yield Static("", classes="hint", id="ups-hint", markup=False)
         yield Static("battery.charge.low: NUT says LB (low battery) below this charge, in %",
                      classes="label")
-        yield Input(str(ans.charge_low), id="charge-low", type="integer", compact=True,
-                    validators=validators_for("charge_low"))
+        yield Input(str(ans.charge_low), id="charge-low", compact=True,
+                    validators=validators_for("charge_low"), validate_on=["blur"])
+        yield field_error_line("charge-low")
         yield Static("POLLFREQ: seconds between full polls on grid (the relay is checked"
                      " every 5 s in between)", classes="label")
-        yield Input(str(ans.pollfreq), id="pollfreq", type="integer", compact=True,
-                    validators=validators_for("pollfreq"))
+        yield Input(str(ans.pollfreq), id="pollfreq", compact=True,
+                    validators=validators_for("pollfreq"), validate_on=["blur"])
+        yield field_error_line("pollfreq")
         yield Static("Port file (dummy-ups reads it, enphase-monitor writes it)", classes="label")
         yield Input(str(ans.port_path), id="port", compact=True,
-                    validators=validators_for("port_file"))
-        yield Static(f"{STATE_DIR} is the daemon's StateDirectory: it survives reboots, user"
-                     " nut may write it, and under SELinux it is labelled so that NUT's drivers"
-                     " may read it.", classes="hint")
-        yield Static("", id="problem", classes="message")
+                    validators=validators_for("port_file"), validate_on=["blur"])
+        yield field_error_line("port")
+        yield Static("", classes="hint", id="port-hint", markup=False)
 
-    def conf(self) -> UpsConf:
-        """ups.conf as it is now."""
-        return UpsConf(self.session.system.read_text(self.session.facts.nut.ups_conf) or "")
+    def on_mount(self) -> None:
+        self.show_section(self.query_one("#ups", Input).value.strip())
+        self.show_port_hint(self.query_one("#port", Input).value.strip())
 
     def section(self, ups: str) -> SectionCheck:
         """What ups.conf says about the name `ups`."""
         configured = self.session.system.exists(self.session.facts.nut.config_file(ups))
-        return section_check(ups, self.conf(), configured)
+        return section_check(ups, self.ups_conf, configured)
+
+    def show_section(self, ups: str) -> None:
+        """The hint under the name says what this name does to ups.conf."""
+        check = self.section(ups)
+        kind = "error" if check.problem else "warn" if check.takeover else ""
+        hint = self.query_one("#ups-hint", Static)
+        hint.update(check.note)
+        hint.set_classes(f"hint {kind}".strip())
+
+    def show_port_hint(self, text: str) -> None:
+        """What the directory of the port file typed means for NUT and the daemon."""
+        name = self.query_one("#ups", Input).value.strip() or "ups"
+        path = PurePosixPath(text) if text.startswith("/") else STATE_DIR / f"{name}.dev"
+        nut = self.session.facts.nut
+        if path.parent == STATE_DIR:
+            hint = (f"{STATE_DIR} is the daemon's StateDirectory: it survives reboots, user"
+                    " nut may write it, and under SELinux it is labelled so that NUT's drivers"
+                    " may read it.")
+        elif under(path.parent, nut.confdir):
+            hint = (f"{path.parent} is in NUT's config directory: NUT's drivers may read it"
+                    " (SELinux: nut_conf_t); the port file is made writable for user"
+                    f" {nut.user}.")
+        else:
+            hint = (f"{path.parent}: created (0750 {nut.user}:{nut.group}) when missing; under"
+                    " SELinux it is labelled nut_conf_t so that NUT's drivers may read it. It"
+                    " must survive reboots.")
+        self.query_one("#port-hint", Static).update(hint)
 
     @on(Input.Changed, "#ups")
     def ups_changed(self, event: Input.Changed) -> None:
+        name = event.value.strip()
+        self.query_one(StepBar).show_ups(name)
+        self.show_section(name)
         port = self.query_one("#port", Input)
-        default = str(STATE_DIR / f"{self.session.answers.ups}.dev")
-        if port.value == default or port.value.startswith(f"{STATE_DIR}/"):
-            name = event.value.strip() or "ups"
-            port.value = str(STATE_DIR / f"{name}.dev")
+        if port.value.startswith(f"{STATE_DIR}/") and port.value.endswith(".dev"):
+            port.value = str(STATE_DIR / f"{name or 'ups'}.dev")
+
+    @on(Input.Changed, "#port")
+    def port_changed(self, event: Input.Changed) -> None:
+        self.show_port_hint(event.value.strip())
 
     @on(Input.Submitted)
     def submitted(self) -> None:
         self.action_next()
 
     def submit(self) -> None:
-        problems, first = [], ""
-        for widget_id, (_, label) in FIELDS.items():
-            widget = self.query_one(f"#{widget_id}", Input)
-            failure = first_failure(widget.validate(widget.value))
-            if failure:
-                problems.append(f"{label}: {failure}")
-                first = first or widget_id
-        if problems:
-            self.set_message("problem", "\n".join(f"✗ {p}" for p in problems), "error")
-            self.focus_field(first)
+        if not self.check_fields(*FIELDS):
             return
-        value = {wid: self.query_one(f"#{wid}", Input).value.strip() for wid in FIELDS}
-        self.dismiss(NutAnswer(value["ups"], int(value["charge-low"]), int(value["pollfreq"]),
-                               value["port"]))
+        value = {field: self.query_one(f"#{field}", Input).value.strip() for field in FIELDS}
+        answer = NutAnswer(value["ups"], int(value["charge-low"]), int(value["pollfreq"]),
+                           value["port"])
+        check = self.section(answer.ups)
+        ans = self.session.answers
+        if not check.takeover or (ans.adopt_section and ans.ups == answer.ups):
+            self.dismiss(answer)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(NutAnswer(answer.ups, answer.charge_low, answer.pollfreq,
+                                       answer.port_file, adopt_section=True))
+            else:
+                self.focus_field("ups")
+
+        self.app.push_screen(ConfirmScreen(f"{check.takeover}.\n\nTake over [{answer.ups}]?",
+                                           "Take it over", "Choose another name"), confirmed)

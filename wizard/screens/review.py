@@ -33,6 +33,7 @@ class ReviewScreen(WizardScreen[ReviewAnswer]):
     """The plan, change by change; Apply (or, in a dry run, leave with the plan printed)."""
 
     TITLE_TEXT = "Review: nothing has been written yet"
+    FIRST_FIELD = "body"  # the arrow keys scroll the plan; Apply is Ctrl+N
 
     def __init__(self, session: Session, frame: Frame, focus: str | None = None) -> None:
         super().__init__(session, frame, focus)

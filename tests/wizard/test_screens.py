@@ -1,0 +1,207 @@
+"""Issue 13, item by item, through Textual's Pilot: what a new user trips over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Button, Input, Static
+
+from enphase_setup.app import WizardApp
+
+from .conftest import DEBIAN_UPS_CONF, fixed_app, make_root, screen_text, settle, sync, to_nut
+
+SMALL = (80, 24)
+DUMMY_SECTION = DEBIAN_UPS_CONF + "\n[other]\n  driver = dummy-ups\n  port = other.dev\n"
+HAND_MADE = DEBIAN_UPS_CONF.replace("[other]", "[apc]") + (
+    "\n[other]\n  driver = dummy-ups\n  port = other.dev\n  desc = \"made by hand\"\n")
+
+
+def name(app: WizardApp) -> str:
+    return type(app.screen).__name__
+
+
+def field(app: WizardApp, widget_id: str) -> Input:
+    return app.screen.query_one(f"#{widget_id}", Input)
+
+
+def visible(app: WizardApp, widget_id: str) -> bool:
+    """The widget is displayed and inside the terminal (not below the fold)."""
+    widget = app.screen.query_one(f"#{widget_id}")
+    region = widget.region
+    return (widget.display and region.height > 0 and region.y >= 0
+            and region.bottom <= app.size.height)
+
+
+# --------------------------------------------------------------------------- item 2
+
+@sync
+async def test_a_rejected_value_stays_visible_next_to_its_error(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=SMALL) as pilot:
+        await to_nut(pilot)
+        assert name(app) == "NutScreen"
+        for widget_id, typed in (("pollfreq", "2"), ("charge-low", "abc"),
+                                 ("port", "/tmp/ups.dev")):
+            field(app, widget_id).value = typed
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "NutScreen"  # refused
+        errors = {"charge-low": "a whole number from 0 to 100",
+                  "pollfreq": "2 is out of range: a whole number from 5 to 86400",
+                  "port": "/tmp is emptied at reboot"}
+        for widget_id, message in errors.items():
+            assert message in str(app.screen.query_one(f"#{widget_id}-error", Static).render())
+        assert app.focused is field(app, "charge-low")  # the first one in the form
+        assert visible(app, "charge-low") and visible(app, "charge-low-error")
+        line = screen_text(app).splitlines()[field(app, "charge-low").region.y]
+        assert "abc" in line  # what was typed is still there, letters too
+        assert field(app, "charge-low").region.height == 1
+
+
+@sync
+async def test_an_empty_field_says_so(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=SMALL) as pilot:
+        await to_nut(pilot)
+        field(app, "ups").value = ""
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert "needed" in str(app.screen.query_one("#ups-error", Static).render())
+        assert visible(app, "ups-error") and app.focused is field(app, "ups")
+        field(app, "ups").value = "solar"
+        await pilot.pause()
+        assert not app.screen.query_one("#ups-error").display  # fixed: the error goes
+
+
+# --------------------------------------------------------------------------- item 3
+
+@sync
+async def test_a_section_not_made_by_the_wizard_is_taken_over_only_when_confirmed(
+        tmp_path: Path) -> None:
+    root = make_root(tmp_path, ups_conf=HAND_MADE)
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        field(app, "ups").value = "other"
+        await pilot.pause()
+        hint = str(app.screen.query_one("#ups-hint", Static).render())
+        assert "enphase-setup did not make" in hint and "port = other.dev" in hint
+        assert "free" not in hint
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "ConfirmScreen"
+        await pilot.press("n")
+        await settle(pilot)
+        assert name(app) == "NutScreen" and app.focused is field(app, "ups")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert name(app) == "SecretScreen"
+        assert app.session.answers.adopt_section and app.session.answers.ups == "other"
+        assert "other" in screen_text(app).splitlines()[0]  # the step bar follows the name
+
+
+@sync
+async def test_the_step_bar_and_the_name_agree_after_back(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        field(app, "ups").value = "solar"
+        await pilot.pause()
+        assert "solar" in screen_text(app).splitlines()[0]
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert name(app) == "NutScreen"
+        assert field(app, "ups").value == "solar"
+        assert "· solar" in screen_text(app).splitlines()[0]
+
+
+# --------------------------------------------------------------------------- item 4
+
+@sync
+async def test_typing_lands_in_the_first_field_of_every_screen(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        field(app, "host").value = ""
+        await pilot.press(*"192.168.1.50")
+        assert field(app, "host").value == "192.168.1.50"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.focused is field(app, "username")
+        await pilot.press(*"owner@example.com", "tab", *"secret", "enter")
+        await settle(pilot)
+        assert name(app) == "NutScreen" and app.focused is field(app, "ups")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "SecretScreen" and app.focused is app.screen.query_one("#store")
+
+
+@sync
+async def test_after_back_the_field_that_was_left_has_the_focus(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press(*"owner@example.com", "tab", *"secret", "enter")  # left in password
+        await settle(pilot)
+        field(app, "pollfreq").focus()
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.focused is field(app, "pollfreq")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert name(app) == "CredentialsScreen" and app.focused is field(app, "password")
+
+
+@sync
+async def test_enter_on_done_quits(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        for _ in range(3):  # NUT, Secret, Review (apply)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        if name(app) == "ApplyScreen":
+            await pilot.press("enter")
+            await settle(pilot)
+        assert name(app) == "DoneScreen"
+        assert app.focused is app.screen.query_one("#next", Button)
+        await pilot.press("enter")
+        await settle(pilot)
+    assert app.return_code == 0 and "is set up" in app.result_text
+
+
+# --------------------------------------------------------------------------- item 9
+
+@sync
+async def test_mfa_mode_hides_the_password_label(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert "Enlighten password" in screen_text(app)
+        await pilot.click("#use-token")
+        await settle(pilot)
+        assert "Enlighten password" not in screen_text(app)
+        assert "Token from Enphase" in screen_text(app)
+
+
+@sync
+async def test_the_port_file_hint_follows_the_path(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        hint = app.screen.query_one("#port-hint", Static)
+        assert "/var/lib/enphase-monitor is the daemon's StateDirectory" in str(hint.render())
+        field(app, "port").value = "/srv/ups/solar.dev"
+        await pilot.pause()
+        text = str(hint.render())
+        assert "StateDirectory" not in text and text.startswith("/srv/ups:")
