@@ -14,6 +14,7 @@ from .changes import Change
 from .nutconf import UpsConf
 from .plan import OnStep, StepState
 from .planner.nut import section_check
+from .planner.secret import store_problem
 from .session import REAUTH, Session
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -42,7 +43,7 @@ def fill_from_gateway(session: Session, out: TextIO) -> str | None:
     if ans.pin_certificate and not ans.gateway_fingerprint:
         ans.gateway_fingerprint = found.fingerprint
     _say(out, f"gateway {ans.envoy_host}: serial {serial}, firmware {ans.firmware or '?'}")
-    return None
+    return store_problem(ans, session.facts)
 
 
 def _progress(out: TextIO, total: int) -> OnStep:
@@ -81,7 +82,7 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
 
 
 def answers_problem(session: Session) -> str | None:
-    """What the screens would refuse: the UPS name's section."""
+    """What the screens would refuse: the UPS name's section, the secret's store."""
     ans = session.answers
     if session.mode != REAUTH:
         conf = UpsConf(session.system.read_text(session.facts.nut.ups_conf) or "")
@@ -91,7 +92,7 @@ def answers_problem(session: Session) -> str | None:
         if check.takeover and not ans.adopt_section:
             return (f"{check.takeover}: set ADOPT_SECTION=yes to take it over, or choose"
                     " another UPS name")
-    return None
+    return store_problem(ans, session.facts)
 
 
 def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = True) -> int:

@@ -126,31 +126,38 @@ def detect_selinux(system: System) -> SELinux:
 
 @dataclass(frozen=True)
 class Systemd:
-    """systemd on this host."""
+    """systemd on this host (under --root: in the fake root, its version unknown)."""
 
     version: int | None = None
     running: bool = False  # PID 1 (else: enable only, no --now)
     creds_tool: bool = False
-
-    @property
-    def present(self) -> bool:
-        """systemctl answered."""
-        return self.version is not None
+    present: bool = False  # systemctl answered, or (--root) the fake root has systemd
 
     @property
     def encrypted_credentials(self) -> bool:
-        """LoadCredentialEncrypted= and systemd-creds are available (>= 250)."""
-        return self.creds_tool and (self.version or 0) >= MIN_SYSTEMD_CREDS
+        """LoadCredentialEncrypted= and systemd-creds are available (>= 250; assumed when
+        the version cannot be asked, as under --root)."""
+        if self.version is None:
+            return self.creds_tool and self.present
+        return self.creds_tool and self.version >= MIN_SYSTEMD_CREDS
 
 
 def detect_systemd(system: System) -> Systemd:
-    """`systemctl --version`, /run/systemd/system and systemd-creds."""
+    """`systemctl --version`, /run/systemd/system and systemd-creds.
+
+    Under a fake root no command runs: systemd is there when the root has systemctl or a
+    unit directory, and its version is unknown.
+    """
     answer = system.query("systemctl", "--version")
     m = re.match(r"systemd (\d+)", answer.stdout) if answer.ok else None
+    version = int(m.group(1)) if m else None
+    present = version is not None or (system.fake_root and (
+        system.which("systemctl") is not None or any(system.is_dir(d) for d in UNIT_PATHS)))
     return Systemd(
-        version=int(m.group(1)) if m else None,
+        version=version,
         running=system.is_dir("/run/systemd/system"),
         creds_tool=system.which("systemd-creds") is not None,
+        present=present,
     )
 
 
@@ -192,7 +199,8 @@ class Facts:
         if not sd.present:
             systemd = "not found"
         else:
-            systemd = f"{sd.version}" + ("" if sd.running else " (not running: enable only)")
+            version = f"{sd.version}" if sd.version else "version unknown (--root)"
+            systemd = version + ("" if sd.running else " (not running: enable only)")
         se = self.selinux
         if not se.enabled:
             selinux = "not enabled"

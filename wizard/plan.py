@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .changes import ApplyError, Change
+from .changes import ApplyError, Change, RunCommand
 from .system import System
 
 
@@ -54,11 +54,27 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # warnings for the review
     next_steps: list[str] = field(default_factory=list)
+    commands_recorded: bool = False  # --root: commands are listed, not run
 
     def add(self, change: Change | None) -> None:
         """Append a change (None: nothing to do)."""
         if change is not None:
             self.changes.append(change)
+
+    def record_commands_only(self) -> None:
+        """Under --root: mark each command "would run", and list them for the real host."""
+        self.commands_recorded = True
+        commands = [c.command.shown() for c in self.changes if isinstance(c, RunCommand)]
+        if commands:
+            self.notes.append("--root: commands are listed, not run (each is marked 'would"
+                              " run'); on the real host they run in this order")
+            self.next_steps[:0] = [f"Would run on the real host: {line}" for line in commands]
+
+    def title_of(self, change: Change) -> str:
+        """A change's title as the review shows it ("would run" under --root)."""
+        if self.commands_recorded and isinstance(change, RunCommand):
+            return f"{change.title} (would run)"
+        return change.title
 
     def describe(self) -> str:
         """The whole review as plain text (what --dry-run prints)."""
@@ -68,7 +84,7 @@ class Plan:
         if not self.changes:
             out.append("\nNothing to change: everything is already as asked.\n")
         for number, change in enumerate(self.changes, 1):
-            out.append(f"\n[{number}] {change.title}\n")
+            out.append(f"\n[{number}] {self.title_of(change)}\n")
             if change.details():
                 out.append(f"    {change.details()}\n")
             out.extend(f"    {line}\n" for line in change.preview().splitlines())

@@ -107,6 +107,8 @@ class Session:
             self.plan = build_reauth(self.answers, self.context, self.token)
         else:
             self.plan = build_setup(self.answers, self.context, self.token)
+        if self.system.fake_root:
+            self.plan.record_commands_only()
         return self.plan
 
     def upsc(self, wait: float = 20.0) -> Result:

@@ -231,6 +231,14 @@ def test_root_option_records_commands_and_fakes_the_credential(
         [sys.executable, "-m", "enphase_setup", "--root", str(root), "-n",
          "--answers", str(answers)],
         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False)
-    # without `systemctl --version` answering, systemd counts as absent: config store only
+    # nothing answers `systemctl --version` under --root: systemd is the fake root's, version
+    # unknown; the TUI and -n take the same rule and both accept systemd-creds
     assert done.returncode == 0, done.stdout + done.stderr
     assert (root / "etc/nut/enphase-ups.conf").exists()
+    assert "Enable and start enphase-monitor@ups.service and nut-driver@ups.service (would" \
+        " run)" in done.stdout
+    assert "/etc/systemd/system/nut-driver@ups.service.d/enphase-monitor.conf" in done.stdout
+    assert "next: Would run on the real host: systemctl enable --now" in done.stdout
+    blob = root / "etc/credstore.encrypted/enphase-monitor-ups.password"
+    assert blob.exists() and "PASSWORD_CREDENTIAL=enphase-password" in \
+        (root / "etc/nut/enphase-ups.conf").read_text()

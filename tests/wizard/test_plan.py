@@ -298,7 +298,9 @@ def test_keyring_status_is_honest() -> None:
 
 
 def test_without_systemd(tmp_path: Path) -> None:
-    root = make_root(tmp_path)
+    root = make_root(tmp_path, unit=False)
+    for directory in ("lib/systemd/system", "run/systemd/system"):
+        (root / directory).rmdir()
     runner = recorder(**{"systemctl --version": Result(127, "", "not found")})
     session = session_for(root, runner)
     session.answers.secret_store = SecretStore.CONFIG

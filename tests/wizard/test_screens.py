@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.widgets import Button, Input, Static
 
 from enphase_setup.app import WizardApp
+from enphase_setup.runner import NOT_RUN, Result
 
 from .conftest import DEBIAN_UPS_CONF, fixed_app, make_root, screen_text, settle, sync, to_nut
 
@@ -205,3 +206,43 @@ async def test_the_port_file_hint_follows_the_path(root: Path) -> None:
         await pilot.pause()
         text = str(hint.render())
         assert "StateDirectory" not in text and text.startswith("/srv/ups:")
+
+
+# --------------------------------------------------------------------------- item 5
+
+def root_like_the_cli(tmp_path: Path) -> Path:
+    """A fake root as `--root` sees it: no command answers, so systemd's version is unknown."""
+    root = make_root(tmp_path)
+    (root / "usr/bin/systemctl").write_text("")
+    return root
+
+
+@sync
+async def test_under_root_the_whole_plan_is_shown_and_marked_would_run(tmp_path: Path) -> None:
+    root = root_like_the_cli(tmp_path)
+    app = fixed_app(root, **{"systemctl --version": Result(127, "", NOT_RUN)})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_nut(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        creds = app.screen.query_one("#systemd-creds")
+        assert not creds.disabled  # the same rule as -n: systemd-creds is there
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "ReviewScreen"
+        plan = app.session.plan
+        titles = [plan.title_of(c) for c in plan.changes]
+        assert ("Enable and start enphase-monitor@ups.service and nut-driver@ups.service"
+                " (would run)") in titles
+        assert any("nut-driver@ups.service.d/enphase-monitor.conf" in t for t in titles)
+        assert any(t.startswith("Encrypt the password") and t.endswith("(would run)")
+                   for t in titles)
+        assert any("would run" in note for note in plan.notes)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        if name(app) == "ApplyScreen":
+            await pilot.press("enter")
+            await settle(pilot)
+        assert name(app) == "DoneScreen"
+        assert ("Would run on the real host: systemctl enable --now enphase-monitor@ups.service"
+                " nut-driver@ups.service") in screen_text(app)

@@ -51,7 +51,8 @@ class ReviewScreen(WizardScreen[ReviewAnswer]):
             yield Static("Nothing to change: everything is already as asked.",
                          classes="message ok")
         for number, change in enumerate(plan.changes, 1):
-            with Collapsible(title=escape(f"{number}. {change.title}"), collapsed=False):
+            with Collapsible(title=escape(f"{number}. {plan.title_of(change)}"),
+                             collapsed=False):
                 if change.details():
                     yield Static(Text(change.details()), classes="details")
                 yield Static(preview(change), classes="preview")
