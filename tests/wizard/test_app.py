@@ -10,6 +10,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 from enphase_monitor.config import load_config
 from enphase_monitor.simulator import Simulator
 from enphase_setup.answers import SecretStore
+from enphase_setup import validate
 from enphase_setup.app import WizardApp
 from enphase_setup.runner import RecordingRunner
 from enphase_setup.session import REAUTH, Session
@@ -100,7 +101,8 @@ async def test_rerun_prefills_every_answer(root: Path, sim: Simulator) -> None:
     first.answers.username, first.answers.password = sim.state.username, sim.state.password
     first.answers.charge_low, first.answers.pollfreq = 35, 30
     first.answers.secret_store = SecretStore.CONFIG
-    assert first.build_plan().apply(first.system).ok
+    first.checked = validate.check(first.answers)
+    assert first.checked.ok and first.build_plan().apply(first.system).ok
 
     runner = recorder(**{"systemctl is-enabled": "enabled\n"})
     session = sim_session(root, sim, runner)
@@ -122,11 +124,10 @@ async def test_rerun_prefills_every_answer(root: Path, sim: Simulator) -> None:
         assert screen_name(app) == "ReviewScreen"
         plan = session.plan
         assert plan is not None
-        # only the token the live check just fetched is new; every file is as it was
-        assert [c.title for c in plan.changes] == [
-            "Create /var/lib/enphase-monitor/enphase-ups.token (token cache: owner token,"
-            " expires in 365.0 days)",
-            "Restart enphase-monitor@ups.service and nut-driver@ups.service"]
+        # the same answers: nothing to write, nothing to restart (the token cache the first
+        # run left is still good, so the token the live check just got is not written)
+        assert plan.changes == [], plan.describe()
+        assert "Nothing to change" in text_of(app, "#body Static.ok")
 
 
 @sync

@@ -382,3 +382,20 @@ def test_remove_keeps_port_file_and_config_unless_asked(root: Path) -> None:
     assert (root / "var/lib/enphase-monitor/ups.dev").exists()
     assert (root / "etc/nut/enphase-ups.conf").exists()
     assert any("port file" in n for n in plan.notes)
+
+
+def test_a_good_token_cache_is_kept_and_a_stale_one_replaced(root: Path) -> None:
+    session = session_for(root)
+    session.answers.secret_store = SecretStore.CONFIG
+    first = token_info()
+    assert build_setup(session.answers, session.context, first).apply(session.system).ok
+    cache = root / "var/lib/enphase-monitor/enphase-ups.token"
+    assert cache.read_text() == first.token
+    again = session_for(root, recorder(**{"systemctl is-enabled": "enabled\n"}))
+    again.answers.secret_store = SecretStore.CONFIG
+    plan = build_setup(again.answers, again.context, token_info())  # a new token, same answers
+    assert plan.changes == [], plan.describe()
+    cache.write_text(token_info("999999999999").token)  # another gateway's token
+    plan = build_setup(again.answers, again.context, first)
+    assert [c.title for c in plan.changes][0].startswith(
+        "Edit /var/lib/enphase-monitor/enphase-ups.token (token cache: owner token")

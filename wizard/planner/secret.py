@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from enphase_monitor.enlighten import TokenInfo
+from enphase_monitor.errors import TokenError
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
@@ -106,10 +107,32 @@ def secret_changes(ans: Answers, ctx: Context) -> list[Change]:
     return [c for c in changes if c is not None]
 
 
+def cached_token_good(text: str | None, ans: Answers, now: float) -> bool:
+    """The token cache holds a token for this gateway and account, far from its renewal."""
+    try:
+        info = TokenInfo.parse(text or "")
+    except TokenError:
+        return False
+    if info.serial and info.serial != ans.serial:
+        return False
+    if info.username and ans.username and info.username != ans.username:
+        return False
+    return info.remaining(now) > info.renew_margin
+
+
 def token_change(ans: Answers, ctx: Context, token: TokenInfo | None) -> Change | None:
-    """Save the token the live check fetched, so the daemon starts without a cloud login."""
+    """Save the token the live check fetched, so the daemon starts without a cloud login.
+
+    A cached token that is still good is kept (the daemon renews it itself): with the same
+    answers the plan stays empty.
+    """
     if token is None or ans.use_token:
         return None
     path = ans.state_dir / f"enphase-{ans.ups}.token"
+    now = time.time()
+    old = ctx.system.read_text(path)
+    if old is not None and cached_token_good(old, ans, now):
+        return file_change(ctx, path, old, mode=0o600, owner=ctx.daemon, secret=True,
+                           purpose="token cache (kept: still good)")
     return file_change(ctx, path, token.token, mode=0o600, owner=ctx.daemon, secret=True,
-                       purpose=f"token cache: {token.describe(time.time())}")
+                       purpose=f"token cache: {token.describe(now)}")
