@@ -77,7 +77,7 @@ Input:focus { background: $primary 25%; }
 #failed { margin-top: 1; }
 Checkbox { margin-top: 1; }
 OptionList { height: auto; max-height: 6; }
-.step { height: 1; }
+.step { height: auto; }
 .preview { height: auto; padding: 0 1; background: $boost; }
 .details { color: $text-muted; }
 Collapsible { height: auto; padding: 0; margin: 0 0 1 0; border: none; background: $surface; }

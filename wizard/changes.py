@@ -81,8 +81,8 @@ class Change(abc.ABC):
         return ""
 
     @abc.abstractmethod
-    def apply(self, system: System) -> None:
-        """Do it.
+    def apply(self, system: System) -> str:
+        """Do it; returns what was done, in a few words, for the progress list.
 
         Raises:
             ApplyError: it failed; whatever it did itself is already undone.
@@ -161,18 +161,20 @@ class WriteFile(Change):
             parts.append(f"SELinux: {self.label}")
         return ", ".join(p for p in parts if p)
 
-    def apply(self, system: System) -> None:
+    def apply(self, system: System) -> str:
         path = system.path(self.path)
         self._before = FileBackup.take(path)
         like = path if self.mode is None and self._before is not None else None
+        data = _bytes(self.text)
         try:
-            atomic_write(path, _bytes(self.text), like=like,
+            atomic_write(path, data, like=like,
                          mode=0o640 if self.mode is None else self.mode, error=ApplyError)
             if self.owner is not None:
                 system.chown(self.path, *self.owner)
         except OSError as exc:
             self._undo(system)
             raise ApplyError(f"cannot set the owner of {self.path}: {exc}") from exc
+        return f"wrote {len(data)} bytes" + (f", {self.details()}" if self.details() else "")
 
     def _undo(self, system: System) -> None:
         path = system.path(self.path)
@@ -204,13 +206,14 @@ class DeleteFile(Change):
     def preview(self) -> str:
         return f"rm {self.path}\n"
 
-    def apply(self, system: System) -> None:
+    def apply(self, system: System) -> str:
         path = system.path(self.path)
         self._before = FileBackup.take(path)
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
             raise ApplyError(f"cannot delete {self.path}: {exc.strerror}") from exc
+        return "deleted" if self._before is not None else "already gone"
 
     def rollback(self, system: System) -> None:
         if self._before is not None:
@@ -246,7 +249,7 @@ class MakeDir(Change):
             parts.append(f"SELinux: {self.label}")
         return ", ".join(p for p in parts if p)
 
-    def apply(self, system: System) -> None:
+    def apply(self, system: System) -> str:
         path = system.path(self.path)
         self._created = []
         if path.is_dir():
@@ -263,6 +266,7 @@ class MakeDir(Change):
         except OSError as exc:
             self.rollback(system)
             raise ApplyError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
+        return ("created, " if self._created else "") + self.details()
 
     def rollback(self, system: System) -> None:
         for directory in reversed(self._created):
@@ -313,7 +317,7 @@ class RunCommand(Change):
     def details(self) -> str:
         return self.why
 
-    def apply(self, system: System) -> None:
+    def apply(self, system: System) -> str:
         if self.writes is not None:
             self._before = FileBackup.take(system.path(self.writes))
         result = system.run(self.command)
@@ -323,6 +327,11 @@ class RunCommand(Change):
         if self.writes is not None and self.mode is not None:
             with contextlib.suppress(FileNotFoundError):
                 system.path(self.writes).chmod(self.mode)
+        if system.runner.records_only:
+            return "recorded, not run"
+        output = next((line.strip() for line in (result.stdout + result.stderr).splitlines()
+                       if line.strip()), "")
+        return "exit status 0" + (f": {output}" if output else "")
 
     def _restore(self, system: System) -> None:
         if self.writes is None:

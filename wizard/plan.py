@@ -96,13 +96,13 @@ class Plan:
         for index, change in enumerate(self.changes):
             on_step(index, change, StepState.RUNNING, "")
             try:
-                change.apply(system)
+                result = change.apply(system)
             except (ApplyError, OSError) as exc:
                 outcome.failed, outcome.error = change, str(exc)
                 on_step(index, change, StepState.FAILED, str(exc))
                 return outcome
             outcome.done.append(change)
-            on_step(index, change, StepState.DONE, "")
+            on_step(index, change, StepState.DONE, result)
         return outcome
 
     def rollback(self, system: System, outcome: Outcome, on_step: OnStep = _quiet) -> list[str]:

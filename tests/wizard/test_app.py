@@ -9,8 +9,8 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from enphase_monitor.config import load_config
 from enphase_monitor.simulator import Simulator
-from enphase_setup.answers import SecretStore
 from enphase_setup import validate
+from enphase_setup.answers import SecretStore
 from enphase_setup.app import WizardApp
 from enphase_setup.runner import RecordingRunner
 from enphase_setup.session import REAUTH, Session
@@ -72,6 +72,10 @@ async def test_whole_flow_writes_the_files(root: Path, sim: Simulator) -> None:
         assert tree(root)  # nothing written yet: the fake root is as made
         assert not (root / "etc/nut/enphase-ups.conf").exists()
         await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert screen_name(app) == "ApplyScreen"
+        assert "changes applied" in text_of(app, "#result")
+        await pilot.press("enter")
         await settle(pilot)
         assert screen_name(app) == "DoneScreen"
         assert "ups.status: OL" in text_of(app, "#upsc")
@@ -277,6 +281,8 @@ async def test_reauth_flow(root: Path, sim: Simulator) -> None:
         titles = [c.title for c in session.plan.changes]
         assert titles[0] == "Edit /etc/nut/enphase-ups.conf (enphase-monitor config)"
         assert all("ups.conf" not in t.replace("enphase-ups.conf", "") for t in titles)
+        await next_step(pilot)
+        assert screen_name(app) == "ApplyScreen"
         await next_step(pilot)
         assert screen_name(app) == "DoneScreen"
         await next_step(pilot)

@@ -397,5 +397,5 @@ def test_a_good_token_cache_is_kept_and_a_stale_one_replaced(root: Path) -> None
     assert plan.changes == [], plan.describe()
     cache.write_text(token_info("999999999999").token)  # another gateway's token
     plan = build_setup(again.answers, again.context, first)
-    assert [c.title for c in plan.changes][0].startswith(
+    assert next(c.title for c in plan.changes).startswith(
         "Edit /var/lib/enphase-monitor/enphase-ups.token (token cache: owner token")

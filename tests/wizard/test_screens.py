@@ -166,11 +166,8 @@ async def test_enter_on_done_quits(root: Path) -> None:
     app = fixed_app(root)
     async with app.run_test(size=(100, 30)) as pilot:
         await to_nut(pilot)
-        for _ in range(3):  # NUT, Secret, Review (apply)
+        for _ in range(4):  # NUT, Secret, Review (apply), Apply
             await pilot.press("ctrl+n")
-            await settle(pilot)
-        if name(app) == "ApplyScreen":
-            await pilot.press("enter")
             await settle(pilot)
         assert name(app) == "DoneScreen"
         assert app.focused is app.screen.query_one("#next", Button)
@@ -240,9 +237,32 @@ async def test_under_root_the_whole_plan_is_shown_and_marked_would_run(tmp_path:
         assert any("would run" in note for note in plan.notes)
         await pilot.press("ctrl+n")
         await settle(pilot)
-        if name(app) == "ApplyScreen":
-            await pilot.press("enter")
-            await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
         assert name(app) == "DoneScreen"
         assert ("Would run on the real host: systemctl enable --now enphase-monitor@ups.service"
                 " nut-driver@ups.service") in screen_text(app)
+
+
+# --------------------------------------------------------------------------- item 7
+
+@sync
+async def test_apply_stays_until_seen_with_each_steps_result(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_nut(pilot)
+        for _ in range(3):  # NUT, Secret, Review: Apply
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert name(app) == "ApplyScreen"
+        count = len(app.session.plan.changes)
+        result = str(app.screen.query_one("#result", Static).render())
+        assert f"✓ {count} changes applied" in result
+        text = screen_text(app)
+        assert "✓ Create /etc/nut/enphase-ups.conf (enphase-monitor config): wrote" in text
+        assert "✓ Enable and start enphase-monitor@ups.service and nut-driver@ups.service" \
+            in text
+        assert app.focused is app.screen.query_one("#next", Button)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert name(app) == "DoneScreen"

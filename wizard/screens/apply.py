@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
 from ..changes import Change
@@ -19,10 +19,11 @@ PENDING = "·"
 
 
 class ApplyScreen(WizardScreen[ApplyAnswer]):
-    """A progress list; Roll back / Keep on failure."""
+    """A progress list with each step's result; Continue when done, Roll back / Keep on a
+    failure. It stays until the user has seen it."""
 
     TITLE_TEXT = "Applying the changes"
-    NEXT_LABEL = "Finish"
+    NEXT_LABEL = "Continue"
     CAN_GO_BACK = False
 
     @property
@@ -33,8 +34,8 @@ class ApplyScreen(WizardScreen[ApplyAnswer]):
 
     def body(self) -> ComposeResult:
         for index, change in enumerate(self.plan.changes):
-            yield Static(f"{PENDING} {change.title}", id=f"step-{index}", classes="step",
-                         markup=False)
+            yield Static(f"{PENDING} {self.plan.title_of(change)}", id=f"step-{index}",
+                         classes="step", markup=False)
         yield Static("", id="result", classes="message")
         with Horizontal(id="failed", classes="row"):
             yield Button("Roll back what was done", id="rollback", variant="warning",
@@ -60,9 +61,13 @@ class ApplyScreen(WizardScreen[ApplyAnswer]):
 
     def show_step(self, index: int, change: Change, state: StepState, message: str) -> None:
         """Update one line of the progress list."""
-        line = f"{ICONS.get(state, '?')} {change.title}"
-        if state in (StepState.UNDONE, StepState.UNDO_FAILED, StepState.FAILED):
-            line += f"  ({state}{': ' + message if message else ''})"
+        line = f"{ICONS.get(state, '?')} {self.plan.title_of(change)}"
+        if state is StepState.DONE and message:
+            line += f": {message}"
+        elif state is StepState.FAILED:
+            line += ": failed (see below)"
+        elif state in (StepState.UNDONE, StepState.UNDO_FAILED):
+            line += f": {state}{': ' + message if message else ''}"
         widget = self.query_one(f"#step-{index}", Static)
         widget.update(Text(line))
         failed = state in (StepState.FAILED, StepState.UNDO_FAILED)
@@ -75,8 +80,9 @@ class ApplyScreen(WizardScreen[ApplyAnswer]):
         next_button = self.query_one("#next", Button)
         next_button.disabled = False
         if outcome.ok:
-            self.set_message("result", f"✓ {len(outcome.done)} changes applied.", "ok")
-            self.dismiss(ApplyAnswer(outcome))
+            self.set_message("result", f"✓ {len(outcome.done)} changes applied. Continue"
+                             " [Enter] for the summary and the next steps.", "ok")
+            next_button.focus()
             return
         assert outcome.failed is not None
         done = (f"{len(outcome.done)} step(s) were done (marked ✓ above): roll them back, or"
@@ -90,9 +96,8 @@ class ApplyScreen(WizardScreen[ApplyAnswer]):
 
     def offer_rollback(self) -> None:
         """Bring the rollback offer into view (below the progress list) and focus it."""
-        button = self.query_one("#rollback", Button)
-        button.focus(scroll_visible=False)
-        self.query_one("#failed").scroll_visible(animate=False)
+        self.query_one("#rollback", Button).focus(scroll_visible=False)
+        self.query_one("#body", VerticalScroll).scroll_end(animate=False)
 
     @on(Button.Pressed, "#rollback")
     def rollback_clicked(self) -> None:
