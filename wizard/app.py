@@ -78,11 +78,9 @@ Input:focus { background: $primary 25%; }
 Checkbox { margin-top: 1; }
 OptionList { height: auto; max-height: 6; }
 .step { height: auto; }
-.preview { height: auto; padding: 0 1; background: $boost; }
-.details { color: $text-muted; }
-Collapsible { height: auto; padding: 0; margin: 0 0 1 0; border: none; background: $surface; }
-Collapsible > Contents { padding: 0 0 0 2; height: auto; }
-CollapsibleTitle { padding: 0; }
+.change-title { height: auto; margin-top: 1; text-style: bold; }
+.preview { height: auto; padding: 0 1; margin-left: 2; background: $boost; }
+.details { height: auto; margin-left: 2; color: $text-muted; }
 LoadingIndicator { height: 1; }
 RadioSet { width: 100%; }
 .field-error { height: auto; color: $error; text-style: bold; }

@@ -266,3 +266,55 @@ async def test_apply_stays_until_seen_with_each_steps_result(root: Path) -> None
         await pilot.press("enter")
         await settle(pilot)
         assert name(app) == "DoneScreen"
+
+
+# --------------------------------------------------------------------------- item 8
+
+@sync
+async def test_80_columns_step_bar_shows_every_step_and_the_current_one(root: Path) -> None:
+    app = fixed_app(root)
+    async with app.run_test(size=SMALL) as pilot:
+        await to_nut(pilot)
+        for _ in range(4):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert name(app) == "DoneScreen"
+        bar = screen_text(app).splitlines()[0]
+        assert "7 Done" in bar and all(f"{n} ›" in bar for n in range(1, 6)), bar
+
+
+LONG_DESC = "the solar battery in the garage, behind the inverter, next to the bike"
+
+
+@sync
+async def test_80_columns_review_titles_whole_and_wrapped_diff_rows_keep_their_marker(
+        tmp_path: Path) -> None:
+    section = (f"\n[ups]\n\t# Enphase (set up by enphase-setup)\n\tdriver = dummy-ups\n"
+               f"\tport = /var/lib/enphase-monitor/ups.dev\n\tdesc = \"{LONG_DESC}\"\n")
+    root = make_root(tmp_path, ups_conf=DEBIAN_UPS_CONF + section)
+    app = fixed_app(root)
+    app.session.answers.desc = LONG_DESC.upper()
+    async with app.run_test(size=SMALL) as pilot:
+        await to_nut(pilot)
+        for _ in range(2):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert name(app) == "ReviewScreen"
+        body = app.screen.query_one("#body")
+        titles = list(app.screen.query(".change-title").results(Static))
+        for title in titles:
+            body.scroll_to_widget(title, animate=False, top=True)
+            await pilot.pause()
+            shown = " ".join(" ".join(screen_text(app).split()).split())
+            assert " ".join(str(title.render()).split()) in shown
+        number = next(n for n, c in enumerate(app.session.plan.changes, 1)
+                      if "NUT section [ups]" in c.title)
+        diff = app.screen.query_one(f"#preview-{number}", Static)
+        body.scroll_to_widget(diff, animate=False, top=True)
+        await pilot.pause()
+        rows = screen_text(app).splitlines()[diff.region.y:diff.region.bottom]
+        added = [r[diff.region.x + 1:] for r in rows if "GARAGE" in r or "BIKE" in r]
+        removed = [r[diff.region.x + 1:] for r in rows if "garage" in r or "bike" in r]
+        assert len(added) >= 2 and len(removed) >= 2  # the long lines wrapped
+        assert all(r.startswith("+") for r in added), added
+        assert all(r.startswith("-") for r in removed), removed

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Collapsible, Input
+from textual.widgets import Input
 
 from enphase_setup.app import WizardApp
 from enphase_setup.facts import detect_host
@@ -94,8 +94,8 @@ def test_review_screen(snap_compare: Any, tmp_path: Path) -> None:
 def test_review_screen_ups_conf_diff(snap_compare: Any, tmp_path: Path) -> None:
     async def steps(pilot: Pilot[int]) -> None:
         await then_next(logged_in, 2)(pilot)
-        target = next(c for c in pilot.app.screen.query(Collapsible)
-                      if "ups.conf (NUT section" in str(c.title))
+        target = next(c for c in pilot.app.screen.query(".change-title")
+                      if "ups.conf (NUT section" in str(c.render()))
         pilot.app.screen.query_one("#body").scroll_to_widget(target, animate=False, top=True)
         await pilot.pause()
 

@@ -12,6 +12,7 @@ from ..runner import Result
 from ..session import REAUTH
 from ..steps import DoneAnswer
 from .base import WizardScreen
+from .preview import Preview
 
 STORE_TEXT = {SecretStore.CREDENTIAL: "systemd encrypted credential",
               SecretStore.KEYRING: "the keyring of the daemon's user",
@@ -44,7 +45,8 @@ class DoneScreen(WizardScreen[DoneAnswer]):
         plan = self.session.plan
         steps = plan.next_steps if plan is not None else []
         yield Static("Next steps", classes="label")
-        yield Static("\n".join(f"- {s}" for s in steps), classes="hint", markup=False)
+        yield Static(Preview("\n".join(f"- {s}" for s in steps), diff=False), classes="hint",
+                     id="next-steps")
 
     def on_mount(self) -> None:
         if self.session.mode == REAUTH or not self.session.context.live:

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.markup import escape
-from textual.widgets import Collapsible, Static
+from textual.widgets import Static
 
-from ..changes import Change, RunCommand, WriteFile
+from ..changes import Change, WriteFile
 from ..plan import Plan
 from ..session import Session
 from ..steps import ReviewAnswer
 from .base import Frame, WizardScreen
+from .preview import Preview
 
 
-def _lexer(change: Change) -> str:
-    if isinstance(change, RunCommand):
-        return "bash"
-    if isinstance(change, WriteFile) and change.old is not None:
-        return "diff"
-    return "ini"
-
-
-def preview(change: Change) -> Syntax:
-    """A change's preview, highlighted (diffs as diffs, files as ini, commands as shell)."""
-    return Syntax(change.preview().rstrip("\n"), _lexer(change), theme="ansi_dark",
-                  word_wrap=True, background_color="default")
+def preview(change: Change) -> Preview:
+    """A change's preview, wrapped to the width (a diff keeps its +/- on every row)."""
+    return Preview(change.preview(), isinstance(change, WriteFile) and change.old is not None)
 
 
 class ReviewScreen(WizardScreen[ReviewAnswer]):
@@ -51,11 +41,11 @@ class ReviewScreen(WizardScreen[ReviewAnswer]):
             yield Static("Nothing to change: everything is already as asked.",
                          classes="message ok")
         for number, change in enumerate(plan.changes, 1):
-            with Collapsible(title=escape(f"{number}. {plan.title_of(change)}"),
-                             collapsed=False):
-                if change.details():
-                    yield Static(Text(change.details()), classes="details")
-                yield Static(preview(change), classes="preview")
+            yield Static(f"{number}. {plan.title_of(change)}", classes="change-title",
+                         id=f"change-{number}", markup=False)
+            if change.details():
+                yield Static(Text(change.details()), classes="details")
+            yield Static(preview(change), classes="preview", id=f"preview-{number}")
 
     def submit(self) -> None:
         self.dismiss(ReviewAnswer(self.plan))
