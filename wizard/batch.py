@@ -13,7 +13,8 @@ from .answers import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
 from .plan import OnStep, StepState
-from .planner.nut import section_check
+from .planner.nut import nut_problem, section_check
+from .planner.remove import holds_secret, port_path
 from .planner.secret import store_problem
 from .session import REAUTH, Session
 
@@ -82,8 +83,12 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
 
 
 def answers_problem(session: Session) -> str | None:
-    """What the screens would refuse: the UPS name's section, the secret's store."""
+    """What the screens would refuse: no dummy-ups, the UPS name's section, the store."""
     ans = session.answers
+    if session.mode != REAUTH and not session.dry_run:
+        problem = nut_problem(session.facts)
+        if problem:
+            return problem
     if session.mode != REAUTH:
         conf = UpsConf(session.system.read_text(session.facts.nut.ups_conf) or "")
         check = section_check(ans.ups, conf, session.existing.configured)
@@ -140,6 +145,21 @@ def _yes(ask: Ask, question: str) -> bool:
         return False
 
 
+def _ask_files(session: Session, ask: Ask) -> tuple[bool, bool]:
+    """Ask whether to delete the port file and the config, naming them and what they hold."""
+    ctx = session.context
+    port, config = port_path(ctx), session.facts.nut.config_file(session.existing.ups)
+    delete_port = delete_config = False
+    if port is not None and (ctx.system.exists(port) or ctx.system.exists(f"{port}-nocomms")):
+        delete_port = _yes(ask, f"Delete the port file {port} too (it may hold lines of your"
+                                " own)?")
+    if ctx.system.exists(config):
+        secret = (" It holds the Enlighten password (or token) in clear text; kept, it stays"
+                  " on this host." if holds_secret(ctx) else "")
+        delete_config = _yes(ask, f"Delete the config {config} too?{secret}")
+    return delete_port, delete_config
+
+
 def remove(session: Session, out: TextIO, ask: Ask | None, delete_files: bool,
            rollback: bool = True) -> int:
     """--remove: ask about the port file and the config (unless non-interactive), then apply.
@@ -154,8 +174,7 @@ def remove(session: Session, out: TextIO, ask: Ask | None, delete_files: bool,
         return FAILED
     delete_port = delete_config = delete_files
     if ask is not None:
-        delete_port = _yes(ask, "Delete the port file too (it may hold lines of your own)?")
-        delete_config = _yes(ask, "Delete the config file too?")
+        delete_port, delete_config = _ask_files(session, ask)
     plan = session.build_plan(delete_port, delete_config)
     _say(out, plan.describe())
     if session.dry_run:

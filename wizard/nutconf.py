@@ -142,10 +142,15 @@ class UpsConf:
         """The first section with this name."""
         return next((s for s in self.sections if s.name == name), None)
 
-    def _indent(self, section: Section) -> str:
-        for index in section.key_lines.values():
-            line = self.lines[index]
-            return line[: len(line) - len(line.lstrip(" \t"))]
+    def _indent(self, section: Section | None = None) -> str:
+        """The indentation of `section`'s settings, else the file's (its first indented
+        setting), else a tab as NUT's examples."""
+        for candidate in [section] if section is not None else self.sections:
+            for index in sorted(candidate.key_lines.values()):
+                line = self.lines[index]
+                lead = line[: len(line) - len(line.lstrip(" \t"))]
+                if lead or section is not None:
+                    return lead
         return "\t"
 
     def with_section(
@@ -164,9 +169,11 @@ class UpsConf:
             if lines and lines[-1].strip():
                 lines.append(self.eol)
             lines.append(f"[{name}]{self.eol}")
+            indent = self._indent()
             if comment:
-                lines.append(f"\t# {comment}{self.eol}")
-            lines.extend(f"\t{key} = {quote(value)}{self.eol}" for key, value in values.items())
+                lines.append(f"{indent}# {comment}{self.eol}")
+            lines.extend(f"{indent}{key} = {quote(value)}{self.eol}"
+                         for key, value in values.items())
             return UpsConf("".join(lines))
         indent = self._indent(section)
         inserted: list[str] = []

@@ -186,9 +186,35 @@ def test_remove_asks_before_deleting(root: Path, sim: Simulator, tmp_path: Path,
 
     monkeypatch.setattr("builtins.input", fake_input)
     assert run(root, sim, ["--remove", "ups"]) == 0
-    assert len(asked) == 3 and "port file" in asked[0]
+    assert len(asked) == 3
+    assert asked[0].startswith("Delete the port file /var/lib/enphase-monitor/ups.dev too")
+    assert asked[1].startswith("Delete the config /etc/nut/enphase-ups.conf too? It holds the"
+                               " Enlighten password (or token) in clear text")
     assert (root / "var/lib/enphase-monitor/ups.dev").exists()
     assert not (root / "etc/nut/enphase-ups.conf").exists()
+
+
+def test_remove_says_what_stays(root: Path, sim: Simulator, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    capsys.readouterr()
+    assert run(root, sim, ["-n", "--remove", "ups", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the config /etc/nut/enphase-ups.conf is kept (re-running the wizard reuses" \
+        " it): it holds the Enlighten password (or token) in clear text" in out
+    assert "note: nut.conf keeps MODE=standalone: upsd stays on" in out
+
+
+def test_without_dummy_ups_nothing_is_applied(root: Path, sim: Simulator, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (root / "lib/nut/dummy-ups").unlink()
+    before = tree(root)
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 2
+    assert "error: NUT's dummy-ups driver is not installed: install nut-server" in \
+        capsys.readouterr().out
+    assert tree(root) == before
 
 
 def test_not_root_refuses_unless_dry_run(sim: Simulator, tmp_path: Path,

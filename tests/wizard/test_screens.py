@@ -318,3 +318,28 @@ async def test_80_columns_review_titles_whole_and_wrapped_diff_rows_keep_their_m
         assert len(added) >= 2 and len(removed) >= 2  # the long lines wrapped
         assert all(r.startswith("+") for r in added), added
         assert all(r.startswith("-") for r in removed), removed
+
+
+@sync
+async def test_a_successful_check_replaces_no_gateway_found(root: Path) -> None:
+    app = fixed_app(root)
+    app.session.services.discover = list  # nothing found on the network
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "IQ Gateway 122302045678" in str(app.screen.query_one("#probe", Static).render())
+        searching = str(app.screen.query_one("#searching", Static).render())
+        assert "No gateway found" not in searching and "envoy.local answered" in searching
+
+
+@sync
+async def test_without_dummy_ups_the_nut_step_refuses(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "lib/nut/dummy-ups").unlink()
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        problem = str(app.screen.query_one("#nut-problem", Static).render())
+        assert "dummy-ups driver is not installed: install nut-server" in problem
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "NutScreen"

@@ -11,7 +11,7 @@ from ..facts import DRIVER_UNIT, MONITOR_UNIT
 from ..plan import Plan
 from ..runner import cmd
 from .context import Context, dir_change, file_change, under
-from .nut import nutconf_mode_change, port_change, port_label, upsconf_change
+from .nut import nut_problem, nutconf_mode_change, port_change, port_label, upsconf_change
 from .secret import SECRET_KEYS, config_values, secret_changes, token_change
 from .units import (
     DRIVER_DROPIN,
@@ -66,8 +66,9 @@ def build_setup(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> P
     """
     verb = "Edit" if ctx.existing.configured else "Set up"
     plan = Plan(f"{verb} UPS '{ans.ups}' (Enphase gateway {ans.serial} at {ans.envoy_host})")
-    if ctx.facts.dummy_ups is None:
-        plan.notes.append("NUT's dummy-ups driver is not installed: install nut-server")
+    problem = nut_problem(ctx.facts)
+    if problem:
+        plan.notes.append(problem)
     if not ctx.system.is_root and not ctx.system.fake_root:
         plan.notes.append("not running as root: this is a dry run only")
     _files(plan, ans, ctx, token)

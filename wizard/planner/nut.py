@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import daemonconf
 from ..answers import Answers
 from ..changes import Change, RunCommand, WriteFile
-from ..facts import STATE_DIR
+from ..facts import STATE_DIR, Facts
 from ..nutconf import UpsConf
 from ..runner import cmd
 from .context import Context, file_change, under
@@ -98,6 +98,14 @@ def nutconf_mode_change(ctx: Context) -> WriteFile | None:
     return file_change(ctx, ctx.nut.nut_conf, new, mode=None if old is not None else 0o640,
                        owner=None if old is not None else ("root", ctx.nut.group),
                        purpose="start upsd: MODE=standalone")
+
+
+def nut_problem(facts: Facts) -> str | None:
+    """Why NUT cannot serve the UPS on this host (None: it can)."""
+    if facts.dummy_ups is None:
+        return ("NUT's dummy-ups driver is not installed: install nut-server (Debian) or nut"
+                " (Fedora), then run enphase-setup again")
+    return None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,13 @@ def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
             name=f"Delete the password from {user}'s keyring"))
 
 
-def _port_path(ctx: Context) -> PurePosixPath | None:
+def holds_secret(ctx: Context) -> bool:
+    """The UPS's config holds the password or a token in clear text."""
+    return any(ctx.existing.values.get(key) for key in ("PASSWORD", "TOKEN"))
+
+
+def port_path(ctx: Context) -> PurePosixPath | None:
+    """The UPS's port file, from its ups.conf section or its config."""
     values = ctx.existing.values
     state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
     port = ctx.existing.section.get("port") or values.get("PORT_FILE", "")
@@ -80,9 +86,9 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     token_path = PurePosixPath(token_file) if token_file.startswith("/") else state / token_file
     if ctx.system.exists(token_path):
         plan.add(DeleteFile(token_path, "token cache"))
-    port_path = _port_path(ctx)
-    if delete_port and port_path is not None:
-        for path in (port_path, PurePosixPath(f"{port_path}-nocomms")):
+    port = port_path(ctx)
+    if delete_port and port is not None:
+        for path in (port, PurePosixPath(f"{port}-nocomms")):
             if ctx.system.exists(path):
                 plan.add(DeleteFile(path, "port file"))
     config = ctx.nut.config_file(ups)
@@ -100,8 +106,20 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
         if ctx.live and old is not None:
             plan.add(RunCommand(cmd("systemctl", "try-reload-or-restart", UPSD_UNIT),
                                 why="upsd forgets the UPS", name=f"Reload upsd ({UPSD_UNIT})"))
-    if not delete_port and port_path is not None and ctx.system.exists(port_path):
-        plan.notes.append(f"the port file {port_path} is kept")
-    if not delete_config and ctx.system.exists(config):
-        plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)")
+    _notes(plan, ctx, delete_port, delete_config)
     return plan
+
+
+def _notes(plan: Plan, ctx: Context, delete_port: bool, delete_config: bool) -> None:
+    """What stays: the port file, the config (and its secret), nut.conf's MODE."""
+    port, config = port_path(ctx), ctx.nut.config_file(ctx.existing.ups)
+    if not delete_port and port is not None and ctx.system.exists(port):
+        plan.notes.append(f"the port file {port} is kept")
+    if not delete_config and ctx.system.exists(config):
+        secret = (": it holds the Enlighten password (or token) in clear text, readable by"
+                  " root and the daemon's group" if holds_secret(ctx) else "")
+        plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)"
+                          + secret)
+    if ctx.facts.nut_mode not in (None, "", "none"):
+        plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: upsd stays on for other"
+                          " UPSes and clients; set MODE=none by hand if nothing uses it")

@@ -115,6 +115,9 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         if old and info.serial and old != info.serial:
             text += f"\n  (the config said SERIAL {old}: the gateway's own serial is used)"
         self.set_message("probe", text, "ok")
+        searching = self.query_one("#searching", Static)
+        if not self.session.found:
+            searching.update(f"Not found by discovery, but {result.host} answered.")
 
     @on(Input.Submitted, "#serial")
     def serial_submitted(self) -> None:

@@ -11,7 +11,7 @@ from textual.widgets import Input, Static
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
 from ..planner.context import under
-from ..planner.nut import SectionCheck, section_check
+from ..planner.nut import SectionCheck, nut_problem, section_check
 from ..rules import Rule
 from ..steps import NutAnswer
 from .base import StepBar, WizardScreen, field_error_line
@@ -46,6 +46,11 @@ class NutScreen(WizardScreen[NutAnswer]):
                              for s in self.ups_conf.sections) or "none"
         yield Static(f"{found}\n{'ups.conf':<15} {facts.nut.ups_conf}: sections {sections}",
                      classes="facts", markup=False)
+        problem = nut_problem(facts)
+        if problem:
+            note = "" if not self.session.dry_run else " (a dry run goes on)"
+            yield Static(f"✗ {problem}{note}", id="nut-problem", classes="message error",
+                         markup=False)
         yield Static("UPS name (the ups.conf section; upsc <name>@localhost)", classes="label")
         yield Input(ans.ups, id="ups", compact=True,
                     validators=validators_for("ups", SectionRule(self)), validate_on=["blur"])
@@ -122,6 +127,9 @@ class NutScreen(WizardScreen[NutAnswer]):
 
     def submit(self) -> None:
         if not self.check_fields(*FIELDS):
+            return
+        if nut_problem(self.session.facts) and not self.session.dry_run:
+            self.query_one("#nut-problem").scroll_visible(animate=False)
             return
         value = {field: self.query_one(f"#{field}", Input).value.strip() for field in FIELDS}
         answer = NutAnswer(value["ups"], int(value["charge-low"]), int(value["pollfreq"]),
