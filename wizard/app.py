@@ -89,6 +89,9 @@ ConfirmScreen { align: center middle; }
           background: $surface; }
 #answers { height: auto; margin-top: 1; align-horizontal: right; }
 #answers Button { margin-left: 2; }
+BusyScreen { align: center middle; }
+#busy-dialog { width: 70; max-width: 95%; height: auto; padding: 1 2; border: thick $primary;
+               background: $surface; }
 """
 
 

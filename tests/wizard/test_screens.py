@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual.widgets import Button, Input, Static
 
+from enphase_setup.answers import Answers
 from enphase_setup.app import WizardApp
+from enphase_setup.discovery import Found
 from enphase_setup.runner import NOT_RUN, Result
+from enphase_setup.validate import CheckResult, Progress
 
 from .conftest import DEBIAN_UPS_CONF, fixed_app, make_root, screen_text, settle, sync, to_nut
 
@@ -343,3 +347,63 @@ async def test_without_dummy_ups_the_nut_step_refuses(tmp_path: Path) -> None:
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert name(app) == "NutScreen"
+
+
+# --------------------------------------------------------------------------- item 11
+
+@sync
+async def test_keys_typed_during_the_live_check_are_refused_not_misplaced(root: Path) -> None:
+    app = fixed_app(root)
+    release = threading.Event()
+    check = app.session.services.check
+
+    def slow_check(answers: Answers, progress: Progress) -> CheckResult:
+        progress("Logging in to Enlighten")
+        release.wait(10)
+        return check(answers, progress)
+
+    app.session.services.check = slow_check
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press(*"owner@example.com", "tab", *"secret", "enter")
+        for _ in range(5):
+            await pilot.pause()
+        assert name(app) == "BusyScreen"
+        # typed ahead, as if the next screen were there already
+        await pilot.press(*"me@example.com", "tab", *"hunter2", "tab", "enter")
+        await pilot.pause()
+        assert name(app) == "BusyScreen"
+        release.set()
+        await settle(pilot)
+        await settle(pilot)
+        assert name(app) == "NutScreen"
+        assert field(app, "ups").value == "ups" and field(app, "pollfreq").value == "60"
+        assert app.session.answers.username == "owner@example.com"
+        assert app.session.answers.password == "secret"
+        assert "hunter2" not in screen_text(app)
+
+
+@sync
+async def test_a_host_typed_during_discovery_is_kept(root: Path) -> None:
+    app = fixed_app(root)
+    release = threading.Event()
+    discover = app.session.services.discover
+
+    def slow_discover() -> list[Found]:
+        release.wait(10)
+        return discover()
+
+    app.session.services.discover = slow_discover
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(3):
+            await pilot.pause()
+        field(app, "host").value = ""
+        await pilot.press(*"192.168.1.50")
+        field(app, "serial").focus()
+        await pilot.press(*"1234")
+        release.set()
+        await settle(pilot)
+        assert field(app, "host").value == "192.168.1.50"
+        assert field(app, "serial").value == "1234"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Button, Checkbox, Input, LoadingIndicator, Static
+from textual.widgets import Checkbox, Input, Static
 
-from ..answers import Answers, SecretStore
+from ..answers import SecretStore
 from ..steps import CredentialsAnswer
 from ..validate import CheckResult, Failure
 from .base import WizardScreen, field_error_line
+from .busy import BusyScreen
 from .validators import validators_for
 
 TOKEN_PAGE = "https://entrez.enphaseenergy.com/entrez_tokens"
@@ -62,12 +63,10 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
             pin += f" (SHA-256 {_fingerprint(ans.gateway_fingerprint)})"
         yield Checkbox(pin, ans.pin_certificate, id="pin", compact=True,
                        disabled=not ans.gateway_fingerprint)
-        yield LoadingIndicator(id="busy")
         yield Static("", id="steps-done", classes="message")
         yield Static("", id="result", classes="message")
 
     def on_mount(self) -> None:
-        self.query_one("#busy", LoadingIndicator).display = False
         self.show_token_fields(self.session.answers.use_token)
         self._steps: list[str] = []
 
@@ -113,29 +112,18 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
         candidate = replace(ans, username=answer.username, password=answer.password,
                             token=answer.token, use_token=answer.use_token,
                             pin_certificate=answer.pin_certificate)
-        self.query_one("#next", Button).disabled = True
-        self.query_one("#busy", LoadingIndicator).display = True
         self.set_message("result", "")
+        self.set_message("steps-done", "")
         self._steps = []
-        self.check(candidate)
+        check = self.session.services.check
+        self.app.push_screen(BusyScreen("Checking the credentials live",
+                                        lambda progress: check(candidate, progress),
+                                        self._steps.append), self.checked)
 
-    @work(thread=True, exclusive=True, group="check")
-    def check(self, candidate: Answers) -> None:
-        """The live check of the answers given (a thread: network)."""
-        result = self.session.services.check(
-            candidate, lambda step: self.app.call_from_thread(self.step, step))
-        self.app.call_from_thread(self.checked, result)
-
-    def step(self, text: str) -> None:
-        """Show the step now running; the previous one is done."""
-        self._steps.append(text)
-        lines = [f"✓ {s}" for s in self._steps[:-1]] + [f"… {self._steps[-1]}"]
-        self.set_message("steps-done", "\n".join(lines), "hint")
-
-    def checked(self, result: CheckResult) -> None:
+    def checked(self, result: CheckResult | None) -> None:
         """Move on, or say what failed and put the cursor where the fix goes."""
-        self.query_one("#busy", LoadingIndicator).display = False
-        self.query_one("#next", Button).disabled = False
+        if result is None:
+            return
         done = [f"✓ {s}" for s in self._steps[:-1]]
         if self._steps:
             done.append(("✓ " if result.ok else "✗ ") + self._steps[-1])

@@ -43,6 +43,8 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
 
     def on_mount(self) -> None:
         self.query_one("#found", OptionList).display = False
+        self.host_at_start = self.query_one("#host", Input).value
+        self.serial_at_probe = ""
         self.discover()
 
     @work(thread=True, exclusive=True, group="discover")
@@ -68,8 +70,9 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
                 if found else "No gateway found on the network: type its host name or IP.")
         self.query_one("#searching", Static).update(text)
         host = self.query_one("#host", Input)
-        configured = self.session.existing.configured
-        if found and not configured and host.value in ("", "envoy.local"):
+        if host.value != self.host_at_start:
+            return  # the user is typing a host: leave it alone
+        if found and not self.session.existing.configured and host.value in ("", "envoy.local"):
             host.value = found[0].host
         if host.value:
             self.check_host(host.value)
@@ -90,6 +93,7 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         if self.check_field("host"):
             return
         self.set_message("probe", f"Asking {host} for /info.xml...", "hint")
+        self.serial_at_probe = self.query_one("#serial", Input).value
         self.probe(host)
 
     @work(thread=True, exclusive=True, group="probe")
@@ -107,13 +111,16 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         info = result.info
         serial = self.query_one("#serial", Input)
         old = serial.value.strip()
-        serial.value = info.serial or old
+        typed = serial.value != self.serial_at_probe  # typed while the gateway was asked
+        if not typed:
+            serial.value = info.serial or old
         text = f"✓ IQ Gateway {info.serial}, firmware {info.firmware or 'unknown'}"
         if info.part_number:
             text += f", part {info.part_number}"
         text += f", at {result.host}"
         if old and info.serial and old != info.serial:
-            text += f"\n  (the config said SERIAL {old}: the gateway's own serial is used)"
+            text += (f"\n  (the serial typed, {old}, is kept)" if typed else
+                     f"\n  (the config said SERIAL {old}: the gateway's own serial is used)")
         self.set_message("probe", text, "ok")
         searching = self.query_one("#searching", Static)
         if not self.session.found:
