@@ -29,7 +29,8 @@ from .screens import (
     SecretScreen,
     WizardScreen,
 )
-from .session import REAUTH, Session
+from .screens.confirm import ConfirmScreen
+from .session import REAUTH, SETUP, Session
 from .steps import Back, Finish, StepResult
 
 
@@ -113,6 +114,7 @@ class WizardApp(App[int]):
         self.applied = False
         self.result_text = ""
         self.crash_text = ""
+        self.draft_saved = False
 
     def dry_run_text(self) -> str:
         """Why nothing will be written ("" when it will)."""
@@ -123,7 +125,26 @@ class WizardApp(App[int]):
                 " is written.")
 
     def on_mount(self) -> None:
-        self.show(0)
+        draft = self.session.draft
+        saved = draft.load(self.session.answers) if draft and self.session.mode == SETUP else None
+        if saved is None:
+            self.show(0)
+            return
+
+        def resume(yes: bool | None) -> None:
+            if not yes:
+                assert draft is not None
+                draft.drop()
+                self.show(0)
+                return
+            self.session.resume(saved.answers)
+            # the secret is never saved: past the gateway, resume at the credentials
+            self.show(self.steps.index("credentials") if saved.step not in ("", "gateway")
+                      else 0)
+
+        self.push_screen(ConfirmScreen(
+            f"Resume the answers given last time? ({saved.describe()})\n\nThe password is"
+            " never saved: you type it again.", "Resume", "Start over", default=True), resume)
 
     def show(self, index: int, back: bool = False) -> None:
         """Push the screen of step `index`; after Back, focus the field that was left."""
@@ -147,10 +168,20 @@ class WizardApp(App[int]):
             self.show(max(index - 1, 0), back=True)
             return
         finish = result.take(self.session)
+        self.keep_draft(index)
         if finish is not None:
             self.finish(finish)
         elif index + 1 < len(self.steps):
             self.show(index + 1)
+
+    def keep_draft(self, index: int) -> None:
+        """Save the answers after each question (the apply drops them)."""
+        draft = self.session.draft
+        if draft is None or self.session.mode != SETUP:
+            return
+        if self.steps.index("review") > index:
+            draft.save(self.session.answers, self.steps[index + 1])
+            self.draft_saved = True
 
     def _handle_exception(self, error: Exception) -> None:
         """An exception nobody caught: remember one line for the end (Textual still exits)."""
@@ -166,6 +197,10 @@ class WizardApp(App[int]):
         """Ctrl+Q: leave; say whether anything was changed."""
         if not self.applied:
             self.result_text = "Cancelled: no changes were made."
+            if self.draft_saved and self.session.draft is not None:
+                self.result_text += (" The answers given so far (never the password) are kept"
+                                     f" in {self.session.draft.path}: run enphase-setup again"
+                                     " to resume.")
         self.exit(0)
 
     def finish(self, finish: Finish) -> None:

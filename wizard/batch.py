@@ -62,7 +62,7 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
     plan = session.plan
     assert plan is not None
     outcome = plan.apply(session.system, _progress(out, len(plan.changes)))
-    session.outcome = outcome
+    session.record_outcome(outcome)
     if not outcome.ok:
         assert outcome.failed is not None
         _say(out, f"FAILED: {outcome.failed.title}: {outcome.error}")

@@ -18,9 +18,10 @@ from pathlib import Path
 from enphase_monitor.errors import MonitorError
 from enphase_monitor.shellvars import one_line
 
-from . import __version__, batch
+from . import __version__, batch, draft
 from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
 from .crash import crash_line
+from .draft import Draft
 from .facts import detect_host
 from .runner import Command, RecordingRunner
 from .session import REAUTH, REMOVE, SETUP, Services, Session
@@ -109,6 +110,14 @@ def fake_creds_effect(system: System) -> RecordingRunner:
     return RecordingRunner(effects={"systemd-creds encrypt": encrypt})
 
 
+def tui_draft(system: System) -> Draft | None:
+    """Where the terminal UI keeps the answers given so far (None without platformdirs)."""
+    try:
+        return Draft(draft.default_path(), system.root)
+    except ImportError:
+        return None
+
+
 def make_system(args: argparse.Namespace) -> System:
     """The host, or the fake root given by --root / $ENPHASE_SETUP_ROOT."""
     root = args.root or (Path(os.environ[ROOT_ENV]) if os.environ.get(ROOT_ENV) else None)
@@ -192,4 +201,5 @@ def _run(args: argparse.Namespace, system: System | None, services: Services | N
         print(f"enphase-setup: the terminal UI needs Textual ({exc});"
               " use --non-interactive, or install enphase-monitor[wizard]", file=sys.stderr)
         return batch.FAILED
+    session.draft = tui_draft(system)
     return run_app(session)

@@ -135,7 +135,7 @@ class ApplyAnswer:
 
     def take(self, session: Session) -> Finish | None:
         """A failure ends the run with status 1."""
-        session.outcome = self.outcome
+        session.record_outcome(self.outcome)
         if self.outcome.ok:
             return None
         title = self.outcome.failed.title if self.outcome.failed else ""

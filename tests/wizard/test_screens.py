@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
+import pytest
 from textual.widgets import Button, Input, Static
 
+from enphase_setup import draft
 from enphase_setup.answers import Answers
 from enphase_setup.app import WizardApp
 from enphase_setup.discovery import Found
@@ -407,3 +410,69 @@ async def test_a_host_typed_during_discovery_is_kept(root: Path) -> None:
         await settle(pilot)
         assert field(app, "host").value == "192.168.1.50"
         assert field(app, "serial").value == "1234"
+
+
+# --------------------------------------------------------------------------- item 13
+
+@sync
+async def test_answers_are_kept_in_a_draft_resumed_and_dropped_once_applied(
+        root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = draft.default_path()
+    assert path == tmp_path / "state/enphase-setup/draft.json"
+    app = fixed_app(root)
+    app.session.draft = draft.Draft(path, root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        field(app, "pollfreq").value = "30"
+        field(app, "ups").value = "solar"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("ctrl+q")  # or a dropped SSH session: the draft is already there
+        await pilot.pause()
+    assert "kept in" in app.result_text and str(path) in app.result_text
+    saved = json.loads(path.read_text())["answers"]
+    assert "secret" not in saved.values() and not {"PASSWORD", "TOKEN"} & set(saved)
+    assert saved["POLLFREQ"] == "30" and saved["UPS"] == "solar"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+    again = fixed_app(root)
+    again.session.draft = draft.Draft(path, root)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert name(again) == "ConfirmScreen"
+        question = str(again.screen.query_one("#question", Static).render())
+        assert "UPS 'solar', gateway envoy.local" in question
+        await pilot.press("enter")  # Resume is the default
+        await settle(pilot)
+        assert name(again) == "CredentialsScreen"  # the password is never saved
+        assert field(again, "username").value == "owner@example.com"
+        assert field(again, "password").value == ""
+        field(again, "password").value = "secret"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(again) == "NutScreen"
+        assert (field(again, "ups").value, field(again, "pollfreq").value) == ("solar", "30")
+        for _ in range(3):  # NUT, Secret, Review: Apply
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert name(again) == "ApplyScreen"
+    assert not path.exists()  # applied: the draft is gone
+
+
+@sync
+async def test_start_over_drops_the_draft(root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "draft.json"
+    first = fixed_app(root)
+    first.session.answers.pollfreq = 45
+    draft.Draft(path, root).save(first.session.answers, "nut")
+    app = fixed_app(root)
+    app.session.draft = draft.Draft(path, root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert name(app) == "GatewayScreen"
+    assert not path.exists()
+    assert draft.Draft(path, tmp_path / "elsewhere").load(app.session.answers) is None

@@ -77,6 +77,7 @@ class ApplyScreen(WizardScreen[ApplyAnswer]):
     def finished(self, outcome: Outcome) -> None:
         """All done, or stop at the failure and offer the rollback."""
         self.outcome = outcome
+        self.session.record_outcome(outcome)
         next_button = self.query_one("#next", Button)
         next_button.disabled = False
         if outcome.ok:

@@ -12,7 +12,8 @@ from textual.widgets import Button, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Asks one question; dismisses True for yes. No has the focus: Enter is the safe answer."""
+    """Asks one question; dismisses True for yes. The default answer (No, unless told) has the
+    focus, so Enter gives it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
@@ -20,19 +21,19 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, yes: str, no: str) -> None:
+    def __init__(self, question: str, yes: str, no: str, default: bool = False) -> None:
         super().__init__()
-        self.question, self.yes, self.no = question, yes, no
+        self.question, self.yes, self.no, self.default = question, yes, no, default
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question", markup=False)
             with Horizontal(id="answers"):
-                yield Button(f"{self.yes} [y]", id="yes", variant="warning", compact=True)
-                yield Button(f"{self.no} [n]", id="no", variant="primary", compact=True)
+                yield Button(f"{self.yes} \\[y]", id="yes", variant="warning", compact=True)
+                yield Button(f"{self.no} \\[n]", id="no", variant="primary", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes" if self.default else "#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
