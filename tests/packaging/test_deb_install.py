@@ -133,13 +133,16 @@ def test_installed_daemon_polls_the_simulator(install: Installed, tmp_path: Path
 
 def test_installed_wizard_runs_with_debian_python(install: Installed):
     """/usr/bin/enphase-setup under Debian's /usr/bin/python3 imports the vendored Textual (not
-    a system copy), which the postinst byte-compiled; the TUI module loads."""
+    a system copy), which the postinst byte-compiled; the TUI module loads. Only the packaged
+    launcher does: importing enphase_setup alone never looks in the vendor dir."""
     script = Path("/usr/bin/enphase-setup")
     assert script.read_text().splitlines()[0] == "#!/usr/bin/python3"
+    assert "from enphase_setup.packaged import main" in script.read_text()
     env = system_env(HOME="/nonexistent")
     assert run([script, "--version"], env=env).stdout.strip() == \
         f"enphase-setup {project_version()}"
-    code = ("import enphase_setup.app, textual, rich, pygments; "
+    code = ("from enphase_setup.packaged import use_vendored; use_vendored(); "
+            "import enphase_setup.app, textual, rich, pygments; "
             "print(enphase_setup.__file__, textual.__file__, rich.__file__, pygments.__file__, "
             "textual.__version__)")
     where = run(["/usr/bin/python3", "-c", code], env=env, cwd="/").stdout.split()
@@ -147,9 +150,9 @@ def test_installed_wizard_runs_with_debian_python(install: Installed):
     assert all(path.startswith(f"{VENDOR}/") for path in where[1:4]), where
     assert where[4] == vendor_lock()["textual"], where
     assert list((VENDOR / "textual/__pycache__").glob("*.cpython-3*.pyc"))
-    # only the wizard sees the vendored libraries
-    plain = run(["/usr/bin/python3", "-c", "import textual; print(textual.__file__)"],
-                env=env, cwd="/", check=False)
+    # only the wizard's launcher sees the vendored libraries, not an import of the package
+    plain = run(["/usr/bin/python3", "-c", "import enphase_setup.cli, textual;"
+                 " print(textual.__file__)"], env=env, cwd="/", check=False)
     assert plain.returncode != 0 or not plain.stdout.startswith(str(VENDOR)), plain.stdout
 
 
