@@ -7,7 +7,6 @@ Textual is imported only when the terminal UI starts, so ``--non-interactive`` a
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import sys
 import textwrap
@@ -23,7 +22,7 @@ from .answers import AnswerError, Answers, SecretStore, apply_values, read_answe
 from .crash import crash_line
 from .draft import Draft
 from .facts import detect_host
-from .runner import Command, RecordingRunner
+from .fakeroot import fake_root_system, needs_text
 from .session import REAUTH, REMOVE, SETUP, Services, Session
 from .system import System
 
@@ -33,6 +32,9 @@ Without options it starts the interactive wizard (a terminal UI). Answers files 
 config syntax (KEY=VALUE) or JSON, with the keys
 {keys}
 Environment: {root_env} (same as --root), NUT_CONFPATH. See enphase-setup(8).
+--root DIR works on a fake root: files under DIR, commands recorded (marked "would run"),
+not run. It looks for (the first two are required):
+{needs}
 Exit status: 0 done, 1 failed (after a rollback unless --no-rollback), 2 bad usage or answer.
 """
 
@@ -46,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
         prog="enphase-setup", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Set up enphase-monitor: find the gateway, check the credentials, "
                     "configure NUT, store the secret, and start the services.",
-        epilog=EPILOG.format(keys=keys, root_env=ROOT_ENV))
+        epilog=EPILOG.format(keys=keys, root_env=ROOT_ENV, needs=needs_text()))
     what = p.add_mutually_exclusive_group()
     what.add_argument("--reauth", metavar="UPS", help="only renew the credentials/token of UPS")
     what.add_argument("--remove", metavar="UPS", help="undo what the wizard set up for UPS")
@@ -98,18 +100,6 @@ def _flag_values(args: argparse.Namespace) -> dict[str, str]:
     return values
 
 
-def fake_creds_effect(system: System) -> RecordingRunner:
-    """Under --root: record commands; `systemd-creds encrypt` writes a stand-in blob."""
-
-    def encrypt(command: Command) -> None:
-        target = system.path(command.argv[-1])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        blob = base64.b64encode(f"fake credential {command.argv[2]}".encode()).decode()
-        target.write_text(blob + "\n")
-
-    return RecordingRunner(effects={"systemd-creds encrypt": encrypt})
-
-
 def tui_draft(system: System) -> Draft | None:
     """Where the terminal UI keeps the answers given so far (None without platformdirs)."""
     try:
@@ -123,9 +113,7 @@ def make_system(args: argparse.Namespace) -> System:
     root = args.root or (Path(os.environ[ROOT_ENV]) if os.environ.get(ROOT_ENV) else None)
     if root is None or root.resolve() == Path("/"):
         return System()
-    system = System(root)
-    system.runner = fake_creds_effect(system)
-    return system
+    return fake_root_system(root)
 
 
 def main(argv: Sequence[str] | None = None, *, system: System | None = None,
