@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
 from enphase_monitor.errors import ConfigError
+from enphase_monitor.fileutil import read_regular_nofollow
 from enphase_monitor.shellvars import one_line, parse_assignments
 
 from . import daemonconf
@@ -118,6 +120,9 @@ class Answers:
 
 ANSWER_KEYS = tuple(f.name.upper() for f in fields(Answers))
 FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
+SECRET_ANSWERS = ("PASSWORD", "TOKEN")
+INPUT_LIMIT = 64 * 1024  # an answers file is a few hundred bytes
+PRIVATE_MASK = 0o037  # group write or execute, anything for others: not 0600/0640
 BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
 
 
@@ -144,10 +149,11 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
     for key, raw in values.items():
         upper = key.upper()
         if upper in FILE_KEYS:
-            try:
-                secret = Path(raw).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise AnswerError(f"{upper}: cannot read {raw}: {exc.strerror}") from None
+            text, mode = read_input(Path(raw), upper)
+            problem = private_problem(Path(raw), mode, upper)
+            if problem:
+                raise AnswerError(problem)
+            secret = text.strip()
             name = "password" if upper == "PASSWORD_FILE" else "token"
             problem = answer_problem(name, secret)
             if problem:
@@ -178,16 +184,48 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
     return answers
 
 
+def read_input(path: Path, what: str) -> tuple[str, int]:
+    """The text of an answers or secret file, and the mode of the very file read (a symlink
+    the user named is followed to its end, the file itself is read without following one).
+
+    Raises:
+        AnswerError: unreadable, not a regular file, larger than 64 KiB, or not UTF-8.
+    """
+    try:
+        data, st = read_regular_nofollow(path.resolve(), INPUT_LIMIT)
+        return data.decode("utf-8"), stat.S_IMODE(st.st_mode)
+    except OSError as exc:
+        raise AnswerError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AnswerError(f"{what} {path} is not UTF-8 text") from None
+
+
+def private_problem(path: Path, mode: int, what: str) -> str | None:
+    """Why a file holding a secret is too open (it must be 0600 or 0640, as the config)."""
+    if mode & PRIVATE_MASK:
+        return (f"{what} {path} holds a secret and is mode {mode:04o}: it must be 0600 or 0640"
+                f" (run chmod 0600 {path})")
+    return None
+
+
 def read_answers_file(path: Path) -> dict[str, str]:
     """KEY=VALUE (config syntax) or JSON answers.
 
     Raises:
-        AnswerError: unreadable or malformed.
+        AnswerError: unreadable or malformed, or it holds PASSWORD or TOKEN and others may
+            read or change it.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AnswerError(f"cannot read answers file {path}: {exc.strerror}") from None
+    text, mode = read_input(path, "answers file")
+    values = _parse_answers(path, text)
+    secret = any(values.get(key) for key in SECRET_ANSWERS)
+    problem = private_problem(path, mode, "answers file") if secret else None
+    if problem:
+        raise AnswerError(problem)
+    return values
+
+
+def _parse_answers(path: Path, text: str) -> dict[str, str]:
+    """JSON (when it starts with '{') or the config's KEY=VALUE syntax."""
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)

@@ -9,16 +9,13 @@ from __future__ import annotations
 import abc
 import contextlib
 import difflib
-import os
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from enphase_monitor.errors import MonitorError
-from enphase_monitor.fileutil import atomic_write
 
 from .runner import Command
-from .system import System
+from .system import FileState, System
 
 
 class ApplyError(MonitorError):
@@ -33,35 +30,33 @@ def _mode_text(mode: int) -> str:
     return f"{mode:04o}"
 
 
-@dataclass(frozen=True)
-class FileBackup:
-    """A file's bytes, mode and owner before a change (to put it back)."""
+def _backup(system: System, logical: PurePosixPath) -> FileState | None:
+    """The file as it is now, to put back on rollback (None: it does not exist).
 
-    data: bytes
-    mode: int
-    uid: int
-    gid: int
+    Raises:
+        ApplyError: it cannot be read, or it is a symlink or not a regular file.
+    """
+    try:
+        return system.read_file(logical)
+    except MonitorError as exc:
+        raise ApplyError(str(exc)) from exc
 
-    @classmethod
-    def take(cls, path: Path) -> FileBackup | None:
-        """The file as it is now; None when it does not exist."""
-        try:
-            st = path.lstat()
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ApplyError(f"cannot read {path}: {exc.strerror}") from exc
-        return cls(data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
 
-    def restore(self, path: Path, system: System) -> None:
-        """Put the file back as it was."""
-        try:
-            atomic_write(path, self.data, mode=self.mode, error=ApplyError)
-            if system.is_root:
-                os.chown(path, self.uid, self.gid)
-        except OSError as exc:
-            raise ApplyError(f"cannot restore {path}: {exc.strerror}") from exc
+def _restore(system: System, logical: PurePosixPath, before: FileState | None) -> None:
+    """Put a file back as it was (its bytes, mode, owner and label), or remove it if it was
+    not there.
+
+    Raises:
+        ApplyError: it cannot be restored.
+    """
+    try:
+        if before is None:
+            system.delete(logical)
+        else:
+            owner = (before.uid, before.gid) if system.is_root else None
+            system.write_file(logical, before.data, before.mode, owner, before.label)
+    except OSError as exc:
+        raise ApplyError(f"cannot restore {logical}: {exc.strerror or exc}") from exc
 
 
 # --------------------------------------------------------------------------- changes
@@ -130,7 +125,7 @@ class WriteFile(Change):
     label: str = ""
     purpose: str = ""
     system: System | None = field(default=None, repr=False)
-    _before: FileBackup | None = field(default=None, repr=False)
+    _before: FileState | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         verb = "Create" if self.old is None else "Edit"
@@ -162,33 +157,23 @@ class WriteFile(Change):
         return ", ".join(p for p in parts if p)
 
     def apply(self, system: System) -> str:
-        path = system.path(self.path)
-        self._before = FileBackup.take(path)
-        like = path if self.mode is None and self._before is not None else None
+        self._before = before = _backup(system, self.path)
         data = _bytes(self.text)
+        keep = self.mode is None and before is not None
         try:
-            atomic_write(path, data, like=like,
-                         mode=0o640 if self.mode is None else self.mode, error=ApplyError)
-            if self.owner is not None:
-                system.chown(self.path, *self.owner)
+            if keep and before is not None:  # the file's own mode, owner and label
+                owner = (before.uid, before.gid) if system.is_root else None
+                system.write_file(self.path, data, before.mode, owner, before.label)
+            else:
+                owner = system.owner_ids(*self.owner) if self.owner is not None else None
+                mode = 0o640 if self.mode is None else self.mode
+                system.write_file(self.path, data, mode, owner)
         except OSError as exc:
-            self._undo(system)
-            raise ApplyError(f"cannot set the owner of {self.path}: {exc}") from exc
+            raise ApplyError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         return f"wrote {len(data)} bytes" + (f", {self.details()}" if self.details() else "")
 
-    def _undo(self, system: System) -> None:
-        path = system.path(self.path)
-        if self._before is None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        else:
-            self._before.restore(path, system)
-
     def rollback(self, system: System) -> None:
-        try:
-            self._undo(system)
-        except OSError as exc:
-            raise ApplyError(f"cannot undo {self.path}: {exc.strerror}") from exc
+        _restore(system, self.path, self._before)
 
 
 @dataclass
@@ -197,7 +182,7 @@ class DeleteFile(Change):
 
     path: PurePosixPath
     purpose: str = ""
-    _before: FileBackup | None = field(default=None, repr=False)
+    _before: FileState | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = f"Delete {self.path}" + (f" ({self.purpose})" if self.purpose else "")
@@ -207,17 +192,16 @@ class DeleteFile(Change):
         return f"rm {self.path}\n"
 
     def apply(self, system: System) -> str:
-        path = system.path(self.path)
-        self._before = FileBackup.take(path)
+        self._before = _backup(system, self.path)
         try:
-            path.unlink(missing_ok=True)
+            system.delete(self.path)
         except OSError as exc:
             raise ApplyError(f"cannot delete {self.path}: {exc.strerror}") from exc
         return "deleted" if self._before is not None else "already gone"
 
     def rollback(self, system: System) -> None:
         if self._before is not None:
-            self._before.restore(system.path(self.path), system)
+            _restore(system, self.path, self._before)
 
 
 @dataclass
@@ -230,7 +214,7 @@ class MakeDir(Change):
     label: str = ""
     purpose: str = ""
     system: System | None = field(default=None, repr=False)
-    _created: list[Path] = field(default_factory=list, repr=False)
+    _created: list[PurePosixPath] = field(default_factory=list, repr=False)
     _before: tuple[int, int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -250,37 +234,32 @@ class MakeDir(Change):
         return ", ".join(p for p in parts if p)
 
     def apply(self, system: System) -> str:
-        path = system.path(self.path)
         self._created = []
-        if path.is_dir():
-            st = path.stat()
-            self._before = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-        missing = [p for p in [path, *path.parents] if not p.exists()]
         try:
+            self._before = system.dir_meta(self.path)
+            missing = [p for p in [self.path, *self.path.parents] if not system.exists(p)]
             for directory in reversed(missing):
-                directory.mkdir()
+                system.path(directory).mkdir()
                 self._created.append(directory)
-            path.chmod(self.mode)
-            if self.owner is not None:
-                system.chown(self.path, *self.owner)
-        except OSError as exc:
-            self.rollback(system)
-            raise ApplyError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
+            owner = system.owner_ids(*self.owner) if self.owner is not None else None
+            system.set_dir_meta(self.path, self.mode, owner)
+        except (OSError, MonitorError) as exc:
+            with contextlib.suppress(ApplyError):
+                self.rollback(system)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ApplyError(f"cannot create {self.path}: {reason}") from exc
         return ("created, " if self._created else "") + self.details()
 
     def rollback(self, system: System) -> None:
         for directory in reversed(self._created):
             with contextlib.suppress(OSError):
-                directory.rmdir()
+                system.path(directory).rmdir()
         if self._before is not None and not self._created:
-            path = system.path(self.path)
             mode, uid, gid = self._before
             try:
-                path.chmod(mode)
-                if system.is_root:
-                    os.chown(path, uid, gid)
-            except OSError as exc:
-                raise ApplyError(f"cannot restore {self.path}: {exc.strerror}") from exc
+                system.set_dir_meta(self.path, mode, (uid, gid) if system.is_root else None)
+            except (OSError, MonitorError) as exc:
+                raise ApplyError(f"cannot restore {self.path}: {exc}") from exc
 
 
 @dataclass
@@ -302,7 +281,7 @@ class RunCommand(Change):
     writes: PurePosixPath | None = None
     mode: int | None = None
     name: str = ""
-    _before: FileBackup | None = field(default=None, repr=False)
+    _before: FileState | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = self.name or "Run " + " ".join(self.command.argv[:2])
@@ -319,14 +298,18 @@ class RunCommand(Change):
 
     def apply(self, system: System) -> str:
         if self.writes is not None:
-            self._before = FileBackup.take(system.path(self.writes))
+            self._before = _backup(system, self.writes)
         result = system.run(self.command)
         if not result.ok:
             self._restore(system)
             raise ApplyError(f"{self.command.shown()} failed: {result.reason()}")
         if self.writes is not None and self.mode is not None:
-            with contextlib.suppress(FileNotFoundError):
-                system.path(self.writes).chmod(self.mode)
+            try:
+                system.set_file_mode(self.writes, self.mode)
+            except FileNotFoundError:
+                pass
+            except (OSError, MonitorError) as exc:
+                raise ApplyError(f"cannot set the mode of {self.writes}: {exc}") from exc
         if system.runner.records_only:
             return "recorded, not run"
         output = next((line.strip() for line in (result.stdout + result.stderr).splitlines()
@@ -334,14 +317,8 @@ class RunCommand(Change):
         return "exit status 0" + (f": {output}" if output else "")
 
     def _restore(self, system: System) -> None:
-        if self.writes is None:
-            return
-        path = system.path(self.writes)
-        if self._before is not None:
-            self._before.restore(path, system)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        if self.writes is not None:
+            _restore(system, self.writes, self._before)
 
     def rollback(self, system: System) -> None:
         if self.undo is not None:

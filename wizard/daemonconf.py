@@ -14,6 +14,8 @@ from enphase_monitor.config import SECRET_KEYS
 from enphase_monitor.errors import ConfigError
 from enphase_monitor.shellvars import parse_assignments
 
+from .rules import CONTROL
+
 MASK = "<hidden>"
 _SAFE = re.compile(r"[A-Za-z0-9_./:@%+,-]*")
 _ASSIGN = re.compile(r"^[ \t]*(?:(?:export|declare)[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=", re.M)
@@ -24,7 +26,13 @@ HEADER = (
 
 
 def quote(value: str) -> str:
-    """A value as a shell word: bare when safe, else single-quoted."""
+    """A value as a shell word: bare when safe, else single-quoted.
+
+    Raises:
+        ValueError: a control character (the answers' rules refuse them first).
+    """
+    if CONTROL.search(value):
+        raise ValueError("a config value may not hold control characters")
     if value and _SAFE.fullmatch(value):
         return value
     return "'" + value.replace("'", "'\\''") + "'"

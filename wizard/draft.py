@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from enphase_monitor.errors import MonitorError
-from enphase_monitor.fileutil import atomic_write
+from enphase_monitor.fileutil import read_regular_nofollow, replace_with_new_file
 
 from .answers import AnswerError, Answers, apply_values
 
@@ -74,21 +72,19 @@ class Draft:
         """Write the draft (0600 in a 0700 directory); a failure only loses the draft."""
         data = {"version": 1, "root": self.root, "step": step, "saved": time.time(),
                 "answers": draft_values(answers)}
-        with contextlib.suppress(OSError, MonitorError):
+        with contextlib.suppress(OSError):
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(data, indent=1).encode(), mode=0o600)
+            replace_with_new_file(self.path, json.dumps(data, indent=1).encode(), 0o600)
 
     def load(self, base: Answers) -> Saved | None:
         """The draft for this root, applied over `base`; None when there is none (or it is
         unreadable, too big, for another root, or invalid)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            raw, _ = read_regular_nofollow(self.path, DRAFT_LIMIT)
         except OSError:
             return None
-        with os.fdopen(fd, "rb") as handle:
-            raw = handle.read(DRAFT_LIMIT + 1)
         try:
-            data = json.loads(raw.decode("utf-8")) if len(raw) <= DRAFT_LIMIT else None
+            data = json.loads(raw.decode("utf-8"))
             if not isinstance(data, dict) or data.get("root") != self.root:
                 return None
             values = {str(k): str(v) for k, v in dict(data["answers"]).items()}

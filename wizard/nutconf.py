@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .rules import CONTROL
+
 _SAFE = re.compile(r"[A-Za-z0-9_./:@+%,-]+")
 
 
@@ -61,7 +63,14 @@ def split_words(line: str) -> list[str]:
 
 
 def quote(value: str) -> str:
-    """A value as ups.conf wants it: bare when safe, else in double quotes."""
+    """A value as ups.conf wants it: bare when safe, else in double quotes.
+
+    Raises:
+        ValueError: a control character (a newline would start a new line, or a section);
+            the answers' rules refuse them first, this is the last guard.
+    """
+    if CONTROL.search(value):
+        raise ValueError("a ups.conf value may not hold control characters")
     if _SAFE.fullmatch(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

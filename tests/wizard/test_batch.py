@@ -28,6 +28,7 @@ def answers_file(path: Path, sim: Simulator, **extra: str | None) -> Path:
               "SECRET_STORE": "config"}
     values.update(extra)
     path.write_text("".join(f"{k}='{v}'\n" for k, v in values.items() if v is not None))
+    path.chmod(0o600)
     return path
 
 
@@ -60,6 +61,7 @@ def test_json_answers_and_flags(root: Path, sim: Simulator, tmp_path: Path) -> N
     state = sim.state
     password = tmp_path / "pw"
     password.write_text(state.password + "\n")
+    password.chmod(0o600)
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({
         "ups": "solar", "envoy_host": sim.gateway_host, "username": state.username,
@@ -153,6 +155,7 @@ def test_reauth_non_interactive(root: Path, sim: Simulator, tmp_path: Path) -> N
     sim.update(password="new-password")
     new = tmp_path / "pw"
     new.write_text("new-password")
+    new.chmod(0o640)
     assert run(root, sim, ["-n", "--reauth", "ups", "--password-file", str(new)]) == 0
     assert load_config(root / "etc/nut/enphase-ups.conf", env={}).password == "new-password"
 

@@ -7,6 +7,7 @@ and look at the SVGs in ``__snapshots__/`` before committing them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,16 @@ def test_dry_run_banner(snap_compare: Any, tmp_path: Path, size: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_resume_offer(snap_compare: Any, tmp_path: Path, size: str) -> None:
+def test_resume_offer(snap_compare: Any, tmp_path: Path, size: str,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
     root = make_root(tmp_path)
     app = fixed_app(root)
     draft = Draft(tmp_path / "draft.json", root)
     answers = app.session.answers
     answers.ups, answers.pollfreq = "solar", 30
+    monkeypatch.setattr("time.time", lambda: 1767261600.0)  # saved 2026-01-01 10:00 UTC
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     draft.save(answers, "nut")
     app.session.draft = draft
     assert snap_compare(app, terminal_size=SIZES[size], run_before=settle)

@@ -3,7 +3,6 @@ written (or not, when it is already so) and a directory made."""
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -60,21 +59,17 @@ def under(path: PurePosixPath, directory: PurePosixPath) -> bool:
     return path == directory or directory in path.parents
 
 
-def _meta_ok(ctx: Context, path: PurePosixPath, mode: int | None,
+def _meta_ok(ctx: Context, meta: tuple[int, int, int] | None, mode: int | None,
              owner: tuple[str, str] | None) -> bool:
-    """The file already has this mode and (when we are root) owner."""
+    """A file or directory (its mode, uid, gid) already has this mode and (as root) owner."""
     if mode is None:
         return True
-    try:
-        st = ctx.system.path(path).stat()
-    except OSError:
-        return False
-    if stat.S_IMODE(st.st_mode) != mode:
+    if meta is None or meta[0] != mode:
         return False
     if owner is None or not ctx.system.is_root:
         return True
     account, gid = ctx.system.accounts.user(owner[0]), ctx.system.accounts.gid(owner[1])
-    return account is not None and (st.st_uid, st.st_gid) == (account.uid, gid)
+    return account is not None and meta[1:] == (account.uid, gid)
 
 
 def file_change(ctx: Context, path: PurePosixPath, text: str, *, mode: int | None,
@@ -86,8 +81,10 @@ def file_change(ctx: Context, path: PurePosixPath, text: str, *, mode: int | Non
         secret: the whole content is secret (a token): previews show a placeholder.
         masked: the content is a config file: previews mask its secret keys.
     """
-    old = ctx.system.read_text(path)
-    if old == text and _meta_ok(ctx, path, mode, owner):
+    state = ctx.system.read_file(path)
+    old = None if state is None else state.data.decode("utf-8", "surrogateescape")
+    meta = None if state is None else (state.mode, state.uid, state.gid)
+    if old == text and _meta_ok(ctx, meta, mode, owner):
         return None
     shown = old_shown = None
     if secret:
@@ -104,6 +101,6 @@ def file_change(ctx: Context, path: PurePosixPath, text: str, *, mode: int | Non
 def dir_change(ctx: Context, path: PurePosixPath, mode: int, owner: tuple[str, str],
                purpose: str, label: str = "") -> MakeDir | None:
     """A MakeDir, or None when the directory is already so."""
-    if ctx.system.path(path).is_dir() and _meta_ok(ctx, path, mode, owner):
+    if _meta_ok(ctx, ctx.system.dir_meta(path), mode, owner):
         return None
     return MakeDir(path, mode, owner, label=label, purpose=purpose, system=ctx.system)

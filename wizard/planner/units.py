@@ -42,7 +42,8 @@ def dropin_changes(ctx: Context, unit: str, text: str, purpose: str) -> list[Cha
 def unit_text(ctx: Context, template: str) -> str | None:
     """The template unit that systemd uses (/etc first), None when none is installed."""
     for directory in UNIT_PATHS:
-        text = ctx.system.read_text(PurePosixPath(directory) / template)
+        # root's own unit directories: a unit may be a symlink (an alias), so it is followed
+        text = ctx.system.read_text(PurePosixPath(directory) / template, follow=True)
         if text is not None:
             return text
     return None
