@@ -24,6 +24,7 @@ from enphase_monitor.errors import (
     AuthError,
     BackoffActive,
     CloudError,
+    ConfigError,
     GatewayUnauthorized,
     LoginError,
     MfaRequiredError,
@@ -50,18 +51,31 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 class Clock:
-    """A settable clock; moving it also moves the simulator's clock (token expiry checks)."""
+    """Settable clocks: the wall clock (called) and a monotonic one (`monotonic`).
+
+    `advance` is time passing: both clocks move, and the simulator's (the cloud's) with them.
+    `jump` is this host's wall clock set wrong: only it moves.
+    """
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.t = time.time()
+        self.offset = 0.0  # this host's wall clock minus the true time
+        self.m = 1000.0
 
     def __call__(self) -> float:
-        return self.t
+        return self.t + self.offset
+
+    def monotonic(self) -> float:
+        return self.m
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+        self.m += seconds
         self.sim.update(clock_offset_s=self.t - time.time())
+
+    def jump(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 @pytest.fixture
@@ -99,7 +113,8 @@ def client(sim: Simulator, transports: list[HttpsTransport]) -> EnlightenClient:
 def manager(client: EnlightenClient, clock: Clock,
             make_config: Callable[..., Config]) -> Callable[..., TokenManager]:
     def make(config: Config | None = None, extra: str = "") -> TokenManager:
-        return TokenManager(config or make_config(extra), client, clock=clock)
+        return TokenManager(config or make_config(extra), client, clock=clock,
+                            monotonic=clock.monotonic)
 
     return make
 
@@ -139,7 +154,7 @@ class TestTokenInfo:
         with pytest.raises(TokenError, match="not a JWT"):
             TokenInfo.parse(token)
 
-    @pytest.mark.parametrize("payload", ["!!!!", "a", "bm90IGpzb24", "_-_-_-"])
+    @pytest.mark.parametrize("payload", ["a", "bm90IGpzb24", "_-_-_-"])
     def test_bad_base64_or_not_json(self, payload: str) -> None:
         with pytest.raises(TokenError, match="base64url JSON"):
             TokenInfo.parse(f"eyJhbGciOiJFUzI1NiJ9.{payload}.sig")
@@ -613,9 +628,20 @@ class TestManualToken:
         assert tm.token() != token
         assert logins(sim) == 1
 
-    def test_not_a_jwt(self, manager: Callable[..., TokenManager]) -> None:
-        tm = manager(extra="TOKEN=not-a-token\nPASSWORD=\n")
-        with pytest.raises(TokenError, match=r"TOKEN in .*not a JWT"):
+    def test_not_a_jwt_refused_with_the_config(self, make_config: Callable[..., Config]) -> None:
+        expected = r"^config .*: line \d+: TOKEN is not a token"
+        with pytest.raises(ConfigError, match=expected) as info:
+            make_config("TOKEN=not-a-token\nPASSWORD=\n")
+        assert "not-a-token" not in str(info.value)
+
+    def test_not_a_jwt_from_a_credential(self, manager: Callable[..., TokenManager],
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        creds = tmp_path / "creds"
+        creds.mkdir(mode=0o700)
+        (creds / "enphase-token").write_text("not-a-token\n")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        tm = manager(extra="PASSWORD=\n")
+        with pytest.raises(TokenError, match=r"^systemd credential enphase-token: .*not a JWT"):
             tm.token()
 
     def test_for_another_serial_not_used(self, sim: Simulator, clock: Clock,
