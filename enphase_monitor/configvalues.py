@@ -157,12 +157,12 @@ class Values:
             return ""
         try:
             ssl.create_default_context(cafile=path)
+        except ssl.SSLError:  # before OSError: SSLError is one
+            raise self.error(key, f"'{self.shown(key, path)}' holds no PEM CA"
+                             " certificates") from None
         except OSError as exc:
             raise self.error(key, f"'{self.shown(key, path)}' cannot be read:"
                              f" {exc.strerror or exc}") from None
-        except ssl.SSLError:
-            raise self.error(key, f"'{self.shown(key, path)}' holds no PEM CA"
-                             " certificates") from None
         return path
 
     def unknown(self, known: Collection[str]) -> tuple[str, ...]:

@@ -107,8 +107,8 @@ def test_report_and_port_file_stay_clean(tmp_path: Path, sim: Simulator) -> None
     done = run(config, "-s")
     assert done.returncode == 0, done.stderr
     port = (tmp_path / "s" / "test.dev").read_bytes()
-    for line in port.split(b"\n")[:-1]:
-        assert re.fullmatch(rb"[\x20-\x7e]*", line), line  # NUT reads printable ASCII only
+    for raw in port.split(b"\n")[:-1]:
+        assert re.fullmatch(rb"[\x20-\x7e]*", raw), raw  # NUT reads printable ASCII only
     assert b"ups.firmware: D8.2.42642J fake: 1\n" in port  # no `"`, `#`, `\` for dummy-ups
 
     sim.update(grid=HOSTILE_STATE)
