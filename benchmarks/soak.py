@@ -3,9 +3,9 @@
 Usage: python benchmarks/soak.py [--cycles 10000] [--seed 1]
 Accelerated: cycles run back to back in-process (the sleeps between polls and before a
 confirming read are skipped) and the token manager's clocks (wall and monotonic) advance 5 s
-per cycle, so its back-offs (minutes) pass as they would at POLLFREQ=5. Prints cycles, faults injected, RSS and
-open fds at start and end, state counts, and every port file that failed to parse or lost the
-user's line.
+per cycle, so its back-offs (minutes) pass as they would at POLLFREQ=5. Prints cycles, faults
+injected, RSS and open fds at start and end, state counts, and every port file that failed to
+parse or lost the user's line.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ def escape(text: str, limit: int | None = None) -> str:
         text: any text, e.g. from the gateway, the cloud, the config or the environment.
         limit: cut the escaped text to this many characters (ending in `...`), if given.
     """
+    if limit is not None:
+        text = text[: limit + 1]  # each character shows as one or more: the rest is cut anyway
     if not text.isprintable():
         text = "".join(c if c.isprintable() else _escaped(c) for c in text)
     if limit is not None and len(text) > limit:
