@@ -11,7 +11,6 @@ import logging
 import socket
 import sys
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -154,28 +153,13 @@ class TestBadLogArguments:
         assert "Secret-Arg-4" not in line and BAD_ARGUMENTS in line
 
 
-@pytest.fixture
-def package_log() -> Iterator[io.StringIO]:
-    """logsetup.setup on a StringIO, the package logger restored afterwards."""
-    logger = logging.getLogger("enphase_monitor")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    stream = io.StringIO()
-    logsetup.setup(1, False, prefix="enphase-monitor t: ", stream=stream)
-    yield stream
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    for handler in saved[0]:
-        logger.addHandler(handler)
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-
-
-def test_a_bad_logging_call_prints_one_safe_line(package_log: io.StringIO,
+def test_a_bad_logging_call_prints_one_safe_line(package_logging: io.StringIO,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    logsetup.setup(1, False, prefix="enphase-monitor t: ", stream=package_logging)
     log = logging.getLogger("enphase_monitor.test")
     log.warning("token %d", "Secret-Arg-5\nfake line")
     log.warning("state %s", HOSTILE)
-    lines = package_log.getvalue().splitlines()
+    lines = package_logging.getvalue().splitlines()
     assert lines == [f"enphase-monitor t: warning: token %d {BAD_ARGUMENTS}",
                      f"enphase-monitor t: warning: state {escape(HOSTILE)}"]
     err = capsys.readouterr().err
