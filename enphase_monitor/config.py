@@ -60,8 +60,10 @@ class Config:
 
     `envoy_host` is `host` or `host:port` with an IPv6 address always in brackets
     (`[fe80::1]:443`), so `urlsplit("https://" + envoy_host)` gives `.hostname` and `.port`.
-    `login_url` and `tokens_url` are https:// URLs with a valid host. No string value holds a
-    control character (the TEST mode's JSON documents may hold line breaks and tabs).
+    `login_url` and `tokens_url` are https:// URLs with a valid host; `token` is empty or JWT
+    text. No value taken from the file holds a control character (the TEST mode's JSON
+    documents may hold line breaks and tabs); paths from the environment are not checked, so
+    show every value through `textsafe.escape` (the log, STATUS= and the report do).
     """
 
     path: Path
