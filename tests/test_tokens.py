@@ -35,6 +35,8 @@ from enphase_monitor.errors import (
     TokenError,
 )
 from enphase_monitor.gateway import RELAY, GatewayClient
+from enphase_monitor.monitor import Monitor, State
+from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
 from enphase_monitor.transport import HttpsTransport, Reply
 from tests.conftest import ROOT, write_setup
@@ -895,6 +897,29 @@ class TestWallClockJumps:
         clock.jump(self.JUMP)
         assert tm.token() == first
         assert logins(sim) == 1
+
+    def test_the_daemon_is_not_stuck_in_nocomms(self, sim: Simulator, clock: Clock,
+                                                setup: Config) -> None:
+        """The poll loop's view: hidden while the clock is wrong, OL again soon after."""
+        mon = Monitor(setup, notifier=Notifier({}))
+        mon.clients.tokens.clock = clock
+        mon.clients.tokens.backoff.clock = clock.monotonic
+        clock.jump(self.JUMP)  # a fresh install on a host whose clock is 400 days ahead
+        try:
+            assert not mon.cycle()
+            assert "clock is 400 days ahead" in mon.last_error
+            clock.advance(30)
+            assert not mon.cycle()
+            assert mon.state is State.NOCOMMS and not setup.port_file.exists()
+            clock.jump(-self.JUMP)  # NTP sets it right
+            clock.advance(30)
+            assert not mon.cycle()
+            assert "next cloud attempt in 60 s" in mon.last_error  # not in 34560060 s
+            clock.advance(60)
+            assert mon.cycle()
+            assert mon.state is State.ONLINE and setup.port_file.exists()
+        finally:
+            mon.clients.close()
 
     def test_a_backoff_is_not_cut_short_by_a_jump_ahead(self, sim: Simulator, clock: Clock,
                                                         manager: Callable[..., TokenManager],
