@@ -917,7 +917,7 @@ class TestWallClockJumps:
             assert "next cloud attempt in 60 s" in mon.last_error  # not in 34560060 s
             clock.advance(60)
             assert mon.cycle()
-            assert mon.state is State.ONLINE and setup.port_file.exists()
+            assert mon.summary().startswith("OL") and setup.port_file.exists()
         finally:
             mon.clients.close()
 
