@@ -229,7 +229,7 @@ def parse_config(
             and never shows a secret.
     """
     env = os.environ if env is None else env
-    raw = Values(parse_lines(text, env), SECRET_KEYS)
+    raw = Values(parse_lines(text, env, KNOWN_KEYS, SECRET_KEYS), SECRET_KEYS)
     raw.check_characters(KNOWN_KEYS, documents=_DOCUMENT_KEYS)
 
     name = ups or raw.get("UPS") or env.get("UPS") or ""

@@ -171,14 +171,8 @@ class Values:
         `PASSWORD=ab cd=ef` sets a key `cd` (bash does the same): its name is part of what
         the user meant as the password, so it is reported by its line only.
         """
-        labels = []
-        for key, found in self.found.items():
-            if key in known:
-                continue
-            after = found.follows
-            if after is None or (after in known and after not in self.secret):
-                labels.append(key)
-            else:
-                labels.append(f"on line {found.line} after {after}= (a value that holds"
-                              " spaces needs quotes)")
-        return tuple(labels)
+        return tuple(
+            key if found.named else f"on line {found.line} (after another key: a value that"
+            " holds spaces needs quotes)"
+            for key, found in self.found.items() if key not in known
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -22,11 +22,13 @@ SHOWN_WORD_CHARS = 40
 
 @dataclass(frozen=True)
 class Assignment:
-    """One `KEY=VALUE`: its value, its line, and the key set before it on that line, if any."""
+    """One `KEY=VALUE`: its value, its line, the key set before it on that line (if any), and
+    whether its name may be shown (False when it may be the tail of a secret)."""
 
     value: str
     line: int
     follows: str | None = None
+    named: bool = True
 
 
 class _Lexer:
@@ -166,34 +168,56 @@ class _Lexer:
         raise self.fail("a double quote is never closed")
 
 
-def _not_an_assignment(line: int, word: str, shown: bool, after: str | None) -> ConfigError:
-    """The error for a word that is not `KEY=VALUE`, never showing what may be a secret.
+class _Names:
+    """Which text a message may show: values of public keys, names that cannot be secret.
 
-    The word is shown only when it starts its line (a command such as `curl`); after a
-    `KEY=...` on the same line it may be the tail of an unquoted password, so only the key
-    is named.
+    Any key that is not known, or is secret, may hold a secret; so may whatever follows it
+    on its line (`PASSWORD=my secret` makes `secret` a word of its own) and the word that
+    starts the next line (a quoted value broken by a quote inside it).
     """
+
+    def __init__(self, known: Collection[str], secret: Collection[str]) -> None:
+        self.known = known
+        self.secret = secret
+
+    def public(self, key: str | None) -> bool:
+        """True when `key`'s value may be shown (None: no key, nothing to hide)."""
+        return key is None or (key in self.known and key not in self.secret)
+
+    def named(self, key: str, follows: str | None) -> bool:
+        """True when the name of `key` (set after `follows` on its line) may be shown."""
+        return key in self.known or self.public(follows)
+
+
+def _not_an_assignment(line: int, word: str, shown: bool, after: str | None) -> ConfigError:
+    """The error for a word that is not `KEY=VALUE`, showing the word only when `shown`."""
     if shown:
         what = f"'{escape(word, SHOWN_WORD_CHARS)}' is not a KEY=VALUE assignment"
         return ConfigError(f"line {line}: {what} (only assignments and comments are allowed)")
-    where = f"the text after {after}=" if after else "a word"
+    where = f"the text after {after}=" if after else "this line"
     return ConfigError(
         f"line {line}: {where} is not a KEY=VALUE assignment: put a value that holds spaces,"
-        " ';', '#' or quotes in single quotes"
+        " line breaks, ';', '#' or quotes in single quotes"
     )
 
 
-def parse_lines(text: str, env: Mapping[str, str] | None = None) -> dict[str, Assignment]:
+def parse_lines(text: str, env: Mapping[str, str] | None = None,
+                known: Collection[str] = (), secret: Collection[str] = ()
+                ) -> dict[str, Assignment]:
     """Parse bash-style `KEY=VALUE` lines as the seed's config files hold them.
 
     Supports comments, single and double quotes (also across lines), backslash escapes,
     `export`/`declare` prefixes, and `$NAME` / `${NAME}` expansion of earlier keys or the
-    environment. A UTF-8 byte order mark at the start is skipped. Errors name the line (and
-    at most a word that starts a line), never a value.
+    environment. A UTF-8 byte order mark at the start is skipped. Errors name the line and
+    never show a value: a word is shown only when it starts a line that follows a key whose
+    value may be shown (a command such as `curl` after `PORT_FILE=...`); a key is named
+    only when it cannot be the tail of a secret.
 
     Args:
         text: the file's contents (at most MAX_CONFIG_CHARS).
         env: the environment used for expansions of names the file has not set.
+        known: the keys the caller knows; any other key may hold a secret.
+        secret: known keys whose values are secret.
 
     Returns:
         The keys in file order, each with its value and line; a later assignment overrides.
@@ -206,10 +230,12 @@ def parse_lines(text: str, env: Mapping[str, str] | None = None) -> dict[str, As
         raise ConfigError(f"the config is larger than {MAX_CONFIG_CHARS // 1024} KiB:"
                           " is this the right file?")
     text = text.removeprefix(BOM)
+    names = _Names(known, secret)
     found: dict[str, Assignment] = {}
     values: dict[str, str] = {}
     lexer = _Lexer(text, env or {}, values)
-    after: str | None = None
+    after: str | None = None  # the key set last on this line
+    last: str | None = None  # the key set last in the file
     while (words := lexer.words()) is not None:
         line = lexer.start_line
         if lexer.fresh:
@@ -219,17 +245,21 @@ def parse_lines(text: str, env: Mapping[str, str] | None = None) -> dict[str, As
         for index, word in enumerate(words):
             key, eq, value = word.partition("=")
             if not eq or not _NAME.fullmatch(key):
-                raise _not_an_assignment(line, word, index == 0 and lexer.fresh, after)
-            found[key] = Assignment(value, line, after)
+                shown = index == 0 and lexer.fresh and names.public(last)
+                named = after if after is not None and found[after].named else None
+                raise _not_an_assignment(line, word, shown, named)
+            found[key] = Assignment(value, line, after, names.named(key, after))
             values[key] = value
-            after = key
+            after = last = key
     return found
 
 
-def parse_assignments(text: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def parse_assignments(text: str, env: Mapping[str, str] | None = None,
+                      known: Collection[str] = (), secret: Collection[str] = ()
+                      ) -> dict[str, str]:
     """`parse_lines` without the line numbers: key -> value.
 
     Raises:
         ConfigError: as parse_lines.
     """
-    return {key: found.value for key, found in parse_lines(text, env).items()}
+    return {key: found.value for key, found in parse_lines(text, env, known, secret).items()}

@@ -60,7 +60,9 @@ class TestShellSyntax:
     def test_quotes_spanning_lines_and_line_numbers_after_them(self) -> None:
         text = "A='one\ntwo'\nB=\"three\nfour\"\nC=5\nnot an assignment\n"
         with pytest.raises(ConfigError, match=r"^line 6: 'not' is not a KEY=VALUE"):
-            parse_assignments(text)
+            parse_assignments(text, known={"A", "B", "C"})
+        with pytest.raises(ConfigError, match=r"^line 6: this line is not a KEY=VALUE"):
+            parse_assignments(text)  # C might be a secret: the next line's word is not shown
         assert parse_assignments(text.rsplit("not", 1)[0]) == {
             "A": "one\ntwo", "B": "three\nfour", "C": "5",
         }

@@ -221,16 +221,29 @@ class TestSecretsNeverInErrors:
     def test_the_key_is_named(self) -> None:
         message = error_of(BASE + f"PASSWORD={SECRET_HEAD} {SECRET_TAIL}\n")
         assert message == ("line 6: the text after PASSWORD= is not a KEY=VALUE assignment:"
-                           " put a value that holds spaces, ';', '#' or quotes in single quotes")
+                           " put a value that holds spaces, line breaks, ';', '#' or quotes in"
+                           " single quotes")
 
     def test_a_command_starting_a_line_is_still_shown(self) -> None:
         assert error_of(BASE + "curl http://evil\n").startswith("line 6: 'curl' is not a")
 
     @pytest.mark.parametrize("before", ["PASSWORD", "TOKEN", "MY_PW"])
+    def test_not_on_the_line_after_a_secret(self, before: str) -> None:
+        # a quote inside a quoted value ends it early: the rest starts the next line
+        text = BASE + f"{before}='{SECRET_HEAD}'\n{SECRET_TAIL.replace('-', '')}; x'\n"
+        message = error_of(text)
+        assert message.startswith("line 7: this line is not a KEY=VALUE assignment")
+        assert "Jx9" not in message
+
+    def test_not_after_a_key_that_follows_a_secret(self) -> None:
+        message = error_of(BASE + f"PASSWORD=a.b.c {SECRET_TAIL.replace('-', '_')}=x y\n")
+        assert message.startswith("line 6: this line is not a KEY=VALUE") and "Jx9" not in message
+
+    @pytest.mark.parametrize("before", ["PASSWORD", "TOKEN", "MY_PW"])
     def test_unknown_key_after_a_secret_is_not_named(self, before: str) -> None:
         c = parse(BASE + f"{before}=a.b.c {SECRET_TAIL.replace('-', '_')}=y\n")
         (label,) = [k for k in c.unknown_keys if k != "MY_PW"]
-        assert label.startswith(f"on line 6 after {before}=")
+        assert label.startswith("on line 6 (after another key: ")
         assert "Jx9" not in label
 
     def test_unknown_key_after_a_plain_key_is_named(self) -> None:
