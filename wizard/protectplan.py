@@ -28,7 +28,8 @@ WHY_PRIMARY = "upsmon on this host watches UPS {ups} and shuts the host down on 
 WHY_SECONDARY = "NAS clients on the LAN log in with this user to watch UPS {ups}"
 WHY_LISTEN = "upsd serves UPS {ups} to NAS clients on the LAN"
 MODE_MARK = "MODE was {mode}; `enphase-setup --remove {ups}` puts it back"
-PREVIOUS_STEPS = ("On this host, upsmon.conf:", "On other hosts:", "Synology and other NAS:")
+HAND_STEPS = ("On this host, upsmon.conf:",)  # plan.next_steps that this step does instead
+HAND_NAS_STEPS = ("On other hosts:", "Synology and other NAS:")
 
 
 # --------------------------------------------------------------------------- nut.conf MODE
@@ -64,10 +65,12 @@ def restore_mode(text: str, ups: str) -> str:
 
 # --------------------------------------------------------------------------- file changes
 
-def _owned(ctx: Context, path: PurePosixPath, old: str | None) -> tuple[int | None,
-                                                                     tuple[str, str] | None]:
-    """Mode and owner to set: 0640 root:<nut group> for a new or world-readable file (it holds
-    passwords), else None (kept as they are)."""
+def _owned(ctx: Context, path: PurePosixPath, old: str | None,
+           tighten: bool) -> tuple[int | None, tuple[str, str] | None]:
+    """Mode and owner to set: 0640 root:<nut group> for a new file, or a world-readable one that
+    gets passwords (`tighten`); else None (kept as they are)."""
+    if old is not None and not tighten:
+        return None, None
     if old is not None:
         try:
             mode = stat.S_IMODE(ctx.system.path(path).stat().st_mode)
@@ -79,11 +82,18 @@ def _owned(ctx: Context, path: PurePosixPath, old: str | None) -> tuple[int | No
 
 
 def edit(ctx: Context, path: PurePosixPath, old: str | None, new: str, purpose: str,
-         mask: Callable[[str], str] = lambda text: text) -> WriteFile | None:
-    """A WriteFile for an edited NUT file (None: unchanged); previews show `mask`ed text."""
+         mask: Callable[[str], str] | None = None, keep_mode: bool = False) -> WriteFile | None:
+    """A WriteFile for an edited NUT file (None: unchanged).
+
+    Args:
+        mask: hides the passwords in previews; a file with passwords is also made 0640
+            root:<nut group> when others could read it.
+    """
     if old is not None and new == old:
         return None
-    mode, owner = _owned(ctx, path, old)
+    secret = mask is not None and new != mask(new) and not keep_mode
+    mode, owner = _owned(ctx, path, old, tighten=secret)
+    mask = mask or (lambda text: text)
     return WriteFile(path, new, old, mode=mode, owner=owner, shown=mask(new),
                      old_shown=mask(old) if old is not None else None, purpose=purpose,
                      system=ctx.system)
@@ -167,8 +177,10 @@ def _services(ctx: Context, upsd_restart: bool, upsd_reload: bool,
 
 
 def _next_steps(plan: Plan, prot: ProtectAnswers, ups: str, ctx: Context, primary: str,
-                served: bool) -> None:
-    steps = [s for s in plan.next_steps if not s.startswith(PREVIOUS_STEPS)]
+                protected: bool) -> None:
+    served = prot.serve
+    done = (HAND_STEPS if protected else ()) + (HAND_NAS_STEPS if served else ())
+    steps = [s for s in plan.next_steps if not s.startswith(done)] if done else plan.next_steps
     if primary:
         steps.append(f"This host is protected: upsmon watches {ups}@localhost as {primary}"
                      " (primary) and shuts it down when the battery runs low")
@@ -240,7 +252,7 @@ def extend_setup(plan: Plan, prot: ProtectAnswers, ups: str, ctx: Context) -> No
             plan.add(step)
     elif any(changes.values()):
         plan.notes.append("systemd is not here: (re)start upsd and upsmon yourself")
-    _next_steps(plan, prot, ups, ctx, primary, prot.serve)
+    _next_steps(plan, prot, ups, ctx, primary, bool(primary) or watch.working)
 
 
 def remove_changes(ctx: Context, ups: str) -> list[Change]:
@@ -248,7 +260,7 @@ def remove_changes(ctx: Context, ups: str) -> list[Change]:
     system, facts = ctx.system, ctx.facts
     edits = [(upsmonconf.FILE, upsmonconf.without_monitors, upsmonconf.mask),
              (upsdusers.FILE, upsdusers.without_users, upsdusers.mask),
-             (upsdconf.FILE, upsdconf.without_listens, lambda text: text)]
+             (upsdconf.FILE, upsdconf.without_listens, None)]
     changes: dict[str, Change | None] = {}
     left: list[upsmonconf.Monitor] = []
     for name, without, mask in edits:
@@ -256,7 +268,7 @@ def remove_changes(ctx: Context, ups: str) -> list[Change]:
         old = system.read_text(path)
         new = without(old, ups) if old is not None else None
         changes[name] = edit(ctx, path, old, new, f"remove what enphase-setup added for {ups}",
-                             mask) if new is not None else None
+                             mask, keep_mode=True) if new is not None else None
         if name == upsmonconf.FILE:
             left = upsmonconf.monitors(new)
     old_nut = system.read_text(ctx.nut.nut_conf)
