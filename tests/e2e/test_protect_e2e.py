@@ -3,9 +3,9 @@ then NUT's own dummy-ups, upsd and upsmon started with exactly those files.
 
 They run in a network namespace (tests/e2e/netns.py), so upsd listens on its real port 3493
 at 127.0.0.1/::1 and on a LAN address, as on a host; the NAS is a second namespace on that LAN.
-upsmon runs as one process (-p) with a private /run/nut (its PID file is compiled in there). The only lines the test changes after the
-wizard are SHUTDOWNCMD and POWERDOWNFLAG in upsmon.conf, so that nothing here can ever shut the
-machine down.
+upsmon runs as one process (-p) with a private /run/nut (its PID file is compiled in there).
+The only lines the test changes after the wizard are SHUTDOWNCMD and POWERDOWNFLAG in
+upsmon.conf, so that nothing here can ever shut the machine down.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ class Nut:
     def talk(self, host: str, *lines: str, ns: netns.NetNs | None = None) -> list[str]:
         """Speak NUT's protocol to upsd (one answer line per command), from `ns` (the host)."""
         script = ("import socket,sys\ns=socket.create_connection((sys.argv[1],3493),5)\n"
-                  "f=s.makefile('rw')\n"
-                  "for c in sys.argv[2:]:\n f.write(c+'\\n'); f.flush(); print(f.readline().strip())\n")
+                  "f=s.makefile('rw')\nfor c in sys.argv[2:]:\n"
+                  " f.write(c+'\\n'); f.flush(); print(f.readline().strip())\n")
         out = (ns or self.ns).run(["/usr/bin/python3", "-c", script, host, *lines])
         assert out.returncode == 0, out.stderr
         return out.stdout.splitlines()
