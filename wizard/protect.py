@@ -202,3 +202,40 @@ def upsmon_installed(system: System) -> bool:
     """upsmon (nut-client) is installed."""
     return system.which("upsmon") is not None or any(
         system.exists(p) for p in ("/lib/nut/upsmon", "/usr/lib/nut/upsmon"))
+
+
+# --------------------------------------------------------------------------- the screen's prefill
+
+@dataclass(frozen=True)
+class ProtectPrefill:
+    """What the "protect this host" screen starts from."""
+
+    ups: str
+    answers: ProtectAnswers
+    watched: Watched
+    upsmon: bool  # upsmon (nut-client) is installed
+    addresses: tuple[str, ...] = ()  # this host's LAN addresses, to offer for NAS_LISTEN
+
+
+def host_addresses(system: System) -> tuple[str, ...]:
+    """This host's global addresses (`ip -o addr show scope global`; () when unknown)."""
+    answer = system.query("ip", "-o", "addr", "show", "scope", "global")
+    found: list[str] = []
+    for line in answer.stdout.splitlines() if answer.ok else []:
+        words = line.split()
+        if len(words) >= 4 and words[2] in ("inet", "inet6"):
+            address = words[3].split("/", 1)[0]
+            if address_problem(address) is None and address not in found:
+                found.append(address)
+    return tuple(found[:16])
+
+
+def make_prefill(system: System, facts: Facts, ups: str,
+                 answers: ProtectAnswers | None = None) -> ProtectPrefill:
+    """The screen's prefill: earlier answers (or the defaults) and what the host has.
+
+    An existing MONITOR line for the UPS unticks "protect" (there is nothing to add).
+    """
+    watch = watched(system, facts, ups)
+    base = answers or ProtectAnswers(protect=watch.monitor is None)
+    return ProtectPrefill(ups, base, watch, upsmon_installed(system), host_addresses(system))
