@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.e2e.nut import stop_process
+
 LAN = "198.51.100.1"  # TEST-NET-2 (RFC 5737): the host's LAN address
 NAS = "198.51.100.2"  # the peer's
 IP = shutil.which("ip") or "/usr/sbin/ip"
@@ -73,11 +75,5 @@ class NetNs:
     def close(self) -> None:
         """Stop what was started (by pid), then delete the namespace."""
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
         subprocess.run([IP, "netns", "del", self.name], check=False)
