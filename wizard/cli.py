@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from . import __version__, batch
+from . import __version__, batch, protect
 from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
 from .session import REAUTH, REMOVE, SETUP, Services, Session
 from .system import Command, RecordingRunner, System, probe
@@ -33,7 +33,8 @@ Exit status: 0 done, 1 failed (after a rollback unless --no-rollback), 2 bad usa
 def parser() -> argparse.ArgumentParser:
     """The options."""
     keys = textwrap.fill(", ".join([*(f.name.upper() for f in fields(Answers)),
-                                    "PASSWORD_FILE", "TOKEN_FILE (a file holding the token)."]),
+                                    "PASSWORD_FILE", "TOKEN_FILE (a file holding the token)",
+                                    *protect.KEYS[:-1], f"{protect.KEYS[-1]}."]),
                          width=88, initial_indent="  ", subsequent_indent="  ")
     p = argparse.ArgumentParser(
         prog="enphase-setup", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -141,6 +142,9 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
             values["PASSWORD"] = os.environ["ENPHASE_PASSWORD"]
         if "UPS" in values and mode == SETUP and ups is None:
             session.reload(values["UPS"])
+        values, protect_values = protect.split_values(values)
+        if args.non_interactive and mode == SETUP:
+            session.protect = protect.apply_values(protect.ProtectAnswers(), protect_values)
         session.answers = apply_values(session.answers, values)
         if session.answers.secret() and session.answers.keep_secret:
             session.answers.keep_secret = False
