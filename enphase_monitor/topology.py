@@ -31,7 +31,7 @@ class Kind(enum.StrEnum):
 KIND_NAMES = {
     Kind.SYSTEM_CONTROLLER: "IQ System Controller with batteries",
     Kind.COLLAR: "IQ Meter Collar with batteries",
-    Kind.NO_BACKUP: "batteries without a System Controller or Collar (no backup)",
+    Kind.NO_BACKUP: "batteries without a System Controller or Collar: no backup",
     Kind.NO_BATTERY: "no batteries (PV only)",
 }
 SIGNAL_NAMES = {
@@ -93,7 +93,7 @@ class Topology:
                   (self.collars, "IQ Meter Collar", "IQ Meter Collars"),
                   (self.combiners, "IQ Combiner 6C", "IQ Combiners 6C"),
                   (self.iq_batteries, "IQ Battery", "IQ Batteries"))
-        parts = [one if n == 1 else f"{n} {many}" for n, one, many in counts if n]
+        parts = [f"{n} {one if n == 1 else many}" for n, one, many in counts if n]
         if self.ac_batteries:
             parts.append("AC Batteries")
         if not self.iq_batteries and not self.ac_batteries and self.capacity_wh:
