@@ -288,7 +288,8 @@ class Monitor:
             log.debug("relay check failed: %s", exc)
             return
         if (grid is Grid.OFF) != (self.state is State.ONBATT):
-            log.info("relay check: grid now %s, polling at once", grid.value)
+            log.info("%s check: grid now %s, polling at once", self.clients.poller.signal,
+                     grid.value)
             self.cycle()
 
     def delay(self) -> int:

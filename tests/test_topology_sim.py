@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import ssl
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +238,14 @@ def test_every_capture_served_over_https(tmp_path: Path, directory: Path) -> Non
             with pytest.raises(UnsupportedHardware):
                 mon.cycle()
             assert status(mon) == "Driver not connected"
+
+
+def test_simulator_topology_is_validated_and_set_over_http(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="topology must be one of"):
+        sim.update(topology="ups")
+    ctx = ssl.create_default_context(cafile=str(sim.ca_file))
+    request = urllib.request.Request(f"{sim.gateway_url}/__sim/state", method="POST",
+                                     data=json.dumps({"topology": "collar"}).encode())
+    with urllib.request.urlopen(request, context=ctx, timeout=10) as reply:
+        assert json.loads(reply.read())["topology"] == "collar"
+    assert sim.state.topology == "collar"
