@@ -86,24 +86,28 @@ def test_diagnostics_report(tmp_path: Path, sim: Simulator) -> None:
     assert "demo-password" not in out.stdout + out.stderr
 
 
+DIAGNOSED = [
+    ({}, ["found                  1 IQ System Controller, 3 IQ Batteries",
+          "topology               system-controller",
+          "grid signal            relay: the IQ System Controller's relay",
+          "grid state             on grid (mains_oper_state='closed'"]),
+    ({"topology": "collar", "grid": "open"}, [
+        "topology               collar (IQ Meter Collar with batteries)",
+        "grid signal            collar: the IQ Meter Collar",
+        "grid state             off grid (admin_state_str='ENCMN_MDE_OFF_GRID'",
+        "ups.status: OB"]),
+    ({"topology": "generator"}, ["off grid, on generator (the utility is out)"]),
+]
+
+
 def test_diagnostics_name_the_topology_and_the_signal(tmp_path: Path, sim: Simulator) -> None:
     config = write_setup(tmp_path / "s", sim)
-    out = run("-v", "-s", "-c", str(config))
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "found                  1 IQ System Controller, 3 IQ Batteries" in out.stdout
-    assert "topology               system-controller" in out.stdout
-    assert "grid signal            relay: the IQ System Controller's relay" in out.stdout
-    assert "grid state             on grid (mains_oper_state='closed'" in out.stdout
-    sim.update(topology="collar", grid="open")
-    out = run("-v", "-s", "-c", str(config))
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "topology               collar (IQ Meter Collar with batteries)" in out.stdout
-    assert "grid signal            collar: the IQ Meter Collar" in out.stdout
-    assert "grid state             off grid (admin_state_str='ENCMN_MDE_OFF_GRID'" in out.stdout
-    assert "ups.status: OB" in out.stdout
-    sim.update(topology="generator")
-    out = run("-v", "-s", "-c", str(config))
-    assert "off grid, on generator (the utility is out)" in out.stdout
+    for change, texts in DIAGNOSED:
+        sim.update(**change)
+        out = run("-v", "-s", "-c", str(config))
+        assert out.returncode == 0, out.stdout + out.stderr
+        for text in texts:
+            assert text in out.stdout, out.stdout
 
 
 def test_diagnostics_report_refused_hardware_as_a_problem(tmp_path: Path,
