@@ -61,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-store", choices=[s.value for s in SecretStore],
                    help="where the secret goes (default systemd-creds when available)")
     p.add_argument("--charge-low", type=int, metavar="PERCENT", help="battery.charge.low")
+    p.add_argument("--runtime-low", type=int, metavar="SECONDS",
+                   help="battery.runtime.low (0: off)")
     p.add_argument("--pollfreq", type=int, metavar="SECONDS", help="POLLFREQ")
     p.add_argument("--port-file", metavar="PATH", help="port file (absolute path)")
     p.add_argument("--pin-certificate", action="store_true",
@@ -79,7 +81,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, str]:
     """Answers given as flags (they override the answers file)."""
     values: dict[str, str] = {}
     for name in ("envoy_host", "serial", "username", "secret_store", "charge_low",
-                 "pollfreq", "port_file"):
+                 "runtime_low", "pollfreq", "port_file"):
         value = getattr(args, name)
         if value is not None:
             values[name.upper()] = str(value)
