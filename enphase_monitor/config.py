@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .configvalues import Values
 from .errors import ConfigError, InsecureFileError
+from .grid import GridSignal
 from .shellvars import parse_lines
 from .textsafe import escape
 
@@ -43,7 +44,7 @@ _INT_KEYS: dict[str, tuple[int, int, int]] = {
 _STRING_KEYS = (
     "USERNAME", "PASSWORD", "SERIAL", "PORT_FILE", "DISABLE_METERS", "ENVOY_HOST", "STATE_DIR",
     "TOKEN_FILE", "UPS", "TEST", "ENPHASE_LOGIN", "ENPHASE_TOKENS", "TOKEN", "GATEWAY_FINGERPRINT",
-    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL",
+    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL", "GRID_SIGNAL",
 )
 KNOWN_KEYS = frozenset(_INT_KEYS) | frozenset(_STRING_KEYS) | frozenset(TEST_KEYS)
 SECRET_KEYS = frozenset({"PASSWORD", "TOKEN", "TEST_TOKEN", "TEST_SESS"})
@@ -52,6 +53,7 @@ TOKEN_KEYS = ("TOKEN", "TEST_TOKEN")
 _DOCUMENT_KEYS = frozenset(TEST_KEYS) - {"TEST_TOKEN"}
 _UPS = re.compile(r"[A-Za-z0-9_.\-]+")
 _TRUE = {"1", "yes", "true", "on"}
+GRID_SIGNAL_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Config:
     test: bool = False
     test_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     unknown_keys: tuple[str, ...] = ()
+    grid_signal: GridSignal | None = None  # GRID_SIGNAL; None: auto (by topology)
 
     def shown(self) -> list[tuple[str, str]]:
         """Return (key, value) pairs for display, secrets hidden."""
@@ -122,6 +125,7 @@ class Config:
             ("LOGIN_TIMEOUT", str(self.login_timeout)),
             ("LOADKWH", str(self.loadkwh)),
             ("DISABLE_METERS", "yes" if self.disable_meters else "no"),
+            ("GRID_SIGNAL", self.grid_signal or GRID_SIGNAL_AUTO),
             ("GATEWAY_FINGERPRINT", self.gateway_fingerprint or "<not pinned>"),
         ]
 
@@ -199,6 +203,18 @@ def check_secret_file(kind: str, path: Path) -> None:
             kind, str(path), "world read permission", f"run 'chmod o-rwx {path}'"
         )
     check_dir_perms(kind, path.parent)
+
+
+def _grid_signal(raw: Values) -> GridSignal | None:
+    text = raw.get("GRID_SIGNAL").strip().lower()
+    if text in ("", GRID_SIGNAL_AUTO):
+        return None
+    try:
+        return GridSignal(text)
+    except ValueError:
+        choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
+        raise raw.error("GRID_SIGNAL", f"must be {choices} (got"
+                        f" '{raw.shown('GRID_SIGNAL', text)}')") from None
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -294,6 +310,7 @@ def parse_config(
         test=test,
         test_values={k: tokens.get(k, raw.get(k)) for k in TEST_KEYS},
         unknown_keys=raw.unknown(KNOWN_KEYS),
+        grid_signal=_grid_signal(raw),
     )
 
 
