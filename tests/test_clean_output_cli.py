@@ -23,8 +23,10 @@ from enphase_monitor.simulator import Simulator
 from tests.conftest import ROOT, write_setup
 
 # a relay state that tries to add lines to the datagram, fake a log line and clear the screen
-HOSTILE_STATE = ("x\nWATCHDOG=trigger\nREADY=1\nSTATUS=OL, battery 100%\x1b[2J\x1b]0;pwned\x07"
-                 "\n<3>enphase-monitor: fake\u2028\u202e end")
+# (short enough to be shown whole: gateway values are cut at 64 characters)
+HOSTILE_STATE = "x\nWATCHDOG=trigger\nREADY=1\x1b[2J\x1b]0;pwned\x07\n<3>fake\u2028\u202e end"
+SHOWN_STATE = ("'x\\nWATCHDOG=trigger\\nREADY=1\\x1b[2J\\x1b]0;pwned\\x07\\n<3>fake\\u2028"
+               "\\u202e end'")
 # info.xml holds it as XML text: XML 1.0 allows C1 characters and line breaks, not ESC
 HOSTILE_FIRMWARE = 'D8.2.4264\x9b2J\u202e"#\\\nfake:\u2028 1'
 NOTIFY_KEYS = {"READY", "STATUS", "WATCHDOG", "STOPPING", "RELOADING"}
@@ -90,15 +92,13 @@ def test_status_datagrams_stay_clean(tmp_path: Path, sim: Simulator,
         assert all(safe(line) for line in lines), data
         assert "WATCHDOG=trigger" not in lines and keys.count("READY") <= 1
         statuses += [line for line in lines if line.startswith("STATUS=")]
-    assert any("mains_oper_state 'x\\nWATCHDOG=trigger\\nREADY=1\\nSTATUS=OL" in s
-               for s in statuses), statuses
-    assert any(s.startswith("STATUS=nocomms: ") for s in statuses)
-    # the log: the same text, escaped, one line per record
+    assert any(s.startswith("STATUS=nocomms: ") for s in statuses), statuses
+    # the log: the gateway's value, escaped, on one line per record
     assert stderr.strip()
     for line in stderr.splitlines():
         assert safe(line), line
         assert re.match(r"enphase-monitor: (warning|error): ", line), line
-    assert "\\x1b[2J\\x1b]0;pwned\\x07\\n<3>enphase-monitor: fake\\u2028\\u202e end" in stderr
+    assert f"mains_oper_state={SHOWN_STATE}" in stderr
 
 
 def test_report_and_port_file_stay_clean(tmp_path: Path, sim: Simulator) -> None:
@@ -118,7 +118,7 @@ def test_report_and_port_file_stay_clean(tmp_path: Path, sim: Simulator) -> None
         assert safe(line), line
     rows = [line for line in report.stdout.splitlines() if line.strip().startswith("firmware")]
     assert rows == [f"  {'firmware':<22} D8.2.4264\\x9b2J\\u202e\"#\\\\nfake:\\u2028 1"]
-    problems = [line for line in report.stdout.splitlines() if "mains_oper_state" in line]
-    assert problems and all("\\nWATCHDOG=trigger\\nREADY=1" in line for line in problems)
+    raw = [line for line in report.stdout.splitlines() if line.startswith("  raw values ")]
+    assert len(raw) == 1 and f"mains_oper_state={SHOWN_STATE}," in raw[0]
     assert not any(line.startswith(("WATCHDOG", "READY", "<3>"))
                    for line in report.stdout.splitlines())
