@@ -18,7 +18,9 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
 from enphase_monitor.errors import ConfigError
 from enphase_monitor.fileutil import read_regular_nofollow
-from enphase_monitor.shellvars import one_line, parse_assignments
+from enphase_monitor.nutvars import RUNTIME_LOW
+from enphase_monitor.shellvars import parse_assignments
+from enphase_monitor.textsafe import escape
 
 from . import daemonconf
 from .facts import CREDSTORE, STATE_DIR, Facts
@@ -57,6 +59,7 @@ class Answers:
     pin_certificate: bool = False
     gateway_fingerprint: str = ""
     charge_low: int = 20
+    runtime_low: int = 0  # battery.runtime.low in seconds; 0: not used
     pollfreq: int = 60
     port_file: str = ""
     desc: str = ""
@@ -120,10 +123,11 @@ class Answers:
 
 ANSWER_KEYS = tuple(f.name.upper() for f in fields(Answers))
 FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
-SECRET_ANSWERS = ("PASSWORD", "TOKEN")
+SECRET_ANSWERS = ("PASSWORD", "TOKEN", "NAS_PASSWORD")
 INPUT_LIMIT = 64 * 1024  # an answers file is a few hundred bytes
 PRIVATE_MASK = 0o037  # group write or execute, anything for others: not 0600/0640
 BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
+INT_ANSWERS = ("charge_low", "runtime_low", "pollfreq")
 
 
 def _bool(text: str) -> bool:
@@ -136,7 +140,7 @@ def _store(text: str) -> SecretStore:
     except ValueError:
         choices = ", ".join(s.value for s in SecretStore)
         raise AnswerError(f"SECRET_STORE must be one of {choices}"
-                          f" (got '{one_line(text)}')") from None
+                          f" (got '{escape(text, 40)}')") from None
 
 
 def apply_values(base: Answers, values: dict[str, str]) -> Answers:
@@ -163,14 +167,14 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
                 changes["use_token"] = True
             continue
         if upper not in ANSWER_KEYS:
-            raise AnswerError(f"unknown answer {one_line(key)} (known: {', '.join(ANSWER_KEYS)})")
+            raise AnswerError(f"unknown answer {escape(key, 40)} (known: {', '.join(ANSWER_KEYS)})")
         name = upper.lower()
         problem = answer_problem(name, raw)
         if problem:
             raise AnswerError(problem)
         if name in BOOL_ANSWERS:
             changes[name] = _bool(raw)
-        elif name in ("charge_low", "pollfreq"):
+        elif name in INT_ANSWERS:
             changes[name] = int(raw.strip())
         elif name == "secret_store":
             changes[name] = _store(raw)
@@ -284,10 +288,11 @@ def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     return Existing(ups, config, dict(section.settings) if section else {}, port_text)
 
 
-def _charge_low(port_text: str | None) -> int | None:
+def _port_number(port_text: str | None, variable: str) -> int | None:
+    """A whole number from the port file's `variable` line, None when absent or not a number."""
     for line in (port_text or "").splitlines():
         name, colon, value = line.partition(":")
-        if colon and name.strip() == CHARGE_LOW:
+        if colon and name.strip() == variable:
             try:
                 return int(float(value.strip().strip('"')))
             except ValueError:
@@ -321,8 +326,9 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
     elif port:
         ans.port_file = str(PurePosixPath(v.get("STATE_DIR") or str(STATE_DIR)) / port)
     ans.desc = existing.section.get("desc", "")
-    low = _charge_low(existing.port_text)
+    low = _port_number(existing.port_text, CHARGE_LOW)
     ans.charge_low = ans.charge_low if low is None else low
+    ans.runtime_low = _port_number(existing.port_text, RUNTIME_LOW) or 0
     stored = [credential_path(existing.ups, kind) for kind in ("password", "token")]
     if facts.system.exists(stored[1]) and not v.get("PASSWORD"):
         ans.use_token = True

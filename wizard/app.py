@@ -9,12 +9,14 @@ import Textual.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from .crash import crash_line
@@ -27,19 +29,26 @@ from .screens import (
     NutScreen,
     ReviewScreen,
     SecretScreen,
-    WizardScreen,
 )
 from .screens.confirm import ConfirmScreen
+from .screens.protect_step import ProtectStep, protect_result
 from .session import REAUTH, SETUP, Session
 from .steps import Back, Finish, StepResult
 
 
+def _same(result: Any) -> Any:
+    """A screen that returns a step result (or BACK) itself."""
+    return result
+
+
 @dataclass(frozen=True)
 class Step:
-    """One step of a run: its name in the step bar and its screen."""
+    """One step of a run: its name in the step bar, how its screen is made (session, frame,
+    the field to focus after Back), and how the screen's result becomes a step result."""
 
     label: str
-    screen: type[WizardScreen[Any]]
+    make: Callable[[Session, Frame, str | None], Screen[Any]]
+    result: Callable[[Any], StepResult | Back | None] = _same
 
 
 STEPS: dict[str, Step] = {
@@ -47,12 +56,13 @@ STEPS: dict[str, Step] = {
     "credentials": Step("Credentials", CredentialsScreen),
     "nut": Step("NUT", NutScreen),
     "secret": Step("Secret", SecretScreen),
+    "protect": Step("Protect", ProtectStep, protect_result),
     "review": Step("Review", ReviewScreen),
     "apply": Step("Apply", ApplyScreen),
     "done": Step("Done", DoneScreen),
 }
 # Steps that ask something go before "review": nothing is written before it.
-SETUP_STEPS = ("gateway", "credentials", "nut", "secret", "review", "apply", "done")
+SETUP_STEPS = ("gateway", "credentials", "nut", "secret", "protect", "review", "apply", "done")
 REAUTH_STEPS = ("credentials", "secret", "review", "apply", "done")
 
 CSS = """
@@ -151,17 +161,18 @@ class WizardApp(App[int]):
         name = self.steps[index]
         frame = Frame(tuple(STEPS[s].label for s in self.steps), index,
                       self.session.answers.ups, self.dry_run_text())
-        screen = STEPS[name].screen(self.session, frame,
-                                    self.left_field.get(name) if back else None)
+        screen = STEPS[name].make(self.session, frame,
+                                  self.left_field.get(name) if back else None)
         if name == "apply":
             self.applied = True
         self.push_screen(screen, callback=partial(self.step_done, index, screen))
 
-    def step_done(self, index: int, screen: WizardScreen[Any],
-                  result: StepResult | Back | None) -> None:
+    def step_done(self, index: int, screen: Screen[Any], returned: Any) -> None:
         """A screen was dismissed: go back, go on, or end the run."""
-        if screen.last_field:
-            self.left_field[self.steps[index]] = screen.last_field
+        last_field = getattr(screen, "last_field", "")
+        if last_field:
+            self.left_field[self.steps[index]] = last_field
+        result = STEPS[self.steps[index]].result(returned)
         if result is None:
             return
         if isinstance(result, Back):

@@ -16,6 +16,7 @@ from .plan import OnStep, StepState
 from .planner.nut import nut_problem, section_check
 from .planner.remove import holds_secret, port_path
 from .planner.secret import store_problem
+from .protectplan import conflict
 from .session import REAUTH, Session
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -100,6 +101,18 @@ def answers_problem(session: Session) -> str | None:
     return store_problem(ans, session.facts)
 
 
+def protect_problem(session: Session) -> str | None:
+    """What is wrong with the "protect this host" answers (None: fine, or not asked)."""
+    prot = session.protect
+    if prot is None or session.mode == REAUTH:
+        return None
+    try:
+        prot.check(session.answers.ups)
+    except AnswerError as exc:
+        return str(exc)
+    return conflict(prot, session.context, session.answers.ups)
+
+
 def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = True) -> int:
     """Setup or reauth without a terminal UI.
 
@@ -120,6 +133,10 @@ def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = T
         _say(out, f"error: {exc}")
         return USAGE
     problem = answers_problem(session)
+    if problem:
+        _say(out, f"error: {problem}")
+        return USAGE
+    problem = protect_problem(session)
     if problem:
         _say(out, f"error: {problem}")
         return USAGE

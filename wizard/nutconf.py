@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .rules import CONTROL
+from enphase_monitor.textsafe import has_control
 
 _SAFE = re.compile(r"[A-Za-z0-9_./:@+%,-]+")
 
@@ -69,7 +69,7 @@ def quote(value: str) -> str:
         ValueError: a control character (a newline would start a new line, or a section);
             the answers' rules refuse them first, this is the last guard.
     """
-    if CONTROL.search(value):
+    if has_control(value):
         raise ValueError("a ups.conf value may not hold control characters")
     if _SAFE.fullmatch(value):
         return value

@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from enphase_monitor.config import _FINGERPRINT, _HOST, _INT_KEYS, _UPS
+from enphase_monitor.config import _INT_KEYS, _UPS
+from enphase_monitor.configvalues import _FINGERPRINT
+from enphase_monitor.netloc import HostError, normal_host
+from enphase_monitor.nutvars import RUNTIME_CAP_S
+from enphase_monitor.textsafe import has_control
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 VOLATILE_DIRS = (PurePosixPath("/run"), PurePosixPath("/tmp"), PurePosixPath("/var/run"),
                  PurePosixPath("/dev/shm"))
 
@@ -35,7 +38,7 @@ class OneLine(Rule):
 
     def failure(self, text: str) -> str | None:
         """Refuse control characters (never echoes the text: it may be a secret)."""
-        if CONTROL.search(text):
+        if has_control(text):
             return "must be one line, without control characters"
         return None
 
@@ -81,6 +84,21 @@ class Matches(Rule):
 
 
 @dataclass(frozen=True)
+class Host(Rule):
+    """A host name or IP address with an optional :port, as the daemon's config takes it."""
+
+    def failure(self, text: str) -> str | None:
+        """Refuse what the daemon's ENVOY_HOST check refuses (empty is left to `Needed`)."""
+        if not text.strip():
+            return None
+        try:
+            normal_host(text.strip())
+        except HostError as exc:
+            return f"a host name or IP address, optionally with :port ({exc})"
+        return None
+
+
+@dataclass(frozen=True)
 class PortFile(Rule):
     """An absolute path that survives a reboot (empty: the default in the state directory)."""
 
@@ -104,16 +122,17 @@ def _range(key: str) -> WholeNumber:
 
 
 UPS_NAME = Matches(_UPS, "letters, digits, '_', '-' and '.' only")
-ENVOY_HOST = Matches(_HOST, "a host name or IP address, optionally with :port")
 FINGERPRINT = Matches(_FINGERPRINT, "the SHA-256 of the gateway certificate: 64 hex digits")
 CHARGE_LOW = WholeNumber(0, 100)
+RUNTIME_LOW = WholeNumber(0, RUNTIME_CAP_S)  # seconds; 0: the rule is off
 POLLFREQ = _range("POLLFREQ")
 
 # answer (Answers field) -> its rules, after OneLine, which every answer has
 RULES: dict[str, tuple[Rule, ...]] = {
     "ups": (Needed(), UPS_NAME),
-    "envoy_host": (Needed(), ENVOY_HOST),
+    "envoy_host": (Needed(), Host()),
     "charge_low": (CHARGE_LOW,),
+    "runtime_low": (RUNTIME_LOW,),
     "pollfreq": (POLLFREQ,),
     "port_file": (PortFile(),),
     "gateway_fingerprint": (FINGERPRINT,),

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 
 from enphase_monitor.enlighten import TokenInfo
 
-from . import discovery, validate
+from . import discovery, protectplan, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
 from .discovery import Found, Probe
 from .draft import Draft
 from .facts import Facts
 from .plan import Outcome, Plan
 from .planner import Context, build_reauth, build_remove, build_setup
+from .protect import ProtectAnswers
 from .runner import Result
 from .system import System
 from .validate import CheckResult, Progress
@@ -64,6 +65,7 @@ class Session:
     plan: Plan | None = None
     outcome: Outcome | None = None
     draft: Draft | None = None  # the terminal UI's draft of the answers (never a secret)
+    protect: ProtectAnswers | None = None  # the "protect this host" answers (None: not asked)
 
     @classmethod
     def start(cls, system: System, facts: Facts, ups: str | None = None, mode: str = SETUP,
@@ -112,10 +114,14 @@ class Session:
         """The plan for this session's mode and answers."""
         if self.mode == REMOVE:
             self.plan = build_remove(self.context, delete_port, delete_config)
+            protectplan.extend_remove(self.plan, self.context, self.existing.ups)
         elif self.mode == REAUTH:
             self.plan = build_reauth(self.answers, self.context, self.token)
         else:
             self.plan = build_setup(self.answers, self.context, self.token)
+            if self.protect is not None:
+                protectplan.extend_setup(self.plan, self.protect, self.answers.ups,
+                                         self.context)
         if self.system.fake_root:
             self.plan.record_commands_only()
         return self.plan

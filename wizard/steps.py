@@ -12,6 +12,7 @@ from typing import Protocol
 from .answers import SecretStore
 from .discovery import Probe
 from .plan import Outcome, Plan
+from .protect import ProtectAnswers
 from .session import Session
 from .validate import CheckResult
 
@@ -82,10 +83,11 @@ class CredentialsAnswer:
 
 @dataclass(frozen=True)
 class NutAnswer:
-    """The NUT side: UPS name, battery.charge.low, POLLFREQ, port file."""
+    """The NUT side: UPS name, battery.charge.low and .runtime.low, POLLFREQ, port file."""
 
     ups: str
     charge_low: int
+    runtime_low: int
     pollfreq: int
     port_file: str
     adopt_section: bool = False
@@ -95,6 +97,7 @@ class NutAnswer:
         session.reload(self.ups)
         ans = session.answers
         ans.ups, ans.charge_low, ans.pollfreq = self.ups, self.charge_low, self.pollfreq
+        ans.runtime_low = self.runtime_low
         ans.port_file, ans.adopt_section = self.port_file, self.adopt_section
         return None
 
@@ -108,6 +111,18 @@ class SecretAnswer:
     def take(self, session: Session) -> Finish | None:
         """The store into the answers."""
         session.answers.secret_store = self.store
+        return None
+
+
+@dataclass(frozen=True)
+class ProtectAnswer:
+    """Protect this host (upsmon) and maybe serve NAS clients: ``protect.py``'s answers."""
+
+    answers: ProtectAnswers
+
+    def take(self, session: Session) -> Finish | None:
+        """The answers into the session; the plan adds their changes."""
+        session.protect = self.answers
         return None
 
 

@@ -67,6 +67,8 @@ async def test_whole_flow_writes_the_files(root: Path, sim: Simulator) -> None:
         await next_step(pilot)
         assert screen_name(app) == "SecretScreen"
         await next_step(pilot)
+        assert screen_name(app) == "ProtectStep"  # upsmon is not installed in the fake root
+        await next_step(pilot)
         assert screen_name(app) == "ReviewScreen"
         assert session.plan is not None and len(session.plan.changes) >= 10
         assert tree(root)  # nothing written yet: the fake root is as made
@@ -124,6 +126,7 @@ async def test_rerun_prefills_every_answer(root: Path, sim: Simulator) -> None:
         assert app.screen.query_one("#pollfreq", Input).value == "30"
         await next_step(pilot)
         assert session.answers.secret_store is SecretStore.CONFIG
+        await next_step(pilot)  # Protect
         await next_step(pilot)
         assert screen_name(app) == "ReviewScreen"
         plan = session.plan
@@ -208,9 +211,8 @@ async def test_failed_step_offers_rollback(root: Path, sim: Simulator) -> None:
         await settle(pilot)
         await next_step(pilot)
         await log_in(pilot, app, sim.state.username, sim.state.password)
-        await next_step(pilot)
-        await next_step(pilot)
-        await next_step(pilot)
+        for _ in range(4):  # NUT, Secret, Protect, Review: Apply
+            await next_step(pilot)
         assert screen_name(app) == "ApplyScreen"
         result = text_of(app, "#result")
         assert "Enable and start enphase-monitor@ups.service" in result
@@ -235,8 +237,8 @@ async def test_not_root_is_a_dry_run(root: Path, sim: Simulator) -> None:
         assert "not running as root" in text_of(app, "#banner")
         await next_step(pilot)
         await log_in(pilot, app, sim.state.username, sim.state.password)
-        await next_step(pilot)
-        await next_step(pilot)
+        for _ in range(3):  # NUT, Secret, Protect: Review
+            await next_step(pilot)
         assert str(app.screen.query_one("#next", Button).label) == "Exit and print the plan"
         await next_step(pilot)
     assert app.return_code == 0

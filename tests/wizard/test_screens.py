@@ -173,7 +173,7 @@ async def test_enter_on_done_quits(root: Path) -> None:
     app = fixed_app(root)
     async with app.run_test(size=(100, 30)) as pilot:
         await to_nut(pilot)
-        for _ in range(4):  # NUT, Secret, Review (apply), Apply
+        for _ in range(5):  # NUT, Secret, Protect, Review (apply), Apply
             await pilot.press("ctrl+n")
             await settle(pilot)
         assert name(app) == "DoneScreen"
@@ -231,8 +231,9 @@ async def test_under_root_the_whole_plan_is_shown_and_marked_would_run(tmp_path:
         await settle(pilot)
         creds = app.screen.query_one("#systemd-creds")
         assert not creds.disabled  # the same rule as -n: systemd-creds is there
-        await pilot.press("ctrl+n")
-        await settle(pilot)
+        for _ in range(2):  # Secret, Protect
+            await pilot.press("ctrl+n")
+            await settle(pilot)
         assert name(app) == "ReviewScreen"
         plan = app.session.plan
         titles = [plan.title_of(c) for c in plan.changes]
@@ -258,7 +259,7 @@ async def test_apply_stays_until_seen_with_each_steps_result(root: Path) -> None
     app = fixed_app(root)
     async with app.run_test(size=(120, 40)) as pilot:
         await to_nut(pilot)
-        for _ in range(3):  # NUT, Secret, Review: Apply
+        for _ in range(4):  # NUT, Secret, Protect, Review: Apply
             await pilot.press("ctrl+n")
             await settle(pilot)
         assert name(app) == "ApplyScreen"
@@ -282,12 +283,12 @@ async def test_80_columns_step_bar_shows_every_step_and_the_current_one(root: Pa
     app = fixed_app(root)
     async with app.run_test(size=SMALL) as pilot:
         await to_nut(pilot)
-        for _ in range(4):
+        for _ in range(5):
             await pilot.press("ctrl+n")
             await settle(pilot)
         assert name(app) == "DoneScreen"
         bar = screen_text(app).splitlines()[0]
-        assert "7 Done" in bar and all(f"{n} ›" in bar for n in range(1, 6)), bar
+        assert "8 Done" in bar and all(f"{n} ›" in bar for n in range(1, 8)), bar
 
 
 LONG_DESC = "the solar battery in the garage, behind the inverter, next to the bike"
@@ -303,7 +304,7 @@ async def test_80_columns_review_titles_whole_and_wrapped_diff_rows_keep_their_m
     app.session.answers.desc = LONG_DESC.upper()
     async with app.run_test(size=SMALL) as pilot:
         await to_nut(pilot)
-        for _ in range(2):
+        for _ in range(3):
             await pilot.press("ctrl+n")
             await settle(pilot)
         assert name(app) == "ReviewScreen"
@@ -454,7 +455,7 @@ async def test_answers_are_kept_in_a_draft_resumed_and_dropped_once_applied(
         await settle(pilot)
         assert name(again) == "NutScreen"
         assert (field(again, "ups").value, field(again, "pollfreq").value) == ("solar", "30")
-        for _ in range(3):  # NUT, Secret, Review: Apply
+        for _ in range(4):  # NUT, Secret, Protect, Review: Apply
             await pilot.press("ctrl+n")
             await settle(pilot)
         assert name(again) == "ApplyScreen"

@@ -61,7 +61,7 @@ async def takeover(pilot: Pilot[int]) -> None:
 
 
 async def ups_conf_diff(pilot: Pilot[int]) -> None:
-    await then_next(to_nut, 2)(pilot)
+    await then_next(to_nut, 3)(pilot)
     target = next(c for c in pilot.app.screen.query(".change-title")
                   if "ups.conf (NUT section" in str(c.render()))
     pilot.app.screen.query_one("#body").scroll_to_widget(target, animate=False, top=True)
@@ -75,10 +75,11 @@ SCENARIOS: dict[str, Steps] = {
     "nut_invalid": nut_invalid,
     "nut_takeover": takeover,
     "secret": then_next(to_nut),
-    "review": then_next(to_nut, 2),
+    "protect": then_next(to_nut, 2),
+    "review": then_next(to_nut, 3),
     "review_ups_conf_diff": ups_conf_diff,
-    "apply": then_next(to_nut, 3),
-    "done": then_next(to_nut, 4),
+    "apply": then_next(to_nut, 4),
+    "done": then_next(to_nut, 5),
 }
 
 
@@ -101,7 +102,7 @@ def test_credentials_mfa_error(snap_compare: Any, tmp_path: Path, size: str) -> 
 def test_apply_failed(snap_compare: Any, tmp_path: Path, size: str) -> None:
     app = fixed_app(make_root(tmp_path))
     app.session.system.runner.fail.append("systemctl enable --now nut-server")
-    assert snap_compare(app, terminal_size=SIZES[size], run_before=then_next(to_nut, 3))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=then_next(to_nut, 4))
 
 
 @pytest.mark.parametrize("size", SIZES)

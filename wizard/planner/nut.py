@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from enphase_monitor.nutvars import RUNTIME_LOW
+
 from .. import daemonconf
-from ..answers import Answers
+from ..answers import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
 from ..facts import STATE_DIR, Facts
 from ..nutconf import UpsConf
@@ -20,21 +22,31 @@ PORT_HEADER = (
 )
 
 
-def port_text(old: str | None, ups: str, charge_low: int) -> str:
-    """The port file: a new one, or the old one with its battery.charge.low line set."""
-    line = f"battery.charge.low: {charge_low}"
-    if old is None:
-        return PORT_HEADER.format(ups=ups) + line + "\n"
-    lines = old.splitlines(keepends=True)
+def port_text(old: str | None, ups: str, charge_low: int, runtime_low: int = 0) -> str:
+    """The port file: a new one, or the old one with its low-battery lines set.
+
+    battery.charge.low is always written; battery.runtime.low (seconds) only when above 0, and
+    an old one is removed when 0 (the user turned the rule off).
+    """
+    text = PORT_HEADER.format(ups=ups) if old is None else old
+    text = _port_line(text, CHARGE_LOW, str(charge_low))
+    return _port_line(text, RUNTIME_LOW, str(runtime_low) if runtime_low > 0 else None)
+
+
+def _port_line(text: str, name: str, value: str | None) -> str:
+    """`text` with the line of variable `name` set to `value` (None: removed), else appended."""
+    lines = text.splitlines(keepends=True)
     for index, current in enumerate(lines):
-        name, colon, _ = current.partition(":")
-        if colon and name.strip() == "battery.charge.low":
+        var, colon, _ = current.partition(":")
+        if colon and var.strip() == name:
             ending = current[len(current.rstrip("\r\n")):] or "\n"
-            lines[index] = line + ending
+            lines[index] = "" if value is None else f"{name}: {value}{ending}"
             return "".join(lines)
+    if value is None:
+        return text
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    return "".join(lines) + line + "\n"
+    return "".join(lines) + f"{name}: {value}\n"
 
 
 def port_label(ans: Answers, ctx: Context) -> tuple[str, list[Change]]:
@@ -71,7 +83,8 @@ def port_label(ans: Answers, ctx: Context) -> tuple[str, list[Change]]:
 def port_change(ans: Answers, ctx: Context, label: str) -> WriteFile | None:
     """The port file: created with a header, or its battery.charge.low line set."""
     old = ctx.system.read_text(ans.port_path)
-    return file_change(ctx, ans.port_path, port_text(old, ans.ups, ans.charge_low),
+    return file_change(ctx, ans.port_path,
+                       port_text(old, ans.ups, ans.charge_low, ans.runtime_low),
                        mode=None if old is not None else 0o640,
                        owner=None if old is not None else ctx.daemon,
                        purpose="dummy-ups port file", label=label)

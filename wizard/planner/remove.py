@@ -120,6 +120,8 @@ def _notes(plan: Plan, ctx: Context, delete_port: bool, delete_config: bool) -> 
                   " root and the daemon's group" if holds_secret(ctx) else "")
         plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)"
                           + secret)
-    if ctx.facts.nut_mode not in (None, "", "none"):
+    nut_conf = ctx.system.read_text(ctx.nut.nut_conf) or ""
+    put_back = f"enphase-setup --remove {ctx.existing.ups}" in nut_conf  # step 5's marker
+    if ctx.facts.nut_mode not in (None, "", "none") and not put_back:
         plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: upsd stays on for other"
                           " UPSes and clients; set MODE=none by hand if nothing uses it")

@@ -1,7 +1,8 @@
-"""Step 3: NUT: what was found, the UPS name, battery.charge.low, POLLFREQ and the port file."""
+"""Step 3: NUT: what was found, the UPS name, the low-battery rules, POLLFREQ and the port file."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from textual import on
@@ -18,7 +19,7 @@ from .base import StepBar, WizardScreen, field_error_line
 from .confirm import ConfirmScreen
 from .validators import validators_for
 
-FIELDS = ("ups", "charge-low", "pollfreq", "port")
+FIELDS = ("ups", "charge-low", "runtime-low", "pollfreq", "port")
 
 
 class SectionRule(Rule):
@@ -61,6 +62,11 @@ class NutScreen(WizardScreen[NutAnswer]):
         yield Input(str(ans.charge_low), id="charge-low", compact=True,
                     validators=validators_for("charge_low"), validate_on=["blur"])
         yield field_error_line("charge-low")
+        yield Static("battery.runtime.low: also LB when fewer seconds than this are left at the"
+                     " present load (0: off)", classes="label")
+        yield Input(str(ans.runtime_low), id="runtime-low", compact=True,
+                    validators=validators_for("runtime_low"), validate_on=["blur"])
+        yield field_error_line("runtime-low")
         yield Static("POLLFREQ: seconds between full polls on grid (the relay is checked"
                      " every 5 s in between)", classes="label")
         yield Input(str(ans.pollfreq), id="pollfreq", compact=True,
@@ -132,8 +138,8 @@ class NutScreen(WizardScreen[NutAnswer]):
             self.query_one("#nut-problem").scroll_visible(animate=False)
             return
         value = {field: self.query_one(f"#{field}", Input).value.strip() for field in FIELDS}
-        answer = NutAnswer(value["ups"], int(value["charge-low"]), int(value["pollfreq"]),
-                           value["port"])
+        answer = NutAnswer(value["ups"], int(value["charge-low"]), int(value["runtime-low"]),
+                           int(value["pollfreq"]), value["port"])
         check = self.section(answer.ups)
         ans = self.session.answers
         if not check.takeover or (ans.adopt_section and ans.ups == answer.ups):
@@ -142,8 +148,7 @@ class NutScreen(WizardScreen[NutAnswer]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.dismiss(NutAnswer(answer.ups, answer.charge_low, answer.pollfreq,
-                                       answer.port_file, adopt_section=True))
+                self.dismiss(replace(answer, adopt_section=True))
             else:
                 self.focus_field("ups")
 
