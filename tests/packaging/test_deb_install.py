@@ -192,6 +192,7 @@ def test_installed_wizard_dry_run(install: Installed, tmp_path: Path):
             f"PASSWORD='{i['password']}'\nENPHASE_LOGIN='{i['login_url']}'\n"
             f"ENPHASE_TOKENS='{i['tokens_url']}'\nCLOUD_CA_FILE='{i['ca_file']}'\n"
             "SECRET_STORE='config'\n")
+        answers.chmod(0o600)  # it holds a password: the wizard refuses a wider mode
         proc = run(["/usr/bin/enphase-setup", "--dry-run", "-n", "--answers", answers,
                     "--root", root], env=env, cwd="/", timeout=120)
         out = proc.stdout
