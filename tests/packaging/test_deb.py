@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Build, need, project_version, run, vendor_lock, wheel_name
+from .conftest import (
+    ROOT,
+    Build,
+    debian_version,
+    need,
+    project_version,
+    run,
+    vendor_lock,
+    wheel_name,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -96,9 +105,9 @@ def test_setup_deb_control_fields(deb_build: Build):
     python3-rich, python3-pygments... although the vendored dist-infos require them."""
     fields = control(deb_build.files["setup"])
     assert (fields["Package"], fields["Version"], fields["Architecture"]) == (
-        "enphase-monitor-setup", project_version(), "all")
+        "enphase-monitor-setup", debian_version(), "all")
     depends = {d.strip() for d in fields["Depends"].split(",")}
-    assert depends == {"python3:any (>= 3.11~)", f"enphase-monitor (= {project_version()})"}
+    assert depends == {"python3:any (>= 3.11~)", f"enphase-monitor (= {debian_version()})"}
 
 
 def test_setup_copyright_names_every_vendored_project():
@@ -127,7 +136,7 @@ def test_deb_control_fields(deb_build: Build):
     """Depends is what dh_python3 derives from pyproject's dependencies, nothing else; the
     optional keyring and NUT are recommended."""
     fields = control(deb_build.files["deb"])
-    assert fields["Version"] == project_version()
+    assert fields["Version"] == debian_version()
     assert fields["Architecture"] == "all"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {"python3:any (>= 3.11~)"} | {
@@ -141,8 +150,9 @@ def test_deb_control_fields(deb_build: Build):
 
 
 def test_debian_changelog_matches_pyproject():
-    head = (ROOT / "debian/changelog").read_text().splitlines()[0]
-    assert head.startswith(f"enphase-monitor ({project_version()}) "), head
+    """The upstream part of the Debian version is pyproject's (3.0 (quilt): <upstream>-<rev>)."""
+    assert debian_version().rsplit("-", 1)[0] == project_version(), debian_version()
+    assert (ROOT / "debian/source/format").read_text().strip() == "3.0 (quilt)"
 
 
 def test_maintainer_scripts(deb_build: Build, tmp_path: Path):
