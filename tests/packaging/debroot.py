@@ -38,8 +38,9 @@ SUITES = {"bookworm": "12", "trixie": "13"}
 # installed in every root: what booting with systemd as PID 1 needs, and openssl (the
 # simulator's certificate; the daemon Suggests it)
 INCLUDE = ("systemd", "systemd-sysv", "openssl")
-# downloaded only: the user's `apt install ./*.deb nut-server nut-client` pulls these
-DOWNLOAD = ("python3", "nut-server", "nut-client")
+# downloaded only (with their Recommends, as apt installs them): what the user's
+# `apt install ./*.deb nut-server nut-client` pulls, python3-keyring being our Recommends
+DOWNLOAD = ("python3", "nut-server", "nut-client", "python3-keyring")
 # bump to rebuild every cached root
 LAYOUT = 1
 APT = "apt-get -q -y -o DPkg::Lock::Timeout=300 -o APT::Sandbox::User=root"

@@ -1,0 +1,194 @@
+"""The user's whole story on a booted Debian: systemd as PID 1 (systemd-nspawn --boot of a
+throwaway root, tests/packaging/debroot.py), the project's simulator on the container's own
+loopback standing in for the gateway and the cloud, and the user's own commands:
+
+`apt install ./*.deb nut-server nut-client`, `enphase-setup -n --answers FILE` (the wizard's
+real apply), the monitor, the driver and upsd active, `upsc` says OL, upsmon (with the MONITOR
+line the wizard printed) logs the grid loss and its return, a restart of the monitor and a
+reboot recover by themselves, and `enphase-setup --remove` leaves the file tree as it found it.
+
+The simulator is the source tree's (`python3 -m enphase_monitor.simulator`, copied to
+/opt/enphase-sim), not the installed package's, so the test does not depend on which package
+ships it; it runs as a unit of the container, ordered before the monitor like a gateway that is
+always there, on ports 8443 (gateway) and 8444 (cloud) of the container's loopback. The
+container has no other network: every package comes from the root's apt archive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from . import debroot
+from .conftest import ROOT, Build, cached_root
+
+pytestmark = pytest.mark.slow
+UPS = "ups"
+MONITOR = f"enphase-monitor@{UPS}.service"
+DRIVER = f"nut-driver@{UPS}.service"
+SIM_DIR = "/var/lib/enphase-sim"
+SIM_UNIT = f"""[Unit]
+Description=Enphase gateway and cloud simulator (the test's stand-in for the real ones)
+Before={MONITOR}
+
+[Service]
+Environment=PYTHONPATH=/opt/enphase-sim
+ExecStartPre=/bin/rm -f {SIM_DIR}/simulator.json
+ExecStart=/usr/bin/python3 -m enphase_monitor.simulator --gateway-port 8443 --cloud-port 8444 \
+    --workdir {SIM_DIR}
+ExecStartPost=/bin/sh -c 'until [ -s {SIM_DIR}/simulator.json ]; do sleep 0.1; done'
+
+[Install]
+WantedBy=multi-user.target
+"""
+UPSMON_USER = ("upsmon-test", "test-secret")
+# what a reboot or the run itself changes and the wizard has nothing to do with
+NOT_COMPARED = ("var/lib/enphase-sim", "var/lib/systemd/random-seed", "var/lib/systemd/timers",
+                "var/lib/apt", "var/lib/dpkg", "opt/enphase-sim")
+# systemd-creds makes this host key on first use (the wizard's encrypted secret); other
+# credentials of the machine may need it later, so nothing removes it
+HOST_KEY = "/var/lib/systemd/credential.secret"
+
+
+class Story:
+    """The booted system, with the waits and reads the steps need."""
+
+    def __init__(self, system: debroot.Booted) -> None:
+        self.system = system
+
+    def sh(self, script: str, **kw: object) -> str:
+        return self.system.run(script, **kw).stdout  # type: ignore[arg-type]
+
+    def wait(self, what: str, script: str, want: str, timeout: float) -> float:
+        """Run script until its output contains want; returns the seconds it took."""
+        started = time.monotonic()
+        out = ""
+        while time.monotonic() - started < timeout:
+            out = self.system.run(script, check=False, timeout=60).stdout
+            if want in out:
+                return time.monotonic() - started
+            time.sleep(0.5)
+        journal = self.sh("journalctl -b --no-pager -n 80 -o short-monotonic", check=False)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}: last "
+                             f"output {out[-1500:]!r}\n--- journal\n{journal}")
+
+    def status(self) -> str:
+        return f"upsc {UPS}@localhost ups.status 2>&1"
+
+    def active(self, *units: str) -> list[str]:
+        out = self.system.run(f"systemctl is-active {' '.join(units)}", check=False).stdout
+        return out.split()
+
+    def grid(self, state: str) -> None:
+        code = ("import json, ssl, urllib.request; "
+                f"ctx = ssl.create_default_context(cafile='{SIM_DIR}/sim-cert.pem'); "
+                "req = urllib.request.Request('https://127.0.0.1:8443/__sim/state', "
+                f"data=json.dumps({{'grid': '{state}'}}).encode(), method='POST'); "
+                "print(urllib.request.urlopen(req, context=ctx, timeout=10).read().decode())")
+        assert f'"grid": "{state}"' in self.sh(f'python3 -c "{code}"')
+
+    def upsmon_log(self) -> str:
+        return "journalctl -u nut-monitor.service --no-pager -o cat -b"
+
+
+def answers(info: dict[str, str]) -> str:
+    """The answers file a user would write for this gateway (docs/wizard.md's keys)."""
+    return (f"UPS={UPS}\nENVOY_HOST={info['gateway_host']}\nUSERNAME={info['username']}\n"
+            f"PASSWORD_FILE=/root/enlighten-password\nSECRET_STORE=systemd-creds\n"
+            f"ENPHASE_LOGIN='{info['login_url']}'\nENPHASE_TOKENS='{info['tokens_url']}'\n"
+            f"CLOUD_CA_FILE={info['ca_file']}\nPOLLFREQ=5\nPIN_CERTIFICATE=no\n")
+
+
+def compare(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return [line for line in debroot.manifest_diff(before, after)
+            if line.split()[1].rstrip(":") != HOST_KEY]
+
+
+@pytest.mark.parametrize("suite", ["bookworm"])
+def test_users_story_on_a_booted_system(suite: str, deb_build: Build, tmp_path: Path):
+    base = cached_root(suite)
+    debs = [deb_build.files["deb"], deb_build.files["setup"]]
+    with debroot.Overlay(base, tmp_path / "overlay") as root:
+        root.copy_in(ROOT / "enphase_monitor", "/opt/enphase-sim/enphase_monitor")
+        root.path("/etc/systemd/system/enphase-sim.service").write_text(SIM_UNIT)
+        for deb in debs:
+            root.copy_in(deb, f"/root/debs/{deb.name}")
+        system = debroot.Booted(root, tmp_path / "console.log")
+        try:
+            run_story(Story(system), root, debs, system)
+        finally:
+            system.halt()
+
+
+def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
+              system: debroot.Booted) -> None:
+    figures: dict[str, float] = {"boot": system.boot()}
+
+    # 1. the packages, as the user installs them
+    started = time.monotonic()
+    names = " ".join(f"./{deb.name}" for deb in debs)
+    story.sh(f"cd /root/debs && apt -q -y install {names} nut-server nut-client", timeout=600)
+    figures["apt install"] = time.monotonic() - started
+    story.sh("systemctl enable --now enphase-sim.service")
+    info = json.loads(root.path(f"{SIM_DIR}/simulator.json").read_text())
+    before = debroot.manifest(root.root, NOT_COMPARED)
+
+    # 2. the wizard's real apply
+    password = root.path("/root/enlighten-password")
+    password.write_text(info["password"] + "\n")
+    password.chmod(0o600)
+    root.path("/root/enphase-answers").write_text(answers(info))
+    root.path("/root/enphase-answers").chmod(0o600)
+    setup = story.sh("enphase-setup -n --answers /root/enphase-answers", timeout=300)
+    assert info["password"] not in setup, "the wizard printed the password"
+    monitor_line = re.search(rf"MONITOR {UPS}@localhost 1 <upsmon-user> <password> primary",
+                             setup)
+    assert monitor_line, setup
+    assert root.path(f"/etc/credstore.encrypted/enphase-monitor-{UPS}.password").exists()
+    figures["first OL"] = story.wait("upsc to say OL", story.status(), "OL", 120) + \
+        time.monotonic() - started - story.wait("", "true", "", 1)
+    assert story.active(MONITOR, DRIVER, "nut-server.service") == ["active"] * 3
+
+    # 3. upsmon on this host, with the wizard's MONITOR line and a upsd user of the user's
+    user, secret = UPSMON_USER
+    saved = {p: root.path(p).read_bytes() for p in ("/etc/nut/upsd.users", "/etc/nut/upsmon.conf")}
+    with root.path("/etc/nut/upsd.users").open("a") as users:
+        users.write(f"\n[{user}]\n\tpassword = {secret}\n\tupsmon primary\n")
+    with root.path("/etc/nut/upsmon.conf").open("a") as upsmon:
+        upsmon.write(monitor_line.group(0).replace("<upsmon-user>", user)
+                     .replace("<password>", secret) + "\n")
+    story.sh("systemctl restart nut-server.service nut-monitor.service")
+    story.wait("upsmon to log in to upsd", f"upsc -c {UPS}@localhost", "127.0.0.1", 60)
+
+    # 4. the grid drops and returns
+    story.grid("open")
+    figures["ONBATT"] = story.wait("upsmon: on battery", story.upsmon_log(), "on battery", 120)
+    assert "OB" in story.sh(story.status())
+    story.grid("closed")
+    figures["ONLINE"] = story.wait("upsmon: on line power", story.upsmon_log(),
+                                   "on line power", 120)
+
+    # 5. a restart of the monitor, then a reboot: back to OL by themselves
+    story.sh(f"systemctl restart {MONITOR}")
+    figures["restart to OL"] = story.wait("OL after a restart", story.status(), "OL", 120)
+    system.halt()
+    figures["boot again"] = system.boot()
+    figures["reboot to OL"] = story.wait("OL after the reboot", story.status(), "OL", 180)
+    assert story.active(MONITOR, DRIVER, "nut-server.service", "nut-monitor.service") == \
+        ["active"] * 4
+
+    # 6. the user undoes their upsmon lines, then the wizard removes its own
+    for path, data in saved.items():
+        root.path(path).write_bytes(data)
+    story.sh("systemctl restart nut-server.service nut-monitor.service")
+    removed = story.sh(f"enphase-setup --remove {UPS} -n --delete-files", timeout=300)
+    for unit in (MONITOR, DRIVER):
+        enabled = story.sh(f"systemctl is-enabled {unit} 2>&1 || true").strip()
+        assert enabled in ("disabled", "not-found", ""), f"{unit}: {enabled}\n{removed}"
+    diff = compare(before, debroot.manifest(root.root, NOT_COMPARED))
+    print("figures (s): " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
+    assert not diff, "enphase-setup --remove left the system changed:\n" + "\n".join(diff)
