@@ -39,10 +39,11 @@ SUITES = {"bookworm": "12", "trixie": "13"}
 # simulator's certificate; the daemon Suggests it)
 INCLUDE = ("systemd", "systemd-sysv", "openssl")
 # downloaded only (with their Recommends, as apt installs them): what the user's
-# `apt install ./*.deb nut-server nut-client` pulls, python3-keyring being our Recommends
-DOWNLOAD = ("python3", "nut-server", "nut-client", "python3-keyring")
+# `apt install ./*.deb nut-server nut-client` pulls
+DOWNLOAD = ("python3", "nut-server", "nut-client")
+HOSTS = r"127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 # bump to rebuild every cached root
-LAYOUT = 1
+LAYOUT = 3
 APT = "apt-get -q -y -o DPkg::Lock::Timeout=300 -o APT::Sandbox::User=root"
 
 
@@ -68,9 +69,12 @@ def _mmdebstrap(suite: str, target: Path, log: Path) -> None:
     hooks = [
         'mkdir -p "$1/tmp/src/debian"',
         f"copy-in {ROOT / 'debian/control'} /tmp/src/debian",
-        f'chroot "$1" {APT} install --download-only {" ".join(DOWNLOAD)}',
+        f'chroot "$1" {APT} -o APT::Install-Recommends=true install --download-only '
+        + " ".join(DOWNLOAD),
         f'chroot "$1" {APT} build-dep --download-only /tmp/src',
         'rm -rf "$1/tmp/src"',
+        # as the Debian installer writes it (mmdebstrap writes none): `localhost` resolves
+        f"printf '{HOSTS}' >\"$1/etc/hosts\"",
     ]
     cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(INCLUDE)}",
            "--skip=cleanup/apt/lists", "--skip=cleanup/apt/cache",
