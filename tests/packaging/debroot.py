@@ -45,6 +45,10 @@ HOSTS = r"127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n::1\tlocalhost ip6-localhost 
 # bump to rebuild every cached root
 LAYOUT = 3
 APT = "apt-get -q -y -o DPkg::Lock::Timeout=300 -o APT::Sandbox::User=root"
+# systemd-nspawn's environment: cgroup v2 in the container even on a host with the hybrid
+# layout (v1 controllers mounted one by one sometimes failed there: "Failed to mount cgroup
+# ... perf_event: Operation not permitted")
+NSPAWN_ENV = {"PATH": SAFE_PATH, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}
 
 
 class RootError(RuntimeError):
@@ -58,9 +62,28 @@ def _build_depends() -> str:
     return " ".join(match.group(1).split()) if match else ""
 
 
+def _binary_depends() -> list[str]:
+    """The Debian packages debian/control's binary packages name in Depends and Recommends
+    (not substitution variables, not our own): the root caches them too."""
+    text = (ROOT / "debian/control").read_text()
+    ours = set(re.findall(r"^Package:\s*(\S+)", text, re.M))
+    names: set[str] = set()
+    for field in re.findall(r"^(?:Depends|Recommends):(.*?)(?=^\S)", text + "\nEnd:",
+                            re.M | re.S):
+        for dep in field.replace("\n", " ").split(","):
+            name = dep.split("(")[0].split("|")[0].strip()
+            if name and not name.startswith("$") and name not in ours:
+                names.add(name)
+    return sorted(names)
+
+
+def _downloads() -> list[str]:
+    return sorted({*DOWNLOAD, *_binary_depends()})
+
+
 def cache_key(suite: str) -> str:
     """What a cached root depends on, hashed: a change builds a new one."""
-    facts = {"suite": suite, "include": INCLUDE, "download": DOWNLOAD, "layout": LAYOUT,
+    facts = {"suite": suite, "include": INCLUDE, "download": _downloads(), "layout": LAYOUT,
              "build-depends": _build_depends(), "mirror": MIRROR}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -70,7 +93,7 @@ def _mmdebstrap(suite: str, target: Path, log: Path) -> None:
         'mkdir -p "$1/tmp/src/debian"',
         f"copy-in {ROOT / 'debian/control'} /tmp/src/debian",
         f'chroot "$1" {APT} -o APT::Install-Recommends=true install --download-only '
-        + " ".join(DOWNLOAD),
+        + " ".join(_downloads()),
         f'chroot "$1" {APT} build-dep --download-only /tmp/src',
         'rm -rf "$1/tmp/src"',
         # as the Debian installer writes it (mmdebstrap writes none): `localhost` resolves
@@ -178,7 +201,8 @@ class Overlay:
                    **(env or {})}.items()]
         proc = subprocess.run([*self.nspawn("--as-pid2", "--pipe", *setenv), "--",
                                "/bin/sh", "-ec", script], capture_output=True, text=True,
-                              timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+                              timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+                              env=NSPAWN_ENV)
         return _check(proc, f"in {self.base.name}: {script[:200]}") if check else proc
 
     def path(self, inside: str) -> Path:
@@ -235,7 +259,7 @@ class Booted:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([*self.overlay.nspawn("--boot", "--console=passive")],
                                          stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env={"PATH": SAFE_PATH})
+                                         stdin=subprocess.DEVNULL, env=NSPAWN_ENV)
         deadline = started + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             self.pid = _container_init(self.proc.pid) or 0

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from . import debroot
-from .conftest import ROOT, Build, cached_root
+from .conftest import ROOT, Build, RootBuild, cached_root
 
 pytestmark = pytest.mark.slow
 UPS = "ups"
@@ -110,7 +110,7 @@ def answers(info: dict[str, str]) -> str:
     return (f"UPS={UPS}\nENVOY_HOST={info['gateway_host']}\nUSERNAME={info['username']}\n"
             f"PASSWORD_FILE=/root/enlighten-password\nSECRET_STORE=systemd-creds\n"
             f"ENPHASE_LOGIN='{info['login_url']}'\nENPHASE_TOKENS='{info['tokens_url']}'\n"
-            f"CLOUD_CA_FILE={info['ca_file']}\nPOLLFREQ=5\nPIN_CERTIFICATE=no\n")
+            f"CLOUD_CA_FILE={info['ca_file']}\nPOLLFREQ=10\nPIN_CERTIFICATE=no\n")
 
 
 def compare(before: dict[str, str], after: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -120,10 +120,16 @@ def compare(before: dict[str, str], after: dict[str, str]) -> tuple[list[str], l
     return [line for line in diff if line not in known], known
 
 
-@pytest.mark.parametrize("suite", ["bookworm"])
-def test_users_story_on_a_booted_system(suite: str, deb_build: Build, tmp_path: Path):
+@pytest.mark.parametrize("suite", sorted(debroot.SUITES))
+def test_users_story_on_a_booted_system(suite: str, deb_build: Build, rebuild_in_root,
+                                        tmp_path: Path):
+    """On Debian 12 the .debs `make deb` built here, on Debian 13 those built there."""
     base = cached_root(suite)
-    debs = [deb_build.files["deb"], deb_build.files["setup"]]
+    if suite == "bookworm":
+        debs = [deb_build.files["deb"], deb_build.files["setup"]]
+    else:
+        built: RootBuild = rebuild_in_root(suite)
+        debs = [built.debs["enphase-monitor"], built.debs["enphase-monitor-setup"]]
     with debroot.Overlay(base, tmp_path / "overlay") as root:
         root.copy_in(ROOT / "enphase_monitor", "/opt/enphase-sim/enphase_monitor")
         root.path("/etc/systemd/system/enphase-sim.service").write_text(SIM_UNIT)
@@ -186,9 +192,20 @@ def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
     figures["ONLINE"] = story.wait("upsmon: on line power", story.upsmon_log(),
                                    "on line power", 120)
 
-    # 5. a restart of the monitor, then a reboot: back to OL by themselves
-    story.sh(f"systemctl restart {MONITOR}")
+    # 5. a restart of the monitor (with a 6 s watchdog from a drop-in in /run, gone at the
+    # reboot), a reload, then a reboot: back to OL by themselves
+    story.sh(f"mkdir -p /run/systemd/system/{MONITOR}.d && printf '[Service]\\nWatchdogSec=6\\n'"
+             f" >/run/systemd/system/{MONITOR}.d/test.conf && systemctl daemon-reload && "
+             f"systemctl restart {MONITOR}")
     figures["restart to OL"] = story.wait("OL after a restart", story.status(), "OL", 120)
+    time.sleep(8)  # longer than WatchdogSec: WATCHDOG=1 keeps coming
+    reload = story.system.run(f"systemctl reload {MONITOR}", check=False)
+    assert reload.returncode == 0, reload.stderr + story.sh(
+        f"systemctl status --no-pager -n 30 {MONITOR}", check=False)
+    story.wait("the reload logged at warning priority", f"journalctl -b -u {MONITOR} -p warning "
+               "-o cat --no-pager", "config reloaded", 30)
+    shown = story.sh(f"systemctl show -p ActiveState -p NRestarts -p WatchdogUSec {MONITOR}")
+    assert shown.split() == ["NRestarts=0", "WatchdogUSec=6s", "ActiveState=active"], shown
     system.halt()
     figures["boot again"] = system.boot()
     figures["reboot to OL"] = story.wait("OL after the reboot", story.status(), "OL", 180)
@@ -204,6 +221,7 @@ def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
         enabled = story.sh(f"systemctl is-enabled {unit} 2>&1 || true").strip()
         assert enabled in ("disabled", "not-found", ""), f"{unit}: {enabled}\n{removed}"
     diff, known = compare(before, debroot.manifest(root.root, NOT_COMPARED))
-    print("figures (s): " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
+    print(f"{root.base.name} figures (s): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
     print("left by --remove, known:\n" + "\n".join(known))
     assert not diff, "enphase-setup --remove left the system changed:\n" + "\n".join(diff)
