@@ -118,11 +118,11 @@ def test_install_use_remove_purge(suite_debs: tuple[str, list[Path]], tmp_path: 
     suite, debs = suite_debs
     base = cached_root(suite)
     with debroot.Overlay(base, tmp_path / "overlay") as root:
+        for deb in debs:
+            root.copy_in(deb, f"/tmp/debs/{deb.name}")
         fresh, enabled_before = debroot.manifest(root.root), root.run(ENABLED).stdout
         packages_before = root.run(PACKAGE_LIST).stdout.split()
-        for deb in debs:
-            root.copy_in(deb, f"/root/debs/{deb.name}")
-        args = " ".join(f"/root/debs/{deb.name}" for deb in debs) + " nut-server nut-client"
+        args = " ".join(f"/tmp/debs/{deb.name}" for deb in debs) + " nut-server nut-client"
 
         # apt takes only Debian's packages besides ours
         inst = [line for line in root.run(f"{APT} -s install {args}").stdout.splitlines()
