@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, InsecureFileError
+from .grid import GridSignal
 from .shellvars import one_line, parse_assignments
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ _INT_KEYS: dict[str, tuple[int, int, int]] = {
 _STRING_KEYS = (
     "USERNAME", "PASSWORD", "SERIAL", "PORT_FILE", "DISABLE_METERS", "ENVOY_HOST", "STATE_DIR",
     "TOKEN_FILE", "UPS", "TEST", "ENPHASE_LOGIN", "ENPHASE_TOKENS", "TOKEN", "GATEWAY_FINGERPRINT",
-    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL",
+    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL", "GRID_SIGNAL",
 )
 KNOWN_KEYS = frozenset(_INT_KEYS) | frozenset(_STRING_KEYS) | frozenset(TEST_KEYS)
 SECRET_KEYS = frozenset({"PASSWORD", "TOKEN", "TEST_TOKEN", "TEST_SESS"})
@@ -46,6 +47,7 @@ _FINGERPRINT = re.compile(r"(?:[0-9a-fA-F]{2}:?){32}")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?")
 _UPS = re.compile(r"[A-Za-z0-9_.\-]+")
 _TRUE = {"1", "yes", "true", "on"}
+GRID_SIGNAL_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Config:
     test: bool = False
     test_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     unknown_keys: tuple[str, ...] = ()
+    grid_signal: GridSignal | None = None  # GRID_SIGNAL; None: auto (by topology)
 
     def shown(self) -> list[tuple[str, str]]:
         """Return (key, value) pairs for display, secrets hidden."""
@@ -108,6 +111,7 @@ class Config:
             ("LOGIN_TIMEOUT", str(self.login_timeout)),
             ("LOADKWH", str(self.loadkwh)),
             ("DISABLE_METERS", "yes" if self.disable_meters else "no"),
+            ("GRID_SIGNAL", self.grid_signal or GRID_SIGNAL_AUTO),
             ("GATEWAY_FINGERPRINT", self.gateway_fingerprint or "<not pinned>"),
         ]
 
@@ -218,6 +222,17 @@ def _fingerprint(raw: str) -> str:
     return text.replace(":", "").lower()
 
 
+def _grid_signal(raw: str) -> GridSignal | None:
+    text = raw.strip().lower()
+    if text in ("", GRID_SIGNAL_AUTO):
+        return None
+    try:
+        return GridSignal(text)
+    except ValueError:
+        choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
+        raise ConfigError(f"GRID_SIGNAL must be {choices} (got '{one_line(raw)}')") from None
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
@@ -313,6 +328,7 @@ def parse_config(
         test=test,
         test_values={k: raw.get(k, "") for k in TEST_KEYS},
         unknown_keys=unknown,
+        grid_signal=_grid_signal(raw.get("GRID_SIGNAL", "")),
     )
 
 

@@ -21,6 +21,7 @@ from enphase_monitor.config import (
 )
 from enphase_monitor.enlighten import TokenCache
 from enphase_monitor.errors import ConfigError, InsecureFileError
+from enphase_monitor.grid import GridSignal
 from enphase_monitor.shellvars import parse_assignments
 
 HERE = Path("/etc/enphase-test.conf")
@@ -523,3 +524,26 @@ class TestStateDir:
                   + f"STATE_DIR={tmp_path / 'state'}\n")
         with pytest.raises(ConfigError, match="port file directory"):
             check_state_dir(c)
+
+
+# ----------------------------------------------------------------- GRID_SIGNAL
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", None), ("auto", None), ("AUTO", None), ("relay", GridSignal.RELAY),
+    (" Collar ", GridSignal.COLLAR),
+])
+def test_grid_signal_values(value: str, expected: GridSignal | None) -> None:
+    config = parse(BASE + f"GRID_SIGNAL='{value}'\n")
+    assert config.grid_signal is expected
+    assert ("GRID_SIGNAL", expected or "auto") in config.shown()
+    assert "GRID_SIGNAL" not in config.unknown_keys
+
+
+def test_grid_signal_default_is_auto() -> None:
+    assert parse(BASE).grid_signal is None
+
+
+def test_bad_grid_signal_is_one_line_naming_the_choices() -> None:
+    message = error_of(BASE + "GRID_SIGNAL='meter\x1b[2J'\n")
+    assert "GRID_SIGNAL must be auto or relay or collar" in message
+    assert "\x1b" not in message
