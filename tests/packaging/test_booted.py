@@ -3,9 +3,10 @@ throwaway root, tests/packaging/debroot.py), the project's simulator on the cont
 loopback standing in for the gateway and the cloud, and the user's own commands:
 
 `apt install ./*.deb nut-server nut-client`, `enphase-setup -n --answers FILE` (the wizard's
-real apply), the monitor, the driver and upsd active, `upsc` says OL, upsmon (with the MONITOR
-line the wizard printed) logs the grid loss and its return, a restart of the monitor and a
-reboot recover by themselves, and `enphase-setup --remove` leaves the file tree as it found it.
+real apply, "protect this host" included: a upsd user and the MONITOR line for upsmon), the
+monitor, the driver and upsd active, `upsc` says OL, upsmon logs the grid loss and its
+return, a restart of the monitor and a reboot recover by themselves, and `enphase-setup
+--remove` leaves the file tree as it found it.
 
 The simulator is the source tree's (`python3 -m enphase_monitor.simulator`, copied to
 /opt/enphase-sim), not the installed package's, so the test does not depend on which package
@@ -45,7 +46,6 @@ ExecStartPost=/bin/sh -c 'until [ -s {SIM_DIR}/simulator.json ]; do sleep 0.1; d
 [Install]
 WantedBy=multi-user.target
 """
-UPSMON_USER = ("upsmon-test", "test-secret")
 # what a reboot or the run itself changes and the wizard has nothing to do with
 NOT_COMPARED = ("var/lib/enphase-sim", "var/lib/systemd/random-seed", "var/lib/systemd/timers",
                 "var/lib/apt", "var/lib/dpkg", "opt/enphase-sim")
@@ -57,7 +57,6 @@ LEFTOVERS = {
     "/etc/credstore.encrypted": "the wizard removes the secret, not the directory it made",
     "/var/lib/enphase-monitor": "the unit's StateDirectory, emptied; the package's purge "
                                 "removes it",
-    "/etc/nut/nut.conf": "MODE=standalone (set by the wizard when it was none) is kept",
     "/etc/systemd/system/nut-driver@ups.service.d": "NUT's enumerator's checksum drop-in",
     "/etc/systemd/system/nut-driver@ups.service.d/nut-driver-enumerator-generated-checksum.conf":
         "written and left by NUT's nut-driver-enumerator.sh, not by the wizard",
@@ -163,23 +162,17 @@ def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
     # 2. the wizard's real apply
     setup = story.sh("enphase-setup -n --answers /root/enphase-answers", timeout=300)
     assert info["password"] not in setup, "the wizard printed the password"
-    monitor_line = re.search(rf"MONITOR {UPS}@localhost 1 <upsmon-user> <password> primary",
-                             setup)
-    assert monitor_line, setup
     assert root.path(f"/etc/credstore.encrypted/enphase-monitor-{UPS}.password").exists()
     story.wait("upsc to say OL", story.status(), "OL", 120)
     figures["apt install to first OL"] = time.monotonic() - started
     assert story.active(MONITOR, DRIVER, "nut-server.service") == ["active"] * 3
 
-    # 3. upsmon on this host, with the wizard's MONITOR line and a upsd user of the user's
-    user, secret = UPSMON_USER
-    saved = {p: root.path(p).read_bytes() for p in ("/etc/nut/upsd.users", "/etc/nut/upsmon.conf")}
-    with root.path("/etc/nut/upsd.users").open("a") as users:
-        users.write(f"\n[{user}]\n\tpassword = {secret}\n\tupsmon primary\n")
-    with root.path("/etc/nut/upsmon.conf").open("a") as upsmon:
-        upsmon.write(monitor_line.group(0).replace("<upsmon-user>", user)
-                     .replace("<password>", secret) + "\n")
-    story.sh("systemctl restart nut-server.service nut-monitor.service")
+    # 3. upsmon on this host: the wizard's "protect this host" step (on by default) added a
+    # upsd user and the MONITOR line; upsmon logs in with them
+    assert re.search(rf"This host is protected: upsmon watches {UPS}@localhost", setup), setup
+    upsmon_conf = root.path("/etc/nut/upsmon.conf").read_text()
+    assert re.search(rf"^MONITOR {UPS}@localhost 1 \S+ \S+ primary$", upsmon_conf, re.M), \
+        upsmon_conf
     story.wait("upsmon to log in to upsd",
                f"upsc -c {UPS}@localhost 2>/dev/null | grep -q . && echo logged-in", "logged-in",
                60)
@@ -213,10 +206,7 @@ def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
     assert story.active(MONITOR, DRIVER, "nut-server.service", "nut-monitor.service") == \
         ["active"] * 4
 
-    # 6. the user undoes their upsmon lines, then the wizard removes its own
-    for path, data in saved.items():
-        root.path(path).write_bytes(data)
-    story.sh("systemctl restart nut-server.service nut-monitor.service")
+    # 6. the wizard removes what it set up, its upsmon lines too
     removed = story.sh(f"enphase-setup --remove {UPS} -n --delete-files", timeout=300)
     for unit in (MONITOR, DRIVER):
         enabled = story.sh(f"systemctl is-enabled {unit} 2>&1 || true").strip()
