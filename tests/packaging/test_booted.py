@@ -57,6 +57,8 @@ LEFTOVERS = {
     "/etc/credstore.encrypted": "the wizard removes the secret, not the directory it made",
     "/var/lib/enphase-monitor": "the unit's StateDirectory, emptied; the package's purge "
                                 "removes it",
+    "/etc/nut/nut.conf": "MODE=standalone, set by the setup plan when it was none, is kept "
+                         "(only protect-this-host's own MODE change is marked and put back)",
     "/etc/systemd/system/nut-driver@ups.service.d": "NUT's enumerator's checksum drop-in",
     "/etc/systemd/system/nut-driver@ups.service.d/nut-driver-enumerator-generated-checksum.conf":
         "written and left by NUT's nut-driver-enumerator.sh, not by the wizard",
