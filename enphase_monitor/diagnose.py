@@ -1,4 +1,8 @@
-"""`enphase-monitor -v -s`: one readable report of what works, what does not, and what to do."""
+"""`enphase-monitor -v -s`: one readable report of what works, what does not, and what to do.
+
+Every line goes through `Report.line`, which escapes control characters: gateway strings,
+error texts and config values cannot break a line or reach the terminal as escape sequences.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,11 @@ from .monitor import Monitor, State
 from .nutvars import GENERATED, RUNTIME_LOW
 from .poller import Poller
 from .portfile import parse_line
+from .textsafe import escape
 from .topology import KIND_NAMES, SIGNAL_NAMES, Refusal, choose_signal
+
+MAX_VALUE_CHARS = 400  # one value of the report
+MAX_LINE_CHARS = 1000  # one line (a problem and what to do about it)
 
 
 @dataclass
@@ -27,11 +35,16 @@ class Report:
     out: TextIO
     problems: list[str] = field(default_factory=list)
 
+    def line(self, text: str, indent: str = "") -> None:
+        """Write one line, escaped (the only way text reaches the report)."""
+        self.out.write(f"{indent}{escape(text, MAX_LINE_CHARS)}\n")
+
     def head(self, title: str) -> None:
-        self.out.write(f"\n{title}\n")
+        self.out.write("\n")
+        self.line(title)
 
     def row(self, key: str, value: str) -> None:
-        self.out.write(f"  {key:<22} {value}\n")
+        self.line(f"{escape(key, 22):<22} {escape(value, MAX_VALUE_CHARS)}", "  ")
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
@@ -58,7 +71,7 @@ _ADVICE = {
 def diagnose(config: Config, out: TextIO) -> int:
     """Print the report; returns 0 when nothing is wrong, 1 otherwise."""
     rep = Report(out)
-    out.write(f"enphase-monitor diagnostics for UPS '{config.ups}'\n")
+    rep.line(f"enphase-monitor diagnostics for UPS '{config.ups}'")
     rep.head("Config")
     for key, value in config.shown():
         rep.row(key, value)
@@ -131,16 +144,16 @@ def diagnose(config: Config, out: TextIO) -> int:
             for raw in monitor.port.read().lines:
                 name, _ = parse_line(raw)
                 if name in GENERATED:
-                    out.write(f"    {raw}\n")
+                    rep.line(raw, "    ")
     finally:
         clients.close()
 
     rep.head("Result")
     if not rep.problems:
-        out.write("  everything works\n")
+        rep.line("everything works", "  ")
         return 0
     for text in rep.problems:
-        out.write(f"  - {text}\n")
+        rep.line(text, "  - ")
     return 1
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .textsafe import escape
+
 
 class Grid(enum.Enum):
     """What the grid signal says about the grid."""
@@ -41,7 +43,7 @@ def wire(value: object, limit: int = 64) -> str:
     if isinstance(value, bool | int | float):
         return repr(value)
     if isinstance(value, str):
-        return repr(value[:limit]) + ("..." if len(value) > limit else "")
+        return f"'{escape(value[:limit])}'" + ("..." if len(value) > limit else "")
     return f"<{type(value).__name__}>"
 
 
