@@ -162,7 +162,11 @@ def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
     before = debroot.manifest(root.root, NOT_COMPARED)
 
     # 2. the wizard's real apply
-    setup = story.sh("enphase-setup -n --answers /root/enphase-answers", timeout=300)
+    wizard = story.system.run("enphase-setup -n --answers /root/enphase-answers", check=False,
+                              timeout=300)
+    setup = wizard.stdout
+    assert wizard.returncode == 0, setup[-3000:] + wizard.stderr + story.sh(
+        f"journalctl -b --no-pager -n 60 -u {MONITOR} -u {DRIVER}", check=False)
     assert info["password"] not in setup, "the wizard printed the password"
     assert root.path(f"/etc/credstore.encrypted/enphase-monitor-{UPS}.password").exists()
     story.wait("upsc to say OL", story.status(), "OL", 120)
