@@ -166,7 +166,7 @@ def run_story(story: Story, root: debroot.Overlay, debs: list[Path],
                               timeout=300)
     setup = wizard.stdout
     assert wizard.returncode == 0, setup[-3000:] + wizard.stderr + story.sh(
-        f"journalctl -b --no-pager -n 60 -u {MONITOR} -u {DRIVER}", check=False)
+        "journalctl -b --no-pager -n 120 -o short-monotonic", check=False)
     assert info["password"] not in setup, "the wizard printed the password"
     assert root.path(f"/etc/credstore.encrypted/enphase-monitor-{UPS}.password").exists()
     story.wait("upsc to say OL", story.status(), "OL", 120)
