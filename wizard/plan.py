@@ -356,6 +356,9 @@ DRIVER_DROPIN = (
 )
 
 
+ENUMERATOR_UNIT = "nut-driver-enumerator.service"
+
+
 def unit_installed(ctx: Context, template: str) -> bool:
     """The template unit file exists in one of systemd's unit directories."""
     return any(ctx.system.exists(PurePosixPath(d) / template) for d in UNIT_PATHS)
@@ -377,14 +380,31 @@ def service_changes(ctx: Context, ups: str, changed: bool, plan: Plan) -> list[C
                           " units?): enabling it fails; install nut-server")
     if not enabled:
         verb = "Enable and start" if now else "Enable"
-        return [RunCommand(cmd("systemctl", "enable", *now, *units),
+        return [*enumerator_wait(ctx),
+                RunCommand(cmd("systemctl", "enable", *now, *units),
                            why="the monitor starts first (ordered before the driver)",
                            undo=cmd("systemctl", "disable", *now, *units),
                            name=f"{verb} {' and '.join(units)}")]
     if changed and ctx.live:
-        return [RunCommand(cmd("systemctl", "restart", *units),
+        return [*enumerator_wait(ctx),
+                RunCommand(cmd("systemctl", "restart", *units),
                            why="use the new settings", name=f"Restart {' and '.join(units)}")]
     return []
+
+
+def enumerator_wait(ctx: Context) -> list[Change]:
+    """Let NUT's enumerator finish with the edited ups.conf before the driver is started.
+
+    Its .path unit starts it on every ups.conf change; for a changed section it disables and
+    re-adds the driver instance, which cancels a start of that driver running at the same
+    time (seen on Debian 13's NUT 2.8.1: `systemctl enable --now` failed, the apply rolled
+    back). `systemctl start` of the oneshot waits for a run already under way.
+    """
+    if not ctx.live or not unit_installed(ctx, ENUMERATOR_UNIT):
+        return []
+    return [RunCommand(cmd("systemctl", "start", ENUMERATOR_UNIT),
+                       why="NUT's enumerator applies the new ups.conf first (it re-adds the"
+                           " driver instance)", name=f"Wait for {ENUMERATOR_UNIT}")]
 
 
 def upsd_changes(ctx: Context, mode_changed: bool, conf_changed: bool) -> list[Change]:
