@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -72,6 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:  # the last guard: one line, never a traceback
+        logging.getLogger("enphase_monitor").debug("traceback:", exc_info=exc)
+        from .monitor import describe
+
+        logsetup.fatal(f"enphase-monitor {who['ups']}: internal error, stopping: "
+                       f"{describe(exc)} (run with -d for the traceback)".replace(" :", ":", 1))
+        return 1
 
 
 def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
@@ -101,10 +109,7 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
 
     monitor = Monitor(config)
     if args.single:
-        try:
-            ok = monitor.cycle()
-        finally:
-            monitor.clients.close()
+        ok = monitor.once()
         # as the seed: an unreachable gateway is not fatal for -s, a token failure is
         return 1 if not ok and isinstance(monitor.last_exception, AuthError) else 0
     return monitor.run()

@@ -20,6 +20,18 @@ class InsecureFileError(ConfigError):
         self.path = path
 
 
+class UnsafeFileError(MonitorError):
+    """A file is not what it must be: a symbolic link, not a regular file, or too large."""
+
+    def __init__(self, path: object, message: str) -> None:
+        super().__init__(message)
+        self.path = str(path)
+
+
+class FileTooLarge(UnsafeFileError):
+    """A file is larger than anything it may legitimately hold."""
+
+
 class PortFileError(MonitorError):
     """The dummy-ups port file is missing, unreadable or cannot be written."""
 

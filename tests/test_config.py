@@ -490,7 +490,7 @@ class TestSecretFiles:
             TokenCache(token).load()
 
     def test_missing_secret_file(self, tmp_path: Path) -> None:
-        with pytest.raises(ConfigError, match="cannot stat"):
+        with pytest.raises(ConfigError, match="cannot open"):
             check_secret_file("config", tmp_path / "none")
 
 

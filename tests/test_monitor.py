@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,18 @@ def make(tmp_path: Path, sim: Simulator, extra: str = "", port_text: str = "") -
 
 def relay_requests(sim: Simulator) -> int:
     return int(sim.stats()["requests"].get(RELAY, 0))
+
+
+@contextlib.contextmanager
+def restored_signals() -> Iterator[None]:
+    """Put back the signal handlers Monitor.run() installs."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
+                                                       signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -217,13 +230,12 @@ def test_relay_check_sees_grid_loss_between_full_polls(tmp_path: Path, sim: Simu
         # a full poll is 60 s away: only the relay check can switch within the wait
         assert wait_for(lambda: values(mon.config).get("ups.status") == "OB", timeout=10)
     finally:
-        mon.stop_requested = True
-        mon.wake.set()
+        mon.request_stop()
         runner.join(10)
     assert not runner.is_alive()
 
 
-def test_sigterm_during_a_write_finishes_it_and_exits_zero(
+def test_sigterm_during_a_write_finishes_it_then_hides_and_exits_zero(
     tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mon = make(tmp_path, sim, port_text="user.line: kept\n")
@@ -237,16 +249,12 @@ def test_sigterm_during_a_write_finishes_it_and_exits_zero(
         real_fsync(fd)
 
     monkeypatch.setattr(fileutil.os, "fsync", fsync_with_sigterm)
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
+    with restored_signals():
         assert mon.run() == 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     assert sent
-    got = values(mon.config)
-    assert got["ups.status"] == "OL" and got["user.line"] == "kept"
+    assert mon.port.hidden  # the daemon stopped: NUT must not keep its last reading
+    got = PortContent.parse(mon.port.nocomms_path.read_text()).values
+    assert got["ups.status"] == "OL" and got["user.line"] == "kept"  # the write completed
     assert not [p for p in mon.config.port_file.parent.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -273,13 +281,8 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
 
     mon.cycle = counting_cycle  # type: ignore[method-assign]
     mon.delay = lambda: 0  # type: ignore[method-assign]
-    try:
-        with caplog.at_level(logging.INFO, logger="enphase_monitor"):
-            assert mon.run() == 0
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    with restored_signals(), caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        assert mon.run() == 0
     assert "config not reloaded" in caplog.text and "POLLFREQ" in caplog.text
     assert mon.config.pollfreq == 7
     assert len(polls) >= 3
