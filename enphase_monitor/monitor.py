@@ -276,7 +276,7 @@ class Monitor:
         if text != content.text or self.port.hidden:
             try:
                 self.port.write(text, content.meta)
-            except PortFileError as exc:
+            except Exception as exc:  # disk full, EIO, read-only... or anything: hide
                 self._write_failed(exc)
                 return
             self.writes += 1
@@ -289,8 +289,10 @@ class Monitor:
         self.notifier.notify_ready(self.summary())
         self._report()
 
-    def _write_failed(self, exc: PortFileError) -> None:
+    def _write_failed(self, exc: Exception) -> None:
         """The new state cannot be written: hide the old one; the next poll tries again."""
+        if not isinstance(exc, MonitorError):
+            log.debug("the failed write's traceback:", exc_info=exc)
         self.last_error = describe(exc)
         try:
             hidden = self.port.hide()
