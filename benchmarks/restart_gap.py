@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import Simulator, percentile, workdir
+from common import Simulator, percentile, wait_for, workdir
 
 from tests.e2e import sysnut  # importable: common puts the repository on sys.path
 
@@ -30,22 +30,13 @@ VARIANTS = {
 ALARMS = {"LOWBATT", "FSD", "SHUTDOWN", "SHUTDOWNCMD", "NOCOMM"}
 
 
-def until(check, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def trial(rig: sysnut.Rig, state: str) -> tuple[float, list[str]]:
     """Restart the monitor while NUT says `state`; (gap in s, upsmon's alarms)."""
     since = sysnut.wall()
     with rig.sampling() as sampler:
         started = time.monotonic()
         rig.m.run("systemctl", "restart", rig.unit)
-        until(lambda: rig.status() == state, 40)
+        wait_for(lambda: rig.status() == state, 40, 0.1)
         time.sleep(20)
     alarms = [e for e in rig.events_since(since) if e in ALARMS]
     return sampler.longest_gap(started), alarms
@@ -58,11 +49,11 @@ def run_variant(name: str, trials: int) -> None:
         if rig is None:
             print(f"{name}: cannot run here: {why}")
             return
-        until(lambda: rig.status() == "OL", 30)
+        wait_for(lambda: rig.status() == "OL", 30, 0.1)
         for state in ("OL", "OB"):
             if state == "OB":
                 sim.update(grid="open")
-                until(lambda: rig.status() == "OB", 20)
+                wait_for(lambda: rig.status() == "OB", 20, 0.1)
                 time.sleep(6)  # upsmon has seen OB
             gaps, alarms = [], []
             for _ in range(trials if kick else 1):

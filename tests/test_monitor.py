@@ -17,6 +17,7 @@ from enphase_monitor import fileutil
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.portfile import PortContent
+from enphase_monitor.schedule import Due, Schedule
 from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
 from tests.conftest import write_setup
@@ -286,3 +287,26 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
     assert "config not reloaded" in caplog.text and "POLLFREQ" in caplog.text
     assert mon.config.pollfreq == 7
     assert len(polls) >= 3
+
+
+def test_schedule_full_polls_and_relay_checks() -> None:
+    schedule = Schedule()
+    schedule.polled(100.0, delay=60, relay_every=5)
+    assert schedule.due(104.9) is Due.NOTHING and schedule.wake_at() == 105.0
+    assert schedule.due(105.0) is Due.RELAY
+    schedule.checked(105.2)
+    assert schedule.wake_at() == 110.2
+    assert schedule.due(160.0) is Due.POLL  # a full poll wins over a relay check
+    schedule.polled(160.0, delay=20, relay_every=0)  # no relay checks (nocomms)
+    assert schedule.relay_at is None and schedule.wake_at() == 180.0
+
+
+def test_after_a_failed_poll_the_next_comes_at_pollfreqalert(tmp_path: Path,
+                                                             sim: Simulator) -> None:
+    mon = make(tmp_path, sim, extra="POLLFREQ=60\nPOLLFREQALERT=20\nRELAY_CHECK=5\n")
+    assert mon.cycle() and (mon.delay(), mon.relay_every()) == (60, 5)
+    sim.inject("*", "reset")
+    assert not mon.cycle()
+    assert (mon.delay(), mon.relay_every()) == (20, 5)  # still relay checks in between
+    assert not mon.cycle() and mon.port.hidden
+    assert (mon.delay(), mon.relay_every()) == (20, 0)  # nocomms: full polls only
