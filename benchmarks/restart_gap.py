@@ -56,7 +56,7 @@ def run_variant(name: str, trials: int) -> None:
                 wait_for(lambda: rig.status() == "OB", 20, 0.1)
                 time.sleep(6)  # upsmon has seen OB
             gaps, alarms = [], []
-            for _ in range(trials if kick else 1):
+            for _ in range(trials):
                 gap, seen = trial(rig, state)
                 gaps.append(gap)
                 alarms.extend(seen)

@@ -22,10 +22,12 @@ from tests.packaging.sdboot import wait_for
 ALARMS = {"LOWBATT", "FSD", "SHUTDOWN", "SHUTDOWNCMD"}
 
 
-@pytest.fixture(params=["package", "wizard"])
+@pytest.fixture
 def rig(request: pytest.FixtureRequest, tmp_path: Path, sim: Simulator) -> Iterator[sysnut.Rig]:
-    """The units as the packages install them ("package") or with the wizard's drop-in."""
-    with sysnut.rig(tmp_path / "rig", sim, dropin=request.param == "wizard") as (r, why):
+    """The units as the packages install them ("package", the default) or with the wizard's
+    drop-in ("wizard")."""
+    variant = getattr(request, "param", "package")
+    with sysnut.rig(tmp_path / "rig", sim, dropin=variant == "wizard") as (r, why):
         if r is None:
             pytest.skip(why)
         wait_for(lambda: r.status() == "OL", 30, "upsc to say OL")
@@ -40,6 +42,7 @@ def on_battery(rig: sysnut.Rig) -> None:
     wait_for(lambda: "ONBATT" in rig.events_since(since), 20, "upsmon's ONBATT")
 
 
+@pytest.mark.parametrize("rig", ["package", "wizard"], indirect=True)
 def test_restart_while_on_battery_never_reaches_low_battery(rig: sysnut.Rig) -> None:
     on_battery(rig)
     since = sysnut.wall()
@@ -58,8 +61,6 @@ def test_restart_while_on_battery_never_reaches_low_battery(rig: sysnut.Rig) -> 
 
 
 def test_stop_and_kill_leave_no_readable_port_file(rig: sysnut.Rig) -> None:
-    if rig.dropin:
-        pytest.skip("the stop does not depend on the driver's drop-in")
     # SIGTERM (systemctl stop): the daemon hides the file itself and exits 0
     rig.m.run("systemctl", "stop", rig.unit)
     assert not rig.port.exists() and rig.hidden.exists()
@@ -80,8 +81,6 @@ def test_stop_and_kill_leave_no_readable_port_file(rig: sysnut.Rig) -> None:
 def test_stop_while_on_battery_is_a_dead_ups_for_upsmon(rig: sysnut.Rig) -> None:
     """What a stop means for upsmon: a UPS last seen on battery that stays silent past
     DEADTIME is taken as low battery, and the host is shut down (the safe side)."""
-    if rig.dropin:
-        pytest.skip("the stop does not depend on the driver's drop-in")
     on_battery(rig)
     since = sysnut.wall()
     rig.m.run("systemctl", "stop", rig.unit)
