@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .enlighten import TokenManager
+from .ensemble import Inventory
 from .errors import (
     GatewayDataError,
     GatewayError,
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 RELAY = "/ivp/ensemble/relay"
 LIVEDATA = "/ivp/livedata/status"
 SECCTRL = "/ivp/ensemble/secctrl"
+INVENTORY = "/ivp/ensemble/inventory"
 REPORTS = "/ivp/meters/reports"
 INFO = "/info.xml"
 CHECK_JWT = "/auth/check_jwt"
@@ -146,6 +148,9 @@ class GatewayClient:
 
     def secctrl(self) -> SecCtrl:
         return self._model(SECCTRL, SecCtrl.from_api)
+
+    def inventory(self) -> Inventory:
+        return self._model(INVENTORY, Inventory.from_api)
 
     def meter_reports(self) -> MeterReports:
         return self._model(REPORTS, MeterReports.from_api)

@@ -18,17 +18,24 @@ from types import FrameType
 
 from .config import Config, load_config
 from .enlighten import EnlightenClient, TokenManager
-from .errors import ConfigError, MfaRequiredError, MonitorError, PortFileError
+from .errors import (
+    ConfigError,
+    MfaRequiredError,
+    MonitorError,
+    PortFileError,
+    UnsupportedHardware,
+)
 from .gateway import GatewayClient
+from .grid import Grid, GridSignal
 from .logsetup import REDACTOR
-from .models import Grid, Snapshot
+from .models import Snapshot
 from .nutvars import Inputs, Refs, compute, status_text
 from .poller import Poller
 from .portfile import PortContent, PortFile, render
 from .schedule import Due, Schedule
 from .sdnotify import Notifier
-from .shellvars import one_line
 from .testmode import TestCycle, TestTransport, random_expiry
+from .textsafe import escape
 from .transport import HttpsTransport, Transport
 
 log = logging.getLogger(__name__)
@@ -77,13 +84,16 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
     gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)
-    return Clients(tokens, gateway, Poller(gateway, meters=not config.disable_meters), cycle)
+    # TEST mode answers the seed's endpoints only: it reads the relay, as the seed does
+    signal = config.grid_signal or (GridSignal.RELAY if config.test else None)
+    poller = Poller(gateway, meters=not config.disable_meters, grid_signal=signal)
+    return Clients(tokens, gateway, poller, cycle)
 
 
 def describe(exc: BaseException) -> str:
     """One escaped line: our own errors' message; `Type: message` for anything else."""
     text = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
-    return one_line(text, 500)
+    return escape(text, 500)
 
 
 def _state_from_file(port: PortFile, content: PortContent) -> State:
@@ -160,6 +170,9 @@ class Monitor:
             found = self._poll_gateway()
         except ConfigError:
             raise
+        except UnsupportedHardware as exc:
+            self._unsupported(exc)
+            return False
         except Exception as exc:  # every failure of a poll is a failed poll
             self._poll_failed(exc)
             return False
@@ -192,12 +205,12 @@ class Monitor:
 
     def _confirm_off_grid(self) -> Grid:
         """A first poll never switches to OB alone: read the relay again a little later."""
-        log.info("relay says off-grid on the first poll: confirming in %d s",
+        log.info("grid signal says off-grid on the first poll: confirming in %d s",
                  self.config.confirm_delay)
         self._sleep(self.config.confirm_delay)
         if self.stop_requested:
             return Grid.UNKNOWN
-        grid = self.clients.poller.relay().grid
+        grid = self.clients.poller.grid_check().grid
         if grid is not Grid.OFF:
             log.warning("off-grid reading not confirmed (now %s): ignoring it", grid.value)
         return grid
@@ -227,16 +240,40 @@ class Monitor:
         self.state, self.last_snapshot = state, snap
 
     def _log_transition(self, new: State, snap: Snapshot) -> None:
+        reading, last = snap.reading, self.last_snapshot
+        generator = reading is not None and reading.generator
+        was_generator = last is not None and last.reading is not None and last.reading.generator
         if new is self.state:
+            if new is State.ONBATT and generator != was_generator:
+                log.warning("%s", "generator running: the utility is still out, on battery"
+                            if generator else "generator stopped: on battery")
             return
         if self.state in (State.UNKNOWN, State.NOCOMMS):
-            log.info("grid %s", "up: on line" if new is State.ONLINE else "down: on battery")
+            log.info("grid %s", "up: on line" if new is State.ONLINE else
+                     "down: on generator, on battery" if generator else "down: on battery")
         elif new is State.ONLINE:
             log.warning("grid is back: on line")
-        elif snap.relay is not None and snap.relay.commanded_off_grid:
+        elif generator:
+            log.warning("grid lost (outage), on generator: on battery")
+        elif reading is not None and reading.commanded:
             log.warning("off-grid by command (mains_admin_state open): on battery")
         else:
             log.warning("grid lost (outage): on battery")
+
+    def _unsupported(self, exc: UnsupportedHardware) -> None:
+        """Hardware that cannot tell an outage: at start-up the port file is hidden and the
+        daemon exits (the error goes up); later (a gateway that lists nothing while it boots,
+        say) it is a failed poll.
+
+        Raises:
+            UnsupportedHardware: `exc`, at start-up.
+        """
+        if not exc.at_start:
+            self._failed(exc)
+            return
+        self.port.hide()
+        self.state = State.NOCOMMS
+        raise exc
 
     def _poll_failed(self, exc: BaseException) -> None:
         if self.stop_requested:  # a request cancelled by SIGTERM: not the gateway's fault
@@ -318,6 +355,8 @@ class Monitor:
         snap = self.last_snapshot
         soc = snap.live.soc if snap and snap.live else None
         status = "OL" if self.state is State.ONLINE else "OB"
+        if snap and snap.reading and snap.reading.generator:
+            status += " (on generator)"
         text = f"{status}, battery {soc:g}%" if soc is not None else status
         if self.last_error:
             text += f" (last poll failed: {self.last_error})"
@@ -330,16 +369,17 @@ class Monitor:
     def relay_check(self) -> bool:
         """The light check between full polls. True when a full poll is needed at once: the
         grid changed, or the check failed (the full poll then counts toward nocomms)."""
+        signal_name = self.clients.poller.signal
         try:
-            grid = self.clients.poller.relay().grid
+            grid = self.clients.poller.grid_check().grid
         except ConfigError:
             raise
         except Exception as exc:  # any failure: let a full poll decide
             if not self.stop_requested:
-                log.info("relay check failed (%s): polling at once", describe(exc))
+                log.info("%s check failed (%s): polling at once", signal_name, describe(exc))
             return not self.stop_requested
         if (grid is Grid.OFF) != (self.state is State.ONBATT):
-            log.info("relay check: grid now %s, polling at once", grid.value)
+            log.info("%s check: grid now %s, polling at once", signal_name, grid.value)
             return True
         return False
 
