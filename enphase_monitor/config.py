@@ -239,8 +239,12 @@ def _grid_signal(raw: Values) -> GridSignal | None:
                         f" '{raw.shown('GRID_SIGNAL', text)}')") from None
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _resolve(base: Path, value: str, key: str) -> Path:
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~name" of a user without a home directory
+        raise ConfigError(f"{key} '{escape(value, 60)}': no such user's home directory for"
+                          " '~'") from None
     return path if path.is_absolute() else base / path
 
 
@@ -304,9 +308,9 @@ def parse_config(
         username=raw.get("USERNAME"),
         password=raw.get("PASSWORD"),
         serial=raw.get("SERIAL").strip(),
-        port_file=_resolve(state_dir, raw.get("PORT_FILE")),
+        port_file=_resolve(state_dir, raw.get("PORT_FILE"), "PORT_FILE"),
         state_dir=state_dir,
-        token_file=_resolve(state_dir, token_file),
+        token_file=_resolve(state_dir, token_file, "TOKEN_FILE"),
         envoy_host=raw.host("ENVOY_HOST", DEFAULT_ENVOY_HOST),
         disable_meters=bool(raw.get("DISABLE_METERS")),
         pollfreq=ints["POLLFREQ"],

@@ -105,7 +105,7 @@ def test_an_exception_in_a_relay_check_asks_for_a_full_poll(
     def deep() -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(mon.clients.poller, "relay", deep)
+    monkeypatch.setattr(mon.clients.poller, "grid_check", deep)
     assert mon.relay_check() is True
 
 
