@@ -275,6 +275,11 @@ def rig(tmp: Path, sim: Simulator, dropin: bool, start_post: bool = True
             if manager is None:
                 yield None, why
                 return
+            if not manager.private:
+                yield None, ("this machine's own systemd runs here: the rig reconfigures NUT's"
+                             " units (/etc/nut, /var/lib/nut), which it does only inside a"
+                             " private systemd in a namespace (containers, as CI)")
+                return
             r = Rig(manager, sim, tmp, dropin, start_post)
             try:
                 r.setup()
