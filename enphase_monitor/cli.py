@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__, logsetup
-from .errors import MonitorError
+from .errors import MonitorError, describe
 
 if TYPE_CHECKING:
     from .config import Config
@@ -80,8 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # the last guard: one line, never a traceback
         logging.getLogger("enphase_monitor").debug("traceback:", exc_info=exc)
-        from .monitor import describe
-
         logsetup.fatal(f"enphase-monitor {who['ups']}: internal error, stopping: "
                        f"{describe(exc)} (run with -d for the traceback)".replace(" :", ":", 1))
         return 1

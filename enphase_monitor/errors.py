@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .textsafe import escape
+
 
 class MonitorError(Exception):
     """Base of every error this package raises on purpose."""
@@ -107,3 +109,9 @@ class UnsupportedHardware(MonitorError):
     def __init__(self, message: str, at_start: bool) -> None:
         super().__init__(message)
         self.at_start = at_start
+
+
+def describe(exc: BaseException) -> str:
+    """One escaped line: our own errors' message; `Type: message` for anything else."""
+    text = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
+    return escape(text, 500)

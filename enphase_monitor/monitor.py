@@ -1,22 +1,20 @@
-"""The poll loop: states, adaptive delay, debounce, relay checks, sd_notify, signals.
+"""The state machine: one poll, the states, debounce, the port-file write, sd_notify status.
 
 Truth under failure: any exception while polling is a failed poll; a port file that cannot be
-written is hidden; when the loop ends for any reason (SIGTERM, a fatal error, a bug) the port
-file is hidden before the process exits, so NUT never keeps a reading nobody watches.
+written is hidden; when the loop (loop.py) ends for any reason (SIGTERM, a fatal error, a bug)
+the port file is hidden before the process exits, so NUT never keeps a reading nobody watches.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 
-from .config import Config, load_config
+from .config import Config
 from .enlighten import EnlightenClient, TokenManager
 from .errors import (
     ConfigError,
@@ -24,18 +22,18 @@ from .errors import (
     MonitorError,
     PortFileError,
     UnsupportedHardware,
+    describe,
 )
 from .gateway import GatewayClient
 from .grid import Grid, GridSignal
 from .logsetup import REDACTOR
+from .loop import Loop
 from .models import Snapshot
 from .nutvars import Inputs, Refs, compute, status_text
 from .poller import Poller
 from .portfile import PortContent, PortFile, render
-from .schedule import Due, Schedule
 from .sdnotify import Notifier
 from .testmode import TestCycle, TestTransport, random_expiry
-from .textsafe import escape
 from .transport import HttpsTransport, Transport
 
 log = logging.getLogger(__name__)
@@ -90,12 +88,6 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
     return Clients(tokens, gateway, poller, cycle)
 
 
-def describe(exc: BaseException) -> str:
-    """One escaped line: our own errors' message; `Type: message` for anything else."""
-    text = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
-    return escape(text, 500)
-
-
 def _state_from_file(port: PortFile, content: PortContent) -> State:
     if port.hidden:
         return State.NOCOMMS
@@ -108,8 +100,8 @@ def _state_from_file(port: PortFile, content: PortContent) -> State:
 
 
 
-class Monitor:
-    """Keeps the port file true to the gateway."""
+class Monitor(Loop):
+    """Keeps the port file true to the gateway (the loop around it: loop.Loop)."""
 
     def __init__(
         self,
@@ -144,15 +136,6 @@ class Monitor:
         REDACTOR.add(config.token, token=True)
         for key in ("TEST_TOKEN", "TEST_SESS"):
             REDACTOR.add(config.test_values.get(key, ""), token=True)
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop.is_set()
-
-    def request_stop(self) -> None:
-        """What SIGTERM does: end the loop (and any request in progress) soon."""
-        self.stop.set()
-        self.wake.set()
 
     # -- one full poll ------------------------------------------------------------------
     def cycle(self) -> bool:
@@ -394,114 +377,3 @@ class Monitor:
         check = self.config.relay_check
         return check if 0 < check < self.delay() and self.state is not State.NOCOMMS else 0
 
-    def _sleep(self, seconds: float) -> None:
-        """Sleep, waking early for a signal and pinging the watchdog meanwhile."""
-        end = self.clock() + seconds
-        while not self.stop_requested:
-            left = end - self.clock()
-            if left <= 0:
-                return
-            interval = self.notifier.watchdog_interval
-            self.wake.wait(min(left, interval) if interval else left)
-            self.wake.clear()
-            self.notifier.watchdog()
-            if self.reload_requested:
-                self.reload()
-
-    def run(self) -> int:
-        """Poll until SIGTERM/SIGINT, then hide the port file. Returns the exit status (0).
-
-        Raises:
-            MonitorError: a fatal error; Exception: a bug. The port file is hidden first.
-        """
-        self._install_signals()
-        try:
-            self._loop()
-        except BaseException as exc:
-            self._shutdown(f"stopping on an error ({describe(exc)})")
-            raise
-        self._shutdown("stopped")
-        return 0
-
-    def _loop(self) -> None:
-        schedule = Schedule()
-        self._full_poll(schedule)
-        while not self.stop_requested:
-            now = self.clock()
-            due = schedule.due(now)
-            if due is Due.NOTHING:
-                self._sleep(schedule.wake_at() - now)
-            elif due is Due.RELAY and not self.relay_check():
-                schedule.checked(self.clock())
-            elif not self.stop_requested:
-                self._full_poll(schedule)
-
-    def _full_poll(self, schedule: Schedule) -> None:
-        if self.reload_requested:
-            self.reload()
-        self.cycle()
-        self.notifier.watchdog()
-        schedule.polled(self.clock(), self.delay(), self.relay_every())
-
-    def once(self) -> bool:
-        """One poll for `-s`: written as by the loop and left so (as the seed). True if the
-        gateway answered. On an error the daemon did not choose, the file is hidden first."""
-        try:
-            return self.cycle()
-        except BaseException as exc:
-            self.hide_on_exit(f"stopping on an error ({describe(exc)})")
-            raise
-        finally:
-            self.clients.close()
-
-    def _shutdown(self, why: str) -> None:
-        self.hide_on_exit(why)
-        self.notifier.stopping()
-        try:
-            self.clients.close()
-        except Exception as exc:  # never hide the reason for stopping
-            log.debug("closing the connections failed: %s", describe(exc))
-
-    def hide_on_exit(self, why: str) -> None:
-        """Hide the port file as the daemon stops: NUT must not keep showing the last reading
-        while nobody watches the gateway. Never raises."""
-        try:
-            hidden = self.port.hide()
-        except Exception as exc:  # the last guard must not fail
-            log.error("%s: the port file could not be hidden: %s", why, describe(exc))
-            return
-        if hidden:
-            log.warning("%s: port file hidden as %s (NUT: driver not connected) until the"
-                        " monitor runs again", why, self.port.nocomms_path)
-        else:
-            log.info("%s", why)
-
-    def _install_signals(self) -> None:
-        def stop(signum: int, frame: FrameType | None) -> None:
-            self.request_stop()
-
-        def hup(signum: int, frame: FrameType | None) -> None:
-            self.reload_requested = True
-            self.wake.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
-
-    def reload(self) -> None:
-        """SIGHUP: read the config again; keep the old one if the new one is broken."""
-        self.reload_requested = False
-        try:
-            config = load_config(self.config.path, self.config.ups)
-        except ConfigError as exc:
-            log.error("config not reloaded, keeping the old one: %s", exc)
-            return
-        log.warning("config reloaded from %s", config.path)
-        self.notifier.send("RELOADING=1")
-        old = self.clients
-        try:
-            self._configure(config, None)
-        finally:
-            old.close()
-        self.first_poll = True
-        self.notifier.send("READY=1")
