@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__, logsetup
-from .errors import MonitorError
+from .errors import MonitorError, describe
+
+if TYPE_CHECKING:
+    from .config import Config
 
 USAGE = "enphase-monitor [ <options> ] -c <config> | <ups>"
 EPILOG = """\
@@ -72,12 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:  # the last guard: one line, never a traceback
+        logging.getLogger("enphase_monitor").debug("traceback:", exc_info=exc)
+        logsetup.fatal(f"enphase-monitor {who['ups']}: internal error, stopping: "
+                       f"{describe(exc)} (run with -d for the traceback)".replace(" :", ":", 1))
+        return 1
 
 
 def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     """The work of main(); `who["ups"]` is set to the UPS name once it is known."""
     from .config import check_state_dir, config_path_for, load_config
-    from .errors import AuthError
 
     path = config_path_for(args.ups, args.config, os.environ)
     if args.nocomms:  # needs neither the network nor credentials
@@ -92,22 +102,41 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     who["ups"] = config.ups
     if config.debug > args.debug:
         logsetup.setup(config.debug, args.verbose, prefix=f"enphase-monitor {config.ups}: ")
-    check_state_dir(config)
     if args.single and args.verbose:
         from .diagnose import diagnose
 
+        check_state_dir(config)
         return diagnose(config, sys.stdout)
+    try:
+        check_state_dir(config)
+        return _monitor(config, args.single)
+    except BaseException:  # a fatal error: NUT must not keep the last reading
+        _hide(config)
+        raise
+
+
+def _monitor(config: Config, single: bool) -> int:
+    """The loop, or one poll for `-s` (which leaves the file written, as the seed)."""
+    from .errors import AuthError
     from .monitor import Monitor
 
     monitor = Monitor(config)
-    if args.single:
-        try:
-            ok = monitor.cycle()
-        finally:
-            monitor.clients.close()
+    if single:
+        ok = monitor.once()
         # as the seed: an unreachable gateway is not fatal for -s, a token failure is
         return 1 if not ok and isinstance(monitor.last_exception, AuthError) else 0
     return monitor.run()
+
+
+def _hide(config: Config) -> None:
+    """Hide the port file on a fatal error (best effort: the error itself is reported)."""
+    from .portfile import PortFile
+
+    port = PortFile(config.port_file)
+    with contextlib.suppress(Exception):  # missing or unwritable: nothing more to do
+        if port.hide():
+            logging.getLogger("enphase_monitor").warning(
+                "stopping on an error: port file hidden as %s", port.nocomms_path)
 
 
 def _ups_from(path: os.PathLike[str]) -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .configvalues import Values
-from .errors import ConfigError, InsecureFileError
+from .errors import ConfigError, InsecureFileError, UnsafeFileError
+from .fileutil import FileMeta, meta_of, read_regular
 from .grid import GridSignal
 from .shellvars import parse_lines
 from .textsafe import escape
@@ -54,6 +55,7 @@ _DOCUMENT_KEYS = frozenset(TEST_KEYS) - {"TEST_TOKEN"}
 _UPS = re.compile(r"[A-Za-z0-9_.\-]+")
 _TRUE = {"1", "yes", "true", "on"}
 GRID_SIGNAL_AUTO = "auto"
+CONFIG_MAX = 64 * 1024  # the seed's config is ~2 KiB; anything near this is not a config
 
 
 @dataclass(frozen=True)
@@ -187,21 +189,41 @@ def check_dir_perms(kind: str, directory: Path) -> None:
         )
 
 
-def check_secret_file(kind: str, path: Path) -> None:
-    """Refuse a world-readable file holding secrets, or one in a world-writable directory.
+def check_secret(kind: str, path: Path, meta: FileMeta) -> None:
+    """Refuse a file holding secrets that another user could read or change.
+
+    `meta` comes from the descriptor actually read (fileutil), never from a later stat. The
+    owner must be root or the user running the daemon; no world read, no group or world write.
 
     Raises:
-        InsecureFileError: the file is world-readable (or -writable) or its dir world-writable.
-        ConfigError: the file cannot be examined.
+        InsecureFileError: the message names the problem and the command that fixes it.
+    """
+    if meta.uid not in (0, os.geteuid()):
+        also = "" if os.geteuid() == 0 else f" or this daemon's uid {os.geteuid()}"
+        raise InsecureFileError(kind, str(path), f"owner uid {meta.uid} (must be root{also})",
+                                f"run 'chown root {path}'")
+    if meta.mode & stat.S_IROTH:
+        raise InsecureFileError(kind, str(path), "world read permission",
+                                f"run 'chmod o-rwx {path}'")
+    if meta.mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InsecureFileError(kind, str(path), "group or world write permission",
+                                f"run 'chmod go-w {path}'")
+
+
+def check_secret_file(kind: str, path: Path) -> None:
+    """`check_secret` for the file at `path` (never following a symlink), then its directory.
+
+    Raises:
+        InsecureFileError: the file or its directory is not private enough.
+        ConfigError: the file cannot be opened, is a symlink or not a regular file.
     """
     try:
-        mode = path.stat().st_mode
+        meta = meta_of(path, kind)
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
     except OSError as exc:
-        raise ConfigError(f"cannot stat {kind} {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise InsecureFileError(
-            kind, str(path), "world read permission", f"run 'chmod o-rwx {path}'"
-        )
+        raise ConfigError(f"cannot open {kind} {path}: {exc.strerror}") from exc
+    check_secret(kind, path, meta)
     check_dir_perms(kind, path.parent)
 
 
@@ -217,8 +239,12 @@ def _grid_signal(raw: Values) -> GridSignal | None:
                         f" '{raw.shown('GRID_SIGNAL', text)}')") from None
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _resolve(base: Path, value: str, key: str) -> Path:
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~name" of a user without a home directory
+        raise ConfigError(f"{key} '{escape(value, 60)}': no such user's home directory for"
+                          " '~'") from None
     return path if path.is_absolute() else base / path
 
 
@@ -282,9 +308,9 @@ def parse_config(
         username=raw.get("USERNAME"),
         password=raw.get("PASSWORD"),
         serial=raw.get("SERIAL").strip(),
-        port_file=_resolve(state_dir, raw.get("PORT_FILE")),
+        port_file=_resolve(state_dir, raw.get("PORT_FILE"), "PORT_FILE"),
         state_dir=state_dir,
-        token_file=_resolve(state_dir, token_file),
+        token_file=_resolve(state_dir, token_file, "TOKEN_FILE"),
         envoy_host=raw.host("ENVOY_HOST", DEFAULT_ENVOY_HOST),
         disable_meters=bool(raw.get("DISABLE_METERS")),
         pollfreq=ints["POLLFREQ"],
@@ -327,12 +353,17 @@ def load_config(
         ConfigError: unreadable, insecure (world-readable) or invalid config.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        found = read_regular(path, CONFIG_MAX, "config")
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
+    check_secret("config", path, found.meta)
+    check_dir_perms("config", path.parent)
+    try:
+        text = found.data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config '{path}' is not UTF-8 text") from None
-    check_secret_file("config", path)
     try:
         config = parse_config(text, path, ups, env, require_credentials=require_credentials)
     except ConfigError as exc:
@@ -359,3 +390,4 @@ def check_state_dir(config: Config) -> None:
             f"port file directory '{portdir}' not writable: the monitor replaces the port file"
             " atomically, so it needs write access to its directory"
         )
+    check_dir_perms("port file", portdir)

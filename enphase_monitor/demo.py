@@ -95,8 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         if status and (not seen or seen[-1] != status):
                             seen.append(status)
                     if now >= args.seconds:
-                        monitor.stop_requested = True
-                        monitor.wake.set()
+                        monitor.request_stop()
                     time.sleep(0.2)
 
             watcher = threading.Thread(target=scenario, daemon=True)

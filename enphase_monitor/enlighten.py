@@ -15,18 +15,21 @@ from pathlib import Path
 
 from . import credentials
 from .backoff import Backoff
-from .config import Config, check_dir_perms, check_secret_file
+from .config import Config, check_dir_perms, check_secret
 from .credentials import Secret
 from .errors import (
     AuthError,
     BackoffActive,
     CloudError,
+    ConfigError,
+    FileTooLarge,
     LoginError,
     MfaRequiredError,
     MonitorError,
     TokenError,
+    UnsafeFileError,
 )
-from .fileutil import atomic_write
+from .fileutil import atomic_write, read_regular
 from .logsetup import REDACTOR, SECRETS
 from .textsafe import JWT_CHARACTERS, is_jwt_text
 from .transport import Transport, TransportError
@@ -39,6 +42,7 @@ RENEW_BEFORE_MIN = 3600.0
 BACKOFF_S = (120.0, 600.0, 1800.0, 3600.0)  # at most about four cloud attempts an hour
 BAD_LOGIN_WAIT_S = 3600.0
 CLOCK_SKEW_S = DAY  # a new token issued this long "ago" means this host's clock is wrong
+TOKEN_FILE_MAX = 16 * 1024  # a gateway JWT is ~1 KiB
 
 
 def _number(value: object) -> float | None:
@@ -195,15 +199,28 @@ class TokenCache:
         """The cached token, or None if absent or unusable.
 
         Raises:
-            InsecureFileError: the file is world-readable (as the seed, refuse to go on).
+            InsecureFileError: another user could read or change the file (as the seed: refuse
+                to go on); ConfigError: a symlink or not a regular file.
         """
-        if not self.path.exists():
-            return None
-        check_secret_file("token file", self.path)
         try:
-            text = self.path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("token file %s unreadable (%s): getting a new token", self.path, exc)
+            found = read_regular(self.path, TOKEN_FILE_MAX, "token file")
+        except FileNotFoundError:
+            return None
+        except FileTooLarge as exc:
+            log.warning("%s: getting a new token", exc)
+            return None
+        except UnsafeFileError as exc:
+            raise ConfigError(str(exc)) from None
+        except OSError as exc:
+            log.warning("token file %s unreadable (%s): getting a new token", self.path,
+                        exc.strerror)
+            return None
+        check_secret("token file", self.path, found.meta)
+        check_dir_perms("token file", self.path.parent)
+        try:
+            text = found.data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            log.warning("token file %s is not text: getting a new token", self.path)
             return None
         if not text:
             return None

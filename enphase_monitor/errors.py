@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .textsafe import escape
+
 
 class MonitorError(Exception):
     """Base of every error this package raises on purpose."""
@@ -18,6 +20,18 @@ class InsecureFileError(ConfigError):
         super().__init__(f"{problem} on {kind} {path}: {fix}")
         self.kind = kind
         self.path = path
+
+
+class UnsafeFileError(MonitorError):
+    """A file is not what it must be: a symbolic link, not a regular file, or too large."""
+
+    def __init__(self, path: object, message: str) -> None:
+        super().__init__(message)
+        self.path = str(path)
+
+
+class FileTooLarge(UnsafeFileError):
+    """A file is larger than anything it may legitimately hold."""
 
 
 class PortFileError(MonitorError):
@@ -95,3 +109,9 @@ class UnsupportedHardware(MonitorError):
     def __init__(self, message: str, at_start: bool) -> None:
         super().__init__(message)
         self.at_start = at_start
+
+
+def describe(exc: BaseException) -> str:
+    """One escaped line: our own errors' message; `Type: message` for anything else."""
+    text = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
+    return escape(text, 500)

@@ -1,30 +1,33 @@
-"""The poll loop: states, adaptive delay, debounce, relay checks, sd_notify, signals."""
+"""The state machine: one poll, the states, debounce, the port-file write, sd_notify status.
+
+Truth under failure: any exception while polling is a failed poll; a port file that cannot be
+written is hidden; when the loop (loop.py) ends for any reason (SIGTERM, a fatal error, a bug)
+the port file is hidden before the process exits, so NUT never keeps a reading nobody watches.
+"""
 
 from __future__ import annotations
 
 import enum
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 
-from .config import Config, load_config
+from .config import Config
 from .enlighten import EnlightenClient, TokenManager
 from .errors import (
-    AuthError,
     ConfigError,
-    GatewayError,
     MfaRequiredError,
+    MonitorError,
     PortFileError,
-    PortFileMissing,
     UnsupportedHardware,
+    describe,
 )
 from .gateway import GatewayClient
 from .grid import Grid, GridSignal
 from .logsetup import REDACTOR
+from .loop import Loop
 from .models import Snapshot
 from .nutvars import Inputs, Refs, compute, status_text
 from .poller import Poller
@@ -59,8 +62,12 @@ class Clients:
         self.tokens.cloud.transport.close()
 
 
-def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0) -> Clients:
-    """Wire config -> transports -> token manager -> gateway client -> poller."""
+def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0,
+                  stop: threading.Event | None = None) -> Clients:
+    """Wire config -> transports -> token manager -> gateway client -> poller.
+
+    `stop`, once set, makes the HTTPS transports end a request in progress (SIGTERM).
+    """
     cycle = None
     cloud_http: Transport
     gateway_http: Transport
@@ -69,9 +76,9 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
         cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
                                                   config.tokens_url, cycle)
     else:
-        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True)
+        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop)
         gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,
-                                      trust_env=False)
+                                      trust_env=False, stop=stop)
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
     gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)
@@ -92,8 +99,9 @@ def _state_from_file(port: PortFile, content: PortContent) -> State:
     return State.UNKNOWN
 
 
-class Monitor:
-    """Keeps the port file true to the gateway."""
+
+class Monitor(Loop):
+    """Keeps the port file true to the gateway (the loop around it: loop.Loop)."""
 
     def __init__(
         self,
@@ -104,8 +112,8 @@ class Monitor:
     ) -> None:
         self.notifier = notifier or Notifier()
         self.clock = clock
-        self.wake = threading.Event()
-        self.stop_requested = False
+        self.stop = threading.Event()  # set by SIGTERM/SIGINT; also ends requests in progress
+        self.wake = threading.Event()  # set by every signal: ends a sleep early
         self.reload_requested = False
         self._configure(config, clients)
         content = self.port.read()
@@ -114,14 +122,15 @@ class Monitor:
         self.failures = 0
         self.first_poll = True
         self.last_error = ""
-        self.last_exception: Exception | None = None
+        self.file_error = ""  # the last port-file problem logged (each is logged once)
+        self.last_exception: BaseException | None = None
         self.last_snapshot: Snapshot | None = None
         self.writes = 0
         log.debug("initial status: %s", self.state.value)
 
     def _configure(self, config: Config, clients: Clients | None) -> None:
         self.config = config
-        self.clients = clients or build_clients(config, lambda: self.refs.charge_low)
+        self.clients = clients or build_clients(config, lambda: self.refs.charge_low, self.stop)
         self.port = PortFile(config.port_file)
         REDACTOR.add(config.password)
         REDACTOR.add(config.token, token=True)
@@ -132,34 +141,50 @@ class Monitor:
     def cycle(self) -> bool:
         """Poll, decide the state, write the port file. True if the gateway answered.
 
+        Any exception while polling or turning the answer into NUT values is a failed poll;
+        a port file that cannot be read or written is hidden (and tried again next time).
+
         Raises:
-            PortFileMissing: the port file vanished (fatal: the monitor never creates it).
             ConfigError: something only the user can fix (e.g. an insecure token file).
         """
         if self.clients.test_cycle is not None:
             self.clients.test_cycle.advance()
         try:
-            snap = self.clients.poller.poll()
-            grid = snap.grid
-            if grid is Grid.OFF and self.state is not State.ONBATT and self.first_poll:
-                grid = self._confirm_off_grid()
+            found = self._poll_gateway()
         except ConfigError:
             raise
         except UnsupportedHardware as exc:
             self._unsupported(exc)
             return False
-        except (GatewayError, AuthError) as exc:
-            self._failed(exc)
+        except Exception as exc:  # every failure of a poll is a failed poll
+            self._poll_failed(exc)
             return False
-        if grid is Grid.UNKNOWN:
+        if found is None:
             return False
-        if self.state is State.NOCOMMS:
-            log.warning("communication restored")
-        self.failures, self.first_poll, self.last_error = 0, False, ""
-        self.last_exception = None
-        self._log_transition(grid, snap)
-        self._write(snap, State.ONLINE if grid is Grid.ON else State.ONBATT)
+        snap, state = found
+        try:
+            content = self.port.read()
+        except PortFileError as exc:
+            self._write_failed(exc)
+            return True
+        try:
+            text, status = self._render(content, snap, state)
+        except Exception as exc:  # a value NUT cannot be given: a failed poll
+            self._poll_failed(exc)
+            return False
+        self._answered(snap, state)
+        self._write(content, text, status)
         return True
+
+    def _poll_gateway(self) -> tuple[Snapshot, State] | None:
+        """The snapshot and the state it means; None when stopped while confirming."""
+        snap = self.clients.poller.poll()
+        grid = snap.grid
+        if grid is Grid.OFF and self.state is not State.ONBATT and self.first_poll:
+            grid = self._confirm_off_grid()
+        if grid is Grid.UNKNOWN:
+            return None
+        return snap, State.ONLINE if grid is Grid.ON else State.ONBATT
 
     def _confirm_off_grid(self) -> Grid:
         """A first poll never switches to OB alone: read the relay again a little later."""
@@ -173,8 +198,31 @@ class Monitor:
             log.warning("off-grid reading not confirmed (now %s): ignoring it", grid.value)
         return grid
 
-    def _log_transition(self, grid: Grid, snap: Snapshot) -> None:
-        new = State.ONLINE if grid is Grid.ON else State.ONBATT
+    def _render(self, content: PortContent, snap: Snapshot, state: State) -> tuple[str, str]:
+        """The new port-file text and its ups.status."""
+        self.refs = Refs.from_values(content.values)
+        soc = snap.live.soc if snap.live else None
+        inputs = Inputs(
+            status=status_text(state is State.ONLINE, soc, self.refs.charge_low),
+            snapshot=snap,
+            refs=self.refs,
+            serial=self.config.serial,
+            loadkwh=self.config.loadkwh,
+            disable_meters=self.config.disable_meters,
+            firmware=snap.info.firmware if snap.info else None,
+        )
+        return render(content, compute(inputs)), inputs.status
+
+    def _answered(self, snap: Snapshot, state: State) -> None:
+        """A good poll: reset the failure count and log a change of state."""
+        if self.state is State.NOCOMMS and self.failures:
+            log.warning("communication restored")
+        self.failures, self.first_poll, self.last_error = 0, False, ""
+        self.last_exception = None
+        self._log_transition(state, snap)
+        self.state, self.last_snapshot = state, snap
+
+    def _log_transition(self, new: State, snap: Snapshot) -> None:
         reading, last = snap.reading, self.last_snapshot
         generator = reading is not None and reading.generator
         was_generator = last is not None and last.reading is not None and last.reading.generator
@@ -210,57 +258,78 @@ class Monitor:
         self.state = State.NOCOMMS
         raise exc
 
-    def _failed(self, exc: Exception) -> None:
+    def _poll_failed(self, exc: BaseException) -> None:
+        if self.stop_requested:  # a request cancelled by SIGTERM: not the gateway's fault
+            log.debug("poll cancelled: stopping (%s)", describe(exc))
+            return
+        if not isinstance(exc, MonitorError):
+            log.debug("the failed poll's traceback:", exc_info=exc)
+        self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
         self.failures += 1
-        self.last_error, self.last_exception = str(exc), exc
+        self.last_error, self.last_exception = describe(exc), exc
         level = logging.ERROR if isinstance(exc, MfaRequiredError) else logging.WARNING
         log.log(level, "poll failed (%d of %d before nocomms): %s", self.failures,
-                self.config.nocomms_after, exc)
-        if self.failures >= self.config.nocomms_after and self.state is not State.NOCOMMS:
+                self.config.nocomms_after, self.last_error)
+        if self.failures >= self.config.nocomms_after and not self.port.hidden:
             self.set_nocomms()
         self._report()
 
     def set_nocomms(self) -> None:
         """Hide the port file (dummy-ups then stops: NUT says the driver is not connected)."""
-        if self.port.hide():
-            log.warning("communication lost, hiding port file as %s", self.port.nocomms_path)
+        try:
+            if self.port.hide():
+                log.warning("communication lost, hiding port file as %s", self.port.nocomms_path)
+        except PortFileError as exc:
+            self._file_problem(f"{describe(exc)} (NUT may still show the old state)")
+        self._enter_nocomms()
+
+    def _enter_nocomms(self) -> None:
         self.state = State.NOCOMMS
         self.first_poll = True
         self.clients.poller.forget()
         self.notifier.notify_ready(self.summary())
 
-    def _write(self, snap: Snapshot, state: State) -> None:
-        content = self.port.read()
-        self.refs = Refs.from_values(content.values)
-        soc = snap.live.soc if snap.live else None
-        inputs = Inputs(
-            status=status_text(state is State.ONLINE, soc, self.refs.charge_low),
-            snapshot=snap,
-            refs=self.refs,
-            serial=self.config.serial,
-            loadkwh=self.config.loadkwh,
-            disable_meters=self.config.disable_meters,
-            firmware=snap.info.firmware if snap.info else None,
-        )
-        values = compute(inputs)
-        text = render(content, values)
-        old_status = content.values.get("ups.status")
-        self.state, self.last_snapshot = state, snap
+    def _write(self, content: PortContent, text: str, status: str) -> None:
+        """Write the new text if it changed (or to bring a hidden file back)."""
         if text != content.text or self.port.hidden:
             try:
-                self.port.write(text)
-            except PortFileMissing:
-                raise
-            except PortFileError as exc:
-                log.error("%s (the old port file is kept; retrying at the next poll)", exc)
-                self.last_error = str(exc)
+                self.port.write(text, content.meta)
+            except Exception as exc:  # disk full, EIO, read-only... or anything: hide
+                self._write_failed(exc)
                 return
             self.writes += 1
-            if old_status != values["ups.status"]:
-                log.info("ups.status now %s", values["ups.status"])
+            if content.values.get("ups.status") != status:
+                log.info("ups.status now %s", status)
             log.debug("updated %s", self.port.path)
+        if self.file_error:
+            log.warning("port file %s is written again", self.port.path)
+            self.file_error = ""
         self.notifier.notify_ready(self.summary())
         self._report()
+
+    def _write_failed(self, exc: Exception) -> None:
+        """The new state cannot be written: hide the old one; the next poll tries again."""
+        if not isinstance(exc, MonitorError):
+            log.debug("the failed write's traceback:", exc_info=exc)
+        self.last_error = describe(exc)
+        try:
+            hidden = self.port.hide()
+        except PortFileError as again:
+            self._file_problem(f"{self.last_error}; hiding it failed too: {describe(again)}"
+                               " (NUT may still show the old state); trying again at each poll")
+        else:
+            done = f"port file hidden as {self.port.nocomms_path}" if hidden else "still hidden"
+            self._file_problem(f"{self.last_error}: {done} (NUT must not keep an old state);"
+                               " trying again at each poll")
+        self._enter_nocomms()
+        self._report()
+
+    def _file_problem(self, message: str) -> None:
+        """Log a port-file problem once (then at debug level while it lasts)."""
+        log.log(logging.DEBUG if message == self.file_error else logging.ERROR, "%s", message)
+        self.file_error = message
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""
@@ -280,99 +349,31 @@ class Monitor:
         self.notifier.status(self.summary())
 
     # -- the loop -----------------------------------------------------------------------
-    def relay_check(self) -> None:
-        """The light check between full polls: a full poll at once if the grid changed."""
+    def relay_check(self) -> bool:
+        """The light check between full polls. True when a full poll is needed at once: the
+        grid changed, or the check failed (the full poll then counts toward nocomms)."""
+        signal_name = self.clients.poller.signal
         try:
             grid = self.clients.poller.grid_check().grid
-        except (GatewayError, AuthError) as exc:
-            log.debug("relay check failed: %s", exc)
-            return
+        except ConfigError:
+            raise
+        except Exception as exc:  # any failure: let a full poll decide
+            if not self.stop_requested:
+                log.info("%s check failed (%s): polling at once", signal_name, describe(exc))
+            return not self.stop_requested
         if (grid is Grid.OFF) != (self.state is State.ONBATT):
-            log.info("%s check: grid now %s, polling at once", self.clients.poller.signal,
-                     grid.value)
-            self.cycle()
+            log.info("%s check: grid now %s, polling at once", signal_name, grid.value)
+            return True
+        return False
 
     def delay(self) -> int:
-        """POLLFREQ on line; POLLFREQALERT on battery or without contact."""
-        return self.config.pollfreq if self.state is State.ONLINE else self.config.pollfreqalert
+        """POLLFREQ on line; POLLFREQALERT on battery, without contact, or after a failed poll."""
+        if self.state is State.ONLINE and self.failures == 0:
+            return self.config.pollfreq
+        return self.config.pollfreqalert
 
-    def _sleep(self, seconds: float) -> None:
-        """Sleep, waking early for a signal and pinging the watchdog meanwhile."""
-        end = self.clock() + seconds
-        while not self.stop_requested:
-            left = end - self.clock()
-            if left <= 0:
-                return
-            interval = self.notifier.watchdog_interval
-            self.wake.wait(min(left, interval) if interval else left)
-            self.wake.clear()
-            self.notifier.watchdog()
-            if self.reload_requested:
-                self.reload()
-
-    def run(self) -> int:
-        """Poll until SIGTERM/SIGINT. Returns the exit status (0)."""
-        self._install_signals()
-        try:
-            self.cycle()
-            while not self.stop_requested:
-                next_full = self.clock() + self.delay()
-                last_relay = self.clock()
-                while not self.stop_requested:
-                    now = self.clock()
-                    if now >= next_full:
-                        break
-                    wake_at = next_full
-                    check = self.config.relay_check
-                    relay_on = check and check < self.delay() and self.state is not State.NOCOMMS
-                    if relay_on:
-                        wake_at = min(wake_at, last_relay + check)
-                    self._sleep(wake_at - now)
-                    if relay_on and not self.stop_requested and self.clock() >= last_relay + check:
-                        last_relay = self.clock()
-                        before = self.state
-                        self.relay_check()
-                        if self.state is not before:
-                            next_full = self.clock() + self.delay()
-                if self.reload_requested:
-                    self.reload()
-                if not self.stop_requested:
-                    self.notifier.watchdog()
-                    self.cycle()
-        finally:
-            self.notifier.stopping()
-            self.clients.close()
-        log.info("stopped")
-        return 0
-
-    def _install_signals(self) -> None:
-        def stop(signum: int, frame: FrameType | None) -> None:
-            self.stop_requested = True
-            self.wake.set()
-
-        def hup(signum: int, frame: FrameType | None) -> None:
-            self.reload_requested = True
-            self.wake.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
-
-    def reload(self) -> None:
-        """SIGHUP: read the config again; keep the old one if the new one is broken."""
-        self.reload_requested = False
-        try:
-            config = load_config(self.config.path, self.config.ups)
-        except ConfigError as exc:
-            log.error("config not reloaded, keeping the old one: %s", exc)
-            return
-        log.warning("config reloaded from %s", config.path)
-        self.notifier.send("RELOADING=1")
-        old = self.clients
-        try:
-            self._configure(config, None)
-        finally:
-            old.close()
-        self.first_poll = True
-        self.notifier.send("READY=1")
+    def relay_every(self) -> int:
+        """RELAY_CHECK while it is shorter than the delay and the gateway answers; else 0."""
+        check = self.config.relay_check
+        return check if 0 < check < self.delay() and self.state is not State.NOCOMMS else 0
 

@@ -9,13 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import PortFileError, PortFileMissing
-from .fileutil import atomic_write, fsync_dir
+from .errors import PortFileError, PortFileMissing, UnsafeFileError
+from .fileutil import FileMeta, atomic_write, fsync_dir, read_regular
 from .nutvars import GENERATED, USER_DEFAULTS
 
 log = logging.getLogger(__name__)
 
 NOCOMMS_SUFFIX = "-nocomms"
+# a port file is ~50 short lines; 64 KiB leaves room for any user lines, and refuses a binary
+# or a log planted in its place
+PORT_FILE_MAX = 64 * 1024
 _NO_SPACE = re.compile(r"^(\s*[^\s:#]+):(?=[^\s])")
 _LINE = re.compile(r"([^\s:]+):?\s*(.*)$")
 _ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
@@ -43,14 +46,15 @@ def parse_line(raw: str) -> tuple[str | None, str | None]:
 
 @dataclass
 class PortContent:
-    """The port file as read: its raw lines and the values they set."""
+    """The port file as read: its raw lines, the values they set, and the file's metadata."""
 
     text: str = ""
     lines: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
+    meta: FileMeta | None = None
 
     @classmethod
-    def parse(cls, text: str) -> PortContent:
+    def parse(cls, text: str, meta: FileMeta | None = None) -> PortContent:
         # only "\n" ends a line for dummy-ups; splitlines() would also split on \f, \x1c, U+2028...
         lines = text.split("\n")
         if lines[-1] == "":
@@ -60,7 +64,7 @@ class PortContent:
             name, value = parse_line(raw)
             if name is not None:
                 values[name] = value or ""
-        return cls(text, lines, values)
+        return cls(text, lines, values, meta)
 
 
 def render(content: PortContent, generated: Mapping[str, str | None]) -> str:
@@ -100,16 +104,18 @@ class PortFile:
         self.nocomms_path = path.with_name(path.name + NOCOMMS_SUFFIX)
 
     def locate(self) -> Path:
-        """The name the file has now.
+        """The name the file has now (a symlink there counts: reading it is refused).
 
         Raises:
-            PortFileError: neither name exists (the monitor never creates the port file).
+            PortFileMissing: neither name exists (the monitor never creates the port file).
         """
-        if self.path.exists():
-            return self.path
-        if self.nocomms_path.exists():
-            return self.nocomms_path
-        raise PortFileMissing(
+        for where in (self.path, self.nocomms_path):
+            if os.path.lexists(where):
+                return where
+        raise self._missing()
+
+    def _missing(self) -> PortFileMissing:
+        return PortFileMissing(
             f"port file '{self.path}' missing: create it (touch, then chown to NUT's user) so"
             " that it matches the port of this UPS in ups.conf"
         )
@@ -117,37 +123,56 @@ class PortFile:
     @property
     def hidden(self) -> bool:
         """True while only the `-nocomms` name exists."""
-        return not self.path.exists() and self.nocomms_path.exists()
+        return not os.path.lexists(self.path) and os.path.lexists(self.nocomms_path)
 
     def read(self) -> PortContent:
-        """Read the file under whichever name it has.
+        """Read the file under whichever name it has, safely (fileutil.read_regular).
 
         Raises:
-            PortFileError: missing or unreadable.
+            PortFileMissing: neither name exists.
+            PortFileError: unreadable, a symlink, not a regular file or too large.
         """
-        where = self.locate()
-        try:
-            return PortContent.parse(where.read_text(**_ENCODING))
-        except FileNotFoundError as exc:
-            raise PortFileMissing(f"port file '{where}' vanished while reading") from exc
-        except OSError as exc:
-            raise PortFileError(f"port file '{where}' unreadable: {exc.strerror}") from exc
+        for where in (self.path, self.nocomms_path):
+            try:
+                found = read_regular(where, PORT_FILE_MAX, "port file")
+            except FileNotFoundError:
+                continue
+            except UnsafeFileError as exc:
+                raise PortFileError(str(exc)) from None
+            except OSError as exc:
+                raise PortFileError(f"port file '{where}' unreadable: {exc.strerror}") from exc
+            return PortContent.parse(found.data.decode(**_ENCODING), found.meta)
+        raise self._missing()
 
-    def write(self, text: str) -> None:
-        """Write the live file; if it is hidden, this restores it with the new content."""
-        if self.hidden:
-            atomic_write(self.path, text.encode(**_ENCODING), like=self.nocomms_path)
+    def write(self, text: str, meta: FileMeta | None = None) -> None:
+        """Write the live file; if it is hidden, this restores it with the new content.
+
+        The new file gets `meta` (from `read()`: the file actually read), else the metadata of
+        the file there now.
+
+        Raises:
+            PortFileMissing: neither name exists.
+            PortFileError: the file cannot be written.
+        """
+        hidden = self.hidden
+        source = self.nocomms_path if hidden else self.path
+        if not os.path.lexists(source):
+            raise self._missing()
+        atomic_write(self.path, text.encode(**_ENCODING), like=None if meta else source,
+                     meta=meta)
+        if hidden:
             try:
                 self.nocomms_path.unlink()
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 raise PortFileError(f"cannot remove {self.nocomms_path}: {exc.strerror}") from exc
-            return
-        atomic_write(self.path, text.encode(**_ENCODING), like=self.path)
 
     def hide(self) -> bool:
         """Rename the file to `<file>-nocomms` (dummy-ups then loses it). True if renamed.
+
+        A rename needs no free space, so this works on a full disk. A symlink or a FIFO in
+        place of the file is renamed too (never followed).
 
         Raises:
             PortFileError: the rename failed, or neither name exists.

@@ -13,6 +13,7 @@ import http.client
 import json
 import select
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -79,7 +80,8 @@ class HttpsTransport:
     """
 
     def __init__(self, verify: bool | str = True, fingerprint: str = "",
-                 trust_env: bool = True) -> None:
+                 trust_env: bool = True, stop: threading.Event | None = None) -> None:
+        self.stop = stop  # set on SIGTERM: a request in progress ends (h-transport wires it)
         self.fingerprint = fingerprint.lower().replace(":", "")
         self.trust_env = trust_env
         self._ctx = tls_context(verify)

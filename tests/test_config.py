@@ -496,7 +496,7 @@ class TestSecretFiles:
             TokenCache(token).load()
 
     def test_missing_secret_file(self, tmp_path: Path) -> None:
-        with pytest.raises(ConfigError, match="cannot stat"):
+        with pytest.raises(ConfigError, match="cannot open"):
             check_secret_file("config", tmp_path / "none")
 
 
@@ -554,3 +554,10 @@ def test_bad_grid_signal_is_one_line_naming_the_choices() -> None:
     message = error_of(BASE + "GRID_SIGNAL='meter\x1b[2J'\n")
     assert message.startswith("line 6: GRID_SIGNAL holds a control character")
     assert "\x1b" not in message
+
+
+@pytest.mark.parametrize("key", ["PORT_FILE", "TOKEN_FILE"])
+def test_tilde_of_an_unknown_user_is_one_line(key: str) -> None:
+    text = "UPS=t\nSERIAL=1\nPORT_FILE=t.dev\nTOKEN_FILE=t.token\n" + f"{key}=~no-such-user-0/x\n"
+    with pytest.raises(ConfigError, match=f"{key} '~no-such-user-0/x': no such user's home"):
+        parse_config(text, Path("/x/enphase-t.conf"), "t", {}, require_credentials=False)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from enphase_monitor import fileutil
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.portfile import PortContent
+from enphase_monitor.schedule import Due, Schedule
 from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
 from tests.conftest import write_setup
@@ -34,6 +36,18 @@ def make(tmp_path: Path, sim: Simulator, extra: str = "", port_text: str = "") -
 
 def relay_requests(sim: Simulator) -> int:
     return int(sim.stats()["requests"].get(RELAY, 0))
+
+
+@contextlib.contextmanager
+def restored_signals() -> Iterator[None]:
+    """Put back the signal handlers Monitor.run() installs."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
+                                                       signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -226,13 +240,12 @@ def test_relay_check_sees_grid_loss_between_full_polls(tmp_path: Path, sim: Simu
         # a full poll is 60 s away: only the relay check can switch within the wait
         assert wait_for(lambda: values(mon.config).get("ups.status") == "OB", timeout=10)
     finally:
-        mon.stop_requested = True
-        mon.wake.set()
+        mon.request_stop()
         runner.join(10)
     assert not runner.is_alive()
 
 
-def test_sigterm_during_a_write_finishes_it_and_exits_zero(
+def test_sigterm_during_a_write_finishes_it_then_hides_and_exits_zero(
     tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mon = make(tmp_path, sim, port_text="user.line: kept\n")
@@ -246,16 +259,12 @@ def test_sigterm_during_a_write_finishes_it_and_exits_zero(
         real_fsync(fd)
 
     monkeypatch.setattr(fileutil.os, "fsync", fsync_with_sigterm)
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
+    with restored_signals():
         assert mon.run() == 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     assert sent
-    got = values(mon.config)
-    assert got["ups.status"] == "OL" and got["user.line"] == "kept"
+    assert mon.port.hidden  # the daemon stopped: NUT must not keep its last reading
+    got = PortContent.parse(mon.port.nocomms_path.read_text()).values
+    assert got["ups.status"] == "OL" and got["user.line"] == "kept"  # the write completed
     assert not [p for p in mon.config.port_file.parent.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -282,13 +291,31 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
 
     mon.cycle = counting_cycle  # type: ignore[method-assign]
     mon.delay = lambda: 0  # type: ignore[method-assign]
-    try:
-        with caplog.at_level(logging.INFO, logger="enphase_monitor"):
-            assert mon.run() == 0
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    with restored_signals(), caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        assert mon.run() == 0
     assert "config not reloaded" in caplog.text and "POLLFREQ" in caplog.text
     assert mon.config.pollfreq == 7
     assert len(polls) >= 3
+
+
+def test_schedule_full_polls_and_relay_checks() -> None:
+    schedule = Schedule()
+    schedule.polled(100.0, delay=60, relay_every=5)
+    assert schedule.due(104.9) is Due.NOTHING and schedule.wake_at() == 105.0
+    assert schedule.due(105.0) is Due.RELAY
+    schedule.checked(105.2)
+    assert schedule.wake_at() == 110.2
+    assert schedule.due(160.0) is Due.POLL  # a full poll wins over a relay check
+    schedule.polled(160.0, delay=20, relay_every=0)  # no relay checks (nocomms)
+    assert schedule.relay_at is None and schedule.wake_at() == 180.0
+
+
+def test_after_a_failed_poll_the_next_comes_at_pollfreqalert(tmp_path: Path,
+                                                             sim: Simulator) -> None:
+    mon = make(tmp_path, sim, extra="POLLFREQ=60\nPOLLFREQALERT=20\nRELAY_CHECK=5\n")
+    assert mon.cycle() and (mon.delay(), mon.relay_every()) == (60, 5)
+    sim.inject("*", "reset")
+    assert not mon.cycle()
+    assert (mon.delay(), mon.relay_every()) == (20, 5)  # still relay checks in between
+    assert not mon.cycle() and mon.port.hidden
+    assert (mon.delay(), mon.relay_every()) == (20, 0)  # nocomms: full polls only

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enphase_monitor.errors import PortFileError, PortFileMissing
+from enphase_monitor.errors import FileTooLarge, PortFileError, PortFileMissing, UnsafeFileError
+from enphase_monitor.fileutil import atomic_write, read_regular
 from enphase_monitor.nutvars import GENERATED, USER_DEFAULTS
 from enphase_monitor.portfile import NOCOMMS_SUFFIX, PortContent, PortFile, parse_line, render
 
@@ -185,7 +186,7 @@ def test_missing_port_file(tmp_path: Path) -> None:
 
 def test_unreadable_port_file(tmp_path: Path) -> None:
     (tmp_path / "dir.dev").mkdir()               # a directory: read() fails even as root
-    with pytest.raises(PortFileError, match="unreadable"):
+    with pytest.raises(PortFileError, match="is a directory, not a regular file"):
         PortFile(tmp_path / "dir.dev").read()
 
 
@@ -237,6 +238,51 @@ def test_hide_replaces_a_stale_nocomms_twin(port: Path) -> None:
     assert pf.hide() is True
     assert pf.nocomms_path.read_text() == "# mine\nups.status: OL\n"
     assert not port.exists()
+
+
+def test_write_never_copies_setuid_setgid_or_sticky(port: Path) -> None:
+    port.chmod(0o7750)
+    PortFile(port).write("ups.status: OB\n")
+    assert stat.S_IMODE(port.stat().st_mode) == 0o750
+
+
+def test_write_takes_the_metadata_of_the_file_read(port: Path) -> None:
+    """Owner and mode come from the descriptor read, not from the path at write time."""
+    pf = PortFile(port)
+    content = pf.read()
+    port.chmod(0o600)  # changed behind the daemon's back after its read
+    pf.write("ups.status: OB\n", content.meta)
+    assert stat.S_IMODE(port.stat().st_mode) == 0o640
+
+
+def test_atomic_write_refuses_a_symlink_to_copy_from(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_text("x")
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(PortFileError, match="is a symbolic link"):
+        atomic_write(tmp_path / "new", b"y", like=tmp_path / "link")
+    assert not (tmp_path / "new").exists()
+
+
+def test_read_regular_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    assert read_regular(path, 100, "file").data == b"x" * 100
+    with pytest.raises(FileTooLarge, match="larger than 99 bytes"):
+        read_regular(path, 99, "file")
+
+
+def test_read_regular_refuses_symlinks_and_special_files(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "f")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nothing")
+    os.mkfifo(tmp_path / "fifo")
+    for name, what in (("link", "symbolic link"), ("dangling", "symbolic link"),
+                       ("fifo", "a FIFO"), (".", "a directory")):
+        with pytest.raises(UnsafeFileError, match=what):
+            read_regular(tmp_path / name, 100, "file")
+    with pytest.raises(FileNotFoundError):
+        read_regular(tmp_path / "nothing", 100, "file")
 
 
 # ---------------------------------------------------------------- atomic write under stress

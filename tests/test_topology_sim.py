@@ -147,7 +147,8 @@ def test_collar_relay_check_reads_the_inventory(tmp_path: Path, sim: Simulator) 
     assert mon.cycle()
     before = requests(sim, INVENTORY)
     sim.update(grid="open")
-    mon.relay_check()  # the light check between full polls: a full poll at once on a change
+    # the light check between full polls asks for a full poll at once on a change
+    assert mon.relay_check() is True and mon.cycle()
     assert status(mon) == "OB"
     assert requests(sim, INVENTORY) == before + 2  # the check, then the poll's grid read
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
-from enphase_monitor.errors import ConfigError
-from enphase_monitor.fileutil import read_regular_nofollow
+from enphase_monitor.errors import ConfigError, MonitorError
+from enphase_monitor.fileutil import read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import escape
@@ -196,8 +195,10 @@ def read_input(path: Path, what: str) -> tuple[str, int]:
         AnswerError: unreadable, not a regular file, larger than 64 KiB, or not UTF-8.
     """
     try:
-        data, st = read_regular_nofollow(path.resolve(), INPUT_LIMIT)
-        return data.decode("utf-8"), stat.S_IMODE(st.st_mode)
+        found = read_regular(path.resolve(), INPUT_LIMIT, what)
+        return found.data.decode("utf-8"), found.meta.mode
+    except MonitorError as exc:
+        raise AnswerError(str(exc)) from None
     except OSError as exc:
         raise AnswerError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from enphase_monitor.errors import MonitorError
 
 from .runner import Command
-from .system import FileState, System
+from .system import FileData, System
 
 
 class ApplyError(MonitorError):
@@ -30,7 +30,12 @@ def _mode_text(mode: int) -> str:
     return f"{mode:04o}"
 
 
-def _backup(system: System, logical: PurePosixPath) -> FileState | None:
+def _reason(exc: Exception) -> str:
+    """Why a file operation failed, in a few words."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _backup(system: System, logical: PurePosixPath) -> FileData | None:
     """The file as it is now, to put back on rollback (None: it does not exist).
 
     Raises:
@@ -42,7 +47,7 @@ def _backup(system: System, logical: PurePosixPath) -> FileState | None:
         raise ApplyError(str(exc)) from exc
 
 
-def _restore(system: System, logical: PurePosixPath, before: FileState | None) -> None:
+def _restore(system: System, logical: PurePosixPath, before: FileData | None) -> None:
     """Put a file back as it was (its bytes, mode, owner and label), or remove it if it was
     not there.
 
@@ -53,10 +58,11 @@ def _restore(system: System, logical: PurePosixPath, before: FileState | None) -
         if before is None:
             system.delete(logical)
         else:
-            owner = (before.uid, before.gid) if system.is_root else None
-            system.write_file(logical, before.data, before.mode, owner, before.label)
-    except OSError as exc:
-        raise ApplyError(f"cannot restore {logical}: {exc.strerror or exc}") from exc
+            meta = before.meta
+            owner = (meta.uid, meta.gid) if system.is_root else None
+            system.write_file(logical, before.data, meta.mode, owner, meta.label)
+    except (OSError, MonitorError) as exc:
+        raise ApplyError(f"cannot restore {logical}: {_reason(exc)}") from exc
 
 
 # --------------------------------------------------------------------------- changes
@@ -125,7 +131,7 @@ class WriteFile(Change):
     label: str = ""
     purpose: str = ""
     system: System | None = field(default=None, repr=False)
-    _before: FileState | None = field(default=None, repr=False)
+    _before: FileData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         verb = "Create" if self.old is None else "Edit"
@@ -162,14 +168,15 @@ class WriteFile(Change):
         keep = self.mode is None and before is not None
         try:
             if keep and before is not None:  # the file's own mode, owner and label
-                owner = (before.uid, before.gid) if system.is_root else None
-                system.write_file(self.path, data, before.mode, owner, before.label)
+                meta = before.meta
+                owner = (meta.uid, meta.gid) if system.is_root else None
+                system.write_file(self.path, data, meta.mode, owner, meta.label)
             else:
                 owner = system.owner_ids(*self.owner) if self.owner is not None else None
                 mode = 0o640 if self.mode is None else self.mode
                 system.write_file(self.path, data, mode, owner)
-        except OSError as exc:
-            raise ApplyError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        except (OSError, MonitorError) as exc:
+            raise ApplyError(f"cannot write {self.path}: {_reason(exc)}") from exc
         return f"wrote {len(data)} bytes" + (f", {self.details()}" if self.details() else "")
 
     def rollback(self, system: System) -> None:
@@ -182,7 +189,7 @@ class DeleteFile(Change):
 
     path: PurePosixPath
     purpose: str = ""
-    _before: FileState | None = field(default=None, repr=False)
+    _before: FileData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = f"Delete {self.path}" + (f" ({self.purpose})" if self.purpose else "")
@@ -246,8 +253,7 @@ class MakeDir(Change):
         except (OSError, MonitorError) as exc:
             with contextlib.suppress(ApplyError):
                 self.rollback(system)
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise ApplyError(f"cannot create {self.path}: {reason}") from exc
+            raise ApplyError(f"cannot create {self.path}: {_reason(exc)}") from exc
         return ("created, " if self._created else "") + self.details()
 
     def rollback(self, system: System) -> None:
@@ -281,7 +287,7 @@ class RunCommand(Change):
     writes: PurePosixPath | None = None
     mode: int | None = None
     name: str = ""
-    _before: FileState | None = field(default=None, repr=False)
+    _before: FileData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = self.name or "Run " + " ".join(self.command.argv[:2])

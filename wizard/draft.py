@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from enphase_monitor.fileutil import read_regular_nofollow, replace_with_new_file
+from enphase_monitor.errors import MonitorError
+from enphase_monitor.fileutil import atomic_write, read_regular
 
 from .answers import AnswerError, Answers, apply_values
 
@@ -72,16 +73,16 @@ class Draft:
         """Write the draft (0600 in a 0700 directory); a failure only loses the draft."""
         data = {"version": 1, "root": self.root, "step": step, "saved": time.time(),
                 "answers": draft_values(answers)}
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, MonitorError):
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            replace_with_new_file(self.path, json.dumps(data, indent=1).encode(), 0o600)
+            atomic_write(self.path, json.dumps(data, indent=1).encode(), mode=0o600)
 
     def load(self, base: Answers) -> Saved | None:
         """The draft for this root, applied over `base`; None when there is none (or it is
         unreadable, too big, for another root, or invalid)."""
         try:
-            raw, _ = read_regular_nofollow(self.path, DRAFT_LIMIT)
-        except OSError:
+            raw = read_regular(self.path, DRAFT_LIMIT, "draft").data
+        except (OSError, MonitorError):
             return None
         try:
             data = json.loads(raw.decode("utf-8"))

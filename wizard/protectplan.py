@@ -74,7 +74,7 @@ def _owned(ctx: Context, path: PurePosixPath, old: str | None,
         return None, None
     if old is not None:
         state = ctx.system.read_file(path)  # root-safe: the mode of the file read
-        mode = state.mode if state is not None else 0o640
+        mode = state.meta.mode if state is not None else 0o640
         if not mode & 0o007:
             return None, None
     return 0o640, ("root", ctx.nut.group)

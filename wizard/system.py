@@ -7,21 +7,20 @@ file access through its methods. Nothing here imports Textual.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from enphase_monitor.errors import MonitorError
+from enphase_monitor.errors import MonitorError, UnsafeFileError
 from enphase_monitor.fileutil import (
-    NotARegularFileError,
+    FileData,
+    FileMeta,
+    atomic_write,
     open_dir_nofollow,
-    read_regular_nofollow,
-    replace_with_new_file,
-    selinux_label,
+    open_regular,
+    read_regular,
 )
 
 from .accounts import Accounts
@@ -43,27 +42,14 @@ class HostAccessError(MonitorError):
         self.path = path
 
 
-class UnsafeFileError(MonitorError):
-    """A path where a regular file is expected is a symlink, FIFO, directory or device: root
-    does not follow or open it (it may have been put there by a user who can write the
-    directory)."""
-
-    def __init__(self, path: Path, kind: str) -> None:
-        super().__init__(f"{path} is {kind}: enphase-setup runs as root and touches only"
-                         " regular files, never through a link; replace it with a regular"
-                         " file (or point the setting at the real one)")
-        self.path = path
+class HostWriteError(MonitorError):
+    """A file of the host cannot be written; the message says which and why."""
 
 
-@dataclass(frozen=True)
-class FileState:
-    """A file as read: its bytes, and the mode, owner and label of that very file."""
+UNSAFE = "(enphase-setup runs as root and touches only regular files, never through a link)"
 
-    data: bytes
-    mode: int
-    uid: int
-    gid: int
-    label: bytes | None = None
+__all__ = ["FileData", "FileMeta", "HostAccessError", "HostWriteError", "System",
+           "UnsafeFileError"]
 
 
 class System:
@@ -159,25 +145,25 @@ class System:
         except OSError as exc:
             raise HostAccessError(path, exc) from None
 
-    def read_file(self, logical: PurePosixPath | str) -> FileState | None:
-        """A regular file as read (bytes, mode, owner, label); None if absent.
+    def read_file(self, logical: PurePosixPath | str) -> FileData | None:
+        """A regular file as read: its bytes, and the mode (no special bits), owner and label
+        of that very file; None if absent.
 
         Never follows a symlink at the last component, never opens a FIFO or a device.
 
         Raises:
-            UnsafeFileError: a symlink or not a regular file.
+            UnsafeFileError: a symlink or not a regular file (or absurdly large).
             HostAccessError: it cannot be read (not root on a NUT install).
         """
         path = self.path(logical)
         try:
-            data, st = read_regular_nofollow(path, READ_LIMIT)
+            return read_regular(path, READ_LIMIT, "file")
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except NotARegularFileError as exc:
-            raise UnsafeFileError(path, exc.kind) from None
+        except UnsafeFileError as exc:
+            raise UnsafeFileError(exc.path, f"{exc} {UNSAFE}") from None
         except OSError as exc:
             raise HostAccessError(path, exc) from None
-        return FileState(data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, selinux_label(path))
 
     def read_text(self, logical: PurePosixPath | str, *, follow: bool = False) -> str | None:
         """A text file's contents (bytes kept through surrogateescape), None if absent.
@@ -197,8 +183,8 @@ class System:
                 return None
             except OSError as exc:
                 raise HostAccessError(self.path(logical), exc) from None
-        state = self.read_file(logical)
-        return None if state is None else state.data.decode("utf-8", "surrogateescape")
+        found = self.read_file(logical)
+        return None if found is None else found.data.decode("utf-8", "surrogateescape")
 
     def owner_ids(self, user: str, group: str) -> tuple[int, int] | None:
         """(uid, gid) to give a file, when running as root (else None: files stay ours).
@@ -215,13 +201,15 @@ class System:
 
     def write_file(self, logical: PurePosixPath | str, data: bytes, mode: int,
                    owner: tuple[int, int] | None = None, label: bytes | None = None) -> None:
-        """Replace a file with a new one: mode (no special bits), owner and label are set
+        """Replace a file with a new one: mode (no special bits), owner and label are set on it
         before it is renamed into place; a symlink there is replaced, never followed.
 
         Raises:
-            OSError: it cannot be written (the old file is then as it was).
+            HostWriteError: it cannot be written (the old file is then as it was).
         """
-        replace_with_new_file(self.path(logical), data, mode, owner, label)
+        uid, gid = owner if owner is not None else (os.geteuid(), os.getegid())
+        atomic_write(self.path(logical), data, meta=FileMeta(mode, uid, gid, label),
+                     error=HostWriteError)
 
     def delete(self, logical: PurePosixPath | str) -> None:
         """Remove a file (a symlink itself, never its target); absent is fine."""
@@ -233,13 +221,10 @@ class System:
         Raises:
             UnsafeFileError: it is a symlink or not a directory.
         """
-        path = self.path(logical)
         try:
-            fd = open_dir_nofollow(path)
+            fd = open_dir_nofollow(self.path(logical), "directory")
         except FileNotFoundError:
             return None
-        except NotARegularFileError as exc:
-            raise UnsafeFileError(path, exc.kind) from None
         try:
             st = os.fstat(fd)
         finally:
@@ -254,11 +239,7 @@ class System:
             UnsafeFileError: it is a symlink or not a directory.
             OSError: chmod or chown failed.
         """
-        path = self.path(logical)
-        try:
-            fd = open_dir_nofollow(path)
-        except NotARegularFileError as exc:
-            raise UnsafeFileError(path, exc.kind) from None
+        fd = open_dir_nofollow(self.path(logical), "directory")
         try:
             if owner is not None:
                 os.fchown(fd, *owner)
@@ -273,18 +254,8 @@ class System:
             UnsafeFileError: a symlink or not a regular file.
             OSError: it cannot be opened or changed.
         """
-        path = self.path(logical)
+        fd, _ = open_regular(self.path(logical), "file")
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafeFileError(path, "a symbolic link") from None
-            raise
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafeFileError(path, "not a regular file")
             os.fchmod(fd, mode & 0o777)
         finally:
             os.close(fd)
-

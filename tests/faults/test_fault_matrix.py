@@ -19,7 +19,7 @@ import pytest
 
 from enphase_monitor import fileutil
 from enphase_monitor.config import load_config
-from enphase_monitor.errors import ConfigError, PortFileMissing
+from enphase_monitor.errors import ConfigError
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.sdnotify import Notifier
@@ -169,13 +169,21 @@ def test_world_readable_token_file_is_refused(tmp_path: Path, sim: Simulator) ->
         mon.cycle()
 
 
-def test_port_file_deleted_while_running_is_fatal(tmp_path: Path, sim: Simulator) -> None:
+def test_port_file_deleted_while_running_is_logged_and_recovered(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
     mon = monitor(tmp_path, sim)
     assert mon.cycle()
     mon.config.port_file.unlink()
     sim.update(soc=50.0)
-    with pytest.raises(PortFileMissing, match="create it"):
-        mon.cycle()
+    with caplog.at_level(logging.ERROR, logger="enphase_monitor"):
+        assert mon.cycle() and mon.cycle()  # the gateway answers; the daemon stays up
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "create it" in errors[0], errors  # one line, not one a poll
+    assert not mon.port.hidden and not mon.config.port_file.exists()  # never created by us
+    mon.config.port_file.write_text(USER)  # the user puts it back
+    assert mon.cycle() and nut_view(mon) == "OL"
+    assert "battery.charge: 50" in mon.config.port_file.read_text()
 
 
 @pytest.fixture
@@ -193,11 +201,9 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_disk_full_keeps_the_old_file(tmp_path: Path, sim: Simulator, small_tmpfs: Path) -> None:
-    mon = monitor(tmp_path, sim, directory=small_tmpfs)
-    assert mon.cycle()
-    before = mon.config.port_file.read_text()
-    filler = small_tmpfs / "filler"
+def fill(directory: Path) -> Path:
+    """Fill the file system of `directory` to the last byte; returns the filler file."""
+    filler = directory / "filler"
     try:
         with open(filler, "wb") as handle:
             while True:
@@ -205,18 +211,41 @@ def test_disk_full_keeps_the_old_file(tmp_path: Path, sim: Simulator, small_tmpf
                 handle.flush()
     except OSError as exc:
         assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def test_disk_full_hides_the_file_and_recovers(tmp_path: Path, sim: Simulator,
+                                               small_tmpfs: Path) -> None:
+    mon = monitor(tmp_path, sim, directory=small_tmpfs)
+    assert mon.cycle()
+    filler = fill(small_tmpfs)
     sim.update(soc=40.0)
     assert mon.cycle()  # the poll worked; the write did not
-    assert mon.config.port_file.read_text() == before
+    assert nut_view(mon) == "Driver not connected"  # a rename needs no space
     assert "No space" in mon.last_error
     assert not [p for p in small_tmpfs.iterdir() if p.name.endswith(".tmp")]
+    assert mon.cycle() and mon.port.hidden  # still full: still hidden
     filler.unlink()
-    assert mon.cycle()
+    assert mon.cycle() and nut_view(mon) == "OL"
     assert "battery.charge: 40" in mon.config.port_file.read_text()
 
 
-def test_read_only_directory_keeps_the_old_file(tmp_path: Path, sim: Simulator,
-                                                small_tmpfs: Path) -> None:
+def test_grid_loss_while_the_disk_is_full_never_leaves_ol(tmp_path: Path, sim: Simulator,
+                                                          small_tmpfs: Path) -> None:
+    mon = monitor(tmp_path, sim, directory=small_tmpfs)
+    assert mon.cycle() and nut_view(mon) == "OL"
+    filler = fill(small_tmpfs)
+    sim.update(grid="open")
+    assert mon.cycle()
+    assert nut_view(mon) == "Driver not connected"  # not OL: NUT loses the UPS instead
+    filler.unlink()
+    assert mon.cycle() and nut_view(mon) == "OB"  # confirmed off-grid, written
+
+
+def test_read_only_file_system_keeps_trying(tmp_path: Path, sim: Simulator,
+                                            small_tmpfs: Path) -> None:
+    """Neither a write nor a rename works on a read-only file system: the error is logged and
+    both are tried again at each poll; the file is written once the file system is writable."""
     mon = monitor(tmp_path, sim, directory=small_tmpfs)
     mon.config.token_file.parent.mkdir(exist_ok=True)
     assert mon.cycle()
@@ -233,20 +262,27 @@ def test_read_only_directory_keeps_the_old_file(tmp_path: Path, sim: Simulator,
     assert "battery.charge: 41" in mon.config.port_file.read_text()
 
 
-def test_enospc_mid_write_is_injected_too(tmp_path: Path, sim: Simulator,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same as the tmpfs test where mount is not allowed: the write fails half-way."""
+@pytest.mark.parametrize("call, err", [("write", errno.ENOSPC), ("fsync", errno.EIO)])
+def test_injected_write_errors_hide_the_file_and_recover(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch, call: str, err: int
+) -> None:
+    """ENOSPC half-way through the write, EIO at fsync (where mount is not allowed)."""
     mon = monitor(tmp_path, sim)
     assert mon.cycle()
-    before = mon.config.port_file.read_text()
 
-    def full(fd: int, data: memoryview) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def broken(fd: int, *args: object) -> int:
+        raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(fileutil.os, "write", full)
-    sim.update(soc=42.0)
-    assert mon.cycle()
-    assert mon.config.port_file.read_text() == before
+    with monkeypatch.context() as patch:
+        patch.setattr(fileutil.os, call, broken)
+        sim.update(soc=42.0)
+        assert mon.cycle()
+        assert nut_view(mon) == "Driver not connected"
+        assert os.strerror(err) in mon.last_error
+        assert mon.cycle() and mon.port.hidden
+    assert not [p for p in mon.port.path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert mon.cycle() and nut_view(mon) == "OL"
+    assert "battery.charge: 42" in mon.config.port_file.read_text()
 
 
 @pytest.mark.parametrize("soc", ["null", "-5", "150", "\"high\""])

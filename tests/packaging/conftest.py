@@ -13,11 +13,13 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from . import debroot
 
 ROOT = Path(__file__).resolve().parents[2]
 # pyenv's or a venv's python first on PATH breaks pybuild and rpmbuild (docs/packaging.md)
@@ -60,6 +62,14 @@ def run(cmd: Sequence[str | os.PathLike[str]], *, check: bool = True, timeout: f
 def project_version() -> str:
     match = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert match, "no version in pyproject.toml"
+    return match.group(1)
+
+
+def debian_version() -> str:
+    """The Debian version (upstream-revision) from debian/changelog's first entry."""
+    head = (ROOT / "debian/changelog").read_text().splitlines()[0]
+    match = re.match(r"^\S+ \(([^)]+)\)", head)
+    assert match, f"no version in debian/changelog: {head}"
     return match.group(1)
 
 
@@ -113,20 +123,22 @@ def vendor_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def deb_build(tmp_path_factory: pytest.TempPathFactory, vendor_wheels: Path) -> Build:
-    """`make deb`: the two .debs, .dsc and .changes of a full (source + binary) build."""
+    """`make deb`: the two .debs, the source package and .changes of a full build."""
     need("dpkg-buildpackage", "dh", "dh_python3",
          "/usr/share/dh-python/dhpython/build/plugin_pyproject.py",
          "/usr/lib/python3/dist-packages/setuptools", "/usr/lib/python3/dist-packages/wheel",
          "/usr/lib/python3/dist-packages/pip")
     build = make("deb", tmp_path_factory.mktemp("deb-build"), f"VENDOR_WHEELS={vendor_wheels}")
-    version = project_version()
+    version, upstream = debian_version(), project_version()
     deb_dir = build.out / "deb"
     build.files = {
         "deb": deb_dir / f"enphase-monitor_{version}_all.deb",
         "setup": deb_dir / f"enphase-monitor-setup_{version}_all.deb",
         "dsc": deb_dir / f"enphase-monitor_{version}.dsc",
+        "orig": deb_dir / f"enphase-monitor_{upstream}.orig.tar.xz",
+        "orig-vendor": deb_dir / f"enphase-monitor_{upstream}.orig-vendor.tar.xz",
         "changes": next(deb_dir.glob(f"enphase-monitor_{version}_*.changes")),
-        "tree": deb_dir / f"enphase-monitor-{version}",
+        "tree": deb_dir / f"enphase-monitor-{upstream}",
     }
     for path in build.files.values():
         assert path.exists(), f"{path} was not built:\n{build.log[-3000:]}"
@@ -135,7 +147,8 @@ def deb_build(tmp_path_factory: pytest.TempPathFactory, vendor_wheels: Path) -> 
 
 @pytest.fixture(scope="session")
 def rpm_build(tmp_path_factory: pytest.TempPathFactory, vendor_wheels: Path) -> Build:
-    """`make rpm` (rpmbuild -bb --nodeps on Debian): the main, -selinux and -setup RPMs."""
+    """`make rpm` (rpmbuild -ba --nodeps on Debian): the main, -selinux and -setup RPMs and
+    the SRPM."""
     need("rpmbuild", "/usr/share/selinux/devel/Makefile", "bzip2",
          "/usr/lib/python3/dist-packages/pip")
     build = make("rpm", tmp_path_factory.mktemp("rpm-build"), f"VENDOR_WHEELS={vendor_wheels}")
@@ -145,6 +158,7 @@ def rpm_build(tmp_path_factory: pytest.TempPathFactory, vendor_wheels: Path) -> 
         "main": rpms / f"enphase-monitor-{version}-1.noarch.rpm",
         "selinux": rpms / f"enphase-monitor-selinux-{version}-1.noarch.rpm",
         "setup": rpms / f"enphase-monitor-setup-{version}-1.noarch.rpm",
+        "srpm": build.out / "rpm" / "SRPMS" / f"enphase-monitor-{version}-1.src.rpm",
     }
     for path in build.files.values():
         assert path.exists(), f"{path} was not built:\n{build.log[-3000:]}"
@@ -196,3 +210,81 @@ def clean_tree_check() -> Iterator[None]:
     yield
     leftovers = [p for p in products if (ROOT / p).exists() and p not in before]
     assert not leftovers, f"build products in the work tree: {leftovers}"
+
+
+def cached_root(suite: str) -> Path:
+    """The cached throwaway root of a Debian suite (tests/packaging/debroot.py); skips when
+    this machine cannot run one (not root, no mmdebstrap/systemd-nspawn)."""
+    why = debroot.missing_tools()
+    if why:
+        pytest.skip(why)
+    try:
+        return debroot.cached_root(suite)
+    except debroot.RootError as exc:
+        pytest.fail(f"building the {suite} root failed (it needs Debian's archive once): {exc}")
+
+
+def source_files(dsc: Path) -> list[Path]:
+    """The files a .dsc names (its Files: field), beside it."""
+    text = dsc.read_text()
+    field = re.search(r"^Files:\n((?: .*\n)+)", text, re.M)
+    assert field, f"no Files: in {dsc}"
+    return [dsc.parent / line.split()[-1] for line in field.group(1).splitlines()]
+
+
+@dataclass
+class RootBuild:
+    """The binary packages dpkg-buildpackage made from the .dsc alone in a clean root."""
+
+    suite: str
+    debs: dict[str, Path]  # package name -> .deb
+    seconds: dict[str, float]  # step -> seconds
+    log: str
+
+
+# as the user's (and Debian's buildds') build: the source package only, build dependencies
+# from the root's apt archive (--no-download: the container has no network anyway), then a
+# binary build from the unpacked source
+REBUILD = """
+cd /build
+apt-get build-dep -q -y --no-download ./enphase-monitor_{version}.dsc >/build/deps.log
+echo "deps $(date +%s.%N)"
+dpkg-source -x enphase-monitor_{version}.dsc src >/build/source.log
+cd src
+dpkg-buildpackage -us -uc -b >/build/build.log 2>&1 || {{ tail -50 /build/build.log; exit 1; }}
+echo "built $(date +%s.%N)"
+"""
+
+
+@pytest.fixture(scope="session")
+def rebuild_in_root(deb_build: Build, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Callable[[str], RootBuild]:
+    """Rebuild the .debs from `make deb`'s source package (.dsc, .orig.tar.xz,
+    .orig-vendor.tar.xz, .debian.tar.xz: nothing else) in a clean root of a suite, offline;
+    once per suite and session."""
+    done: dict[str, RootBuild] = {}
+    version = debian_version()
+
+    def rebuild(suite: str) -> RootBuild:
+        if suite in done:
+            return done[suite]
+        base = cached_root(suite)
+        out = tmp_path_factory.mktemp(f"rebuilt-{suite}")
+        with debroot.Overlay(base, tmp_path_factory.mktemp(f"rebuild-root-{suite}")) as root:
+            dsc = deb_build.files["dsc"]
+            for path in [dsc, *source_files(dsc)]:
+                root.copy_in(path, f"/build/{path.name}")
+            started = time.time()
+            proc = root.run(REBUILD.format(version=version), timeout=1800)
+            stamps = dict(line.split() for line in proc.stdout.splitlines()
+                          if line.startswith(("deps ", "built ")))
+            debs = {}
+            for deb in root.path("/build").glob("*.deb"):
+                debs[deb.name.split("_")[0]] = Path(shutil.copy2(deb, out))
+            log = root.path("/build/build.log").read_text(errors="replace")
+        seconds = {"build-deps": float(stamps["deps"]) - started,
+                   "dpkg-buildpackage": float(stamps["built"]) - float(stamps["deps"])}
+        done[suite] = RootBuild(suite, debs, seconds, log)
+        return done[suite]
+
+    return rebuild

@@ -93,6 +93,11 @@ def test_unit_directives():
     assert d["StateDirectory"] == ["enphase-monitor"]
     assert d["User"] == ["nut"]
     assert "ExecStartPre" not in d  # READY=1 comes after the first port-file write
+    # the port file never outlives the daemon; a restart gets the driver back at once
+    assert d["ExecStopPost"] == ["/usr/bin/enphase-monitor -x %i"]
+    assert d["ExecStartPost"] == [
+        "-+/bin/sh -c 'systemctl -q is-active nut-driver@%i.service || exec systemctl"
+        " --no-block try-restart nut-driver@%i.service'"]
 
 
 def test_credentials_are_optional():

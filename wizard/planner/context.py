@@ -83,7 +83,7 @@ def file_change(ctx: Context, path: PurePosixPath, text: str, *, mode: int | Non
     """
     state = ctx.system.read_file(path)
     old = None if state is None else state.data.decode("utf-8", "surrogateescape")
-    meta = None if state is None else (state.mode, state.uid, state.gid)
+    meta = None if state is None else (state.meta.mode, state.meta.uid, state.meta.gid)
     if old == text and _meta_ok(ctx, meta, mode, owner):
         return None
     shown = old_shown = None

@@ -19,6 +19,7 @@ from ..facts import (
 from ..runner import cmd
 from .context import Context, dir_change, file_change, under
 
+ENUMERATOR_UNIT = "nut-driver-enumerator.service"
 DROPIN = "enphase-monitor.conf"  # the name packaging/systemd/nut-driver-restart.conf suggests
 DRIVER_DROPIN = (
     "# Written by enphase-setup (as packaging/systemd/nut-driver-restart.conf): when the gateway\n"
@@ -104,14 +105,31 @@ def service_changes(ctx: Context, ups: str, changed: bool) -> list[Change]:
     now = ["--now"] if ctx.live else []
     if not enabled:
         verb = "Enable and start" if now else "Enable"
-        return [RunCommand(cmd("systemctl", "enable", *now, *units),
+        return [*enumerator_wait(ctx),
+                RunCommand(cmd("systemctl", "enable", *now, *units),
                            why="the monitor starts first (ordered before the driver)",
                            undo=cmd("systemctl", "disable", *now, *units),
                            name=f"{verb} {' and '.join(units)}")]
     if changed and ctx.live:
-        return [RunCommand(cmd("systemctl", "restart", *units),
+        return [*enumerator_wait(ctx),
+                RunCommand(cmd("systemctl", "restart", *units),
                            why="use the new settings", name=f"Restart {' and '.join(units)}")]
     return []
+
+
+def enumerator_wait(ctx: Context) -> list[Change]:
+    """Let NUT's enumerator finish with the edited ups.conf before the driver is started.
+
+    Its .path unit starts it on every ups.conf change; for a changed section it disables and
+    re-adds the driver instance, which cancels a start of that driver running at the same
+    time (seen on Debian 13's NUT 2.8.1: `systemctl enable --now` failed, the apply rolled
+    back). `systemctl start` of the oneshot waits for a run already under way.
+    """
+    if not ctx.live or not unit_installed(ctx, ENUMERATOR_UNIT):
+        return []
+    return [RunCommand(cmd("systemctl", "start", ENUMERATOR_UNIT),
+                       why="NUT's enumerator applies the new ups.conf first (it re-adds the"
+                           " driver instance)", name=f"Wait for {ENUMERATOR_UNIT}")]
 
 
 def upsd_changes(ctx: Context, mode_changed: bool, conf_changed: bool) -> list[Change]:
