@@ -397,6 +397,25 @@ def test_remove_undoes_the_setup(root: Path) -> None:
         "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service"
 
 
+def test_remove_deletes_the_port_file_the_stopping_monitor_hides(root: Path) -> None:
+    """Stopping enphase-monitor@ (its ExecStopPost) renames the port file to <port>-nocomms
+    after the plan was made: --remove --delete-files must delete that name too."""
+    setup = session_for(root)
+    assert build_setup(setup.answers, setup.context, token_info()).apply(setup.system).ok
+    port = root / "var/lib/enphase-monitor/ups.dev"
+
+    def stop_hides(_command: Command) -> None:
+        port.rename(f"{port}-nocomms")
+
+    runner = recorder(**{"systemctl is-enabled": "enabled\n"})
+    runner.effects["systemctl disable --now enphase-monitor@ups.service"] = stop_hides
+    system = System(root, env={}, runner=runner)
+    session = Session.start(system, detect_host(system), "ups", REMOVE)
+    plan = session.build_plan(delete_port=True, delete_config=True)
+    assert plan.apply(system).ok
+    assert not port.exists() and not Path(f"{port}-nocomms").exists()
+
+
 def test_remove_keeps_port_file_and_config_unless_asked(root: Path) -> None:
     setup = session_for(root)
     assert setup.build_plan().apply(setup.system).ok

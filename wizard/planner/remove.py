@@ -87,10 +87,12 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     if ctx.system.exists(token_path):
         plan.add(DeleteFile(token_path, "token cache"))
     port = port_path(ctx)
-    if delete_port and port is not None:
-        for path in (port, PurePosixPath(f"{port}-nocomms")):
-            if ctx.system.exists(path):
-                plan.add(DeleteFile(path, "port file"))
+    names = (port, PurePosixPath(f"{port}-nocomms")) if port is not None else ()
+    if delete_port and any(ctx.system.exists(path) for path in names):
+        # both names: stopping the monitor (above) hides the port file as <port>-nocomms
+        for path in names:
+            plan.add(DeleteFile(path, "port file" if path == port else
+                                "port file as the stopped monitor hides it"))
     config = ctx.nut.config_file(ups)
     if delete_config and ctx.system.exists(config):
         plan.add(DeleteFile(config, "enphase-monitor config"))
