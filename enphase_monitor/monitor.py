@@ -57,19 +57,23 @@ class Clients:
         self.tokens.cloud.transport.close()
 
 
-def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0) -> Clients:
-    """Wire config -> transports -> token manager -> gateway client -> poller."""
+def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0, *,
+                  stop: threading.Event | None = None) -> Clients:
+    """Wire config -> transports -> token manager -> gateway client -> poller.
+
+    `stop`, once set, cancels the request in flight and every later one (kind "cancelled").
+    """
     cycle = None
     cloud_http: Transport
     gateway_http: Transport
     if config.test:
         cycle = TestCycle(charge_low)
         cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
-                                                  config.tokens_url, cycle)
+                                                  config.tokens_url, cycle, stop)
     else:
-        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True)
+        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop)
         gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,
-                                      trust_env=False)
+                                      trust_env=False, stop=stop)
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
     gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 
+from .errors import Failure
 from .transport import Reply, TransportError
 
 log = logging.getLogger(__name__)
@@ -53,15 +55,16 @@ class TestTransport:
     """Answers from the TEST_* values instead of the network."""
 
     def __init__(self, values: Mapping[str, str], login_url: str, tokens_url: str,
-                 cycle: TestCycle) -> None:
+                 cycle: TestCycle, stop: threading.Event | None = None) -> None:
         self.values = values
         self.login_url = login_url
         self.tokens_url = tokens_url
         self.cycle = cycle
+        self.stop = stop
 
     def _answer(self, text: str, mode: str) -> Reply:
         if not text:
-            raise TransportError("connection", f"Testing {mode} failure")
+            raise TransportError(Failure.CONNECTION, f"Testing {mode} failure")
         return Reply(200, text, 0.0)
 
     def request(
@@ -74,12 +77,14 @@ class TestTransport:
         data: Mapping[str, str] | None = None,
         json_body: object = None,
     ) -> Reply:
+        if self.stop is not None and self.stop.is_set():
+            raise TransportError(Failure.CANCELLED, "request cancelled: the daemon is stopping")
         if url.startswith(self.login_url):
             return self._answer(self.values.get("TEST_SESS", ""), "login")
         if url.startswith(self.tokens_url):
             return self._answer(self.values.get("TEST_TOKEN", ""), "tokens")
         if self.cycle.step == "nocomms":
-            raise TransportError("connection", "Testing nocomms")
+            raise TransportError(Failure.CONNECTION, "Testing nocomms")
         if url.endswith("/auth/check_jwt"):
             return Reply(200, "<h2>Valid token.</h2>", 0.0)
         for suffix, key, mode in _PATHS:
@@ -88,7 +93,7 @@ class TestTransport:
                 text = text.replace("@RELAY_STATE@", self.cycle.relay_state())
                 text = text.replace("@BATT_SOC@", str(self.cycle.soc()))
                 return self._answer(text, mode)
-        raise TransportError("connection", f"Unknown test url: {url}")
+        raise TransportError(Failure.CONNECTION, f"Unknown test url: {url}")
 
     def close(self) -> None:
         """Nothing to close."""
