@@ -210,6 +210,7 @@ class HostileGateway:
         self.bind_host = host
         self.attack: str | None = None
         self.counts: dict[str, int] = {"connections": 0, "requests": 0, "attacked": 0}
+        self.cookies_seen: list[str] = []  # the Cookie header of each request (last 100)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
@@ -295,6 +296,7 @@ class HostileGateway:
         attack = self.attack
         with self._lock:
             self.counts["requests"] += 1
+            self.cookies_seen = [*self.cookies_seen[-99:], req.headers.get("Cookie", "")]
         if attack == "stall_after_handshake":
             conn.stall()
             return False
