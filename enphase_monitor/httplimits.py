@@ -15,20 +15,33 @@ import io
 import json
 import re
 import socket
+import sys
 
 from .errors import Failure, TransportError
+from .shellvars import one_line
 
 MAX_BODY = 256 * 1024  # bytes of body (after de-chunking)
 MAX_HEAD = 64 * 1024  # bytes of status lines and header lines, 1xx answers included
 MAX_STATUS_LINE = 1024
 MAX_HEADER_LINE = 16 * 1024  # a 4 KiB cookie with its attributes fits with room to spare
-MAX_HEADERS = 100  # header lines in one answer (http.client's own limit)
+MAX_HEADERS = 100  # lines in one head, status and 1xx answers included (http.client: 100)
 MAX_CHUNK_LINE = 1024  # a chunk-size line, extensions included
 MAX_CHUNKS = 4096  # chunk-size and trailer lines in one body
 MAX_JSON_DEPTH = 32
 _READ = 64 * 1024
 _HEX = re.compile(rb"\s*([0-9A-Fa-f]+)\s*(?:;.*)?\r?\n?", re.DOTALL)
 _JSON_STRUCT = re.compile(rb'[\[\]{}"\\]')
+_JSON_CONTROL = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|u007[fF]|[bfnrt])|\x7f")  # in a string?
+
+
+def escaped(text: str) -> str:
+    """`text` with its control characters written out (`\\n`, `\\x1b`): one printable line."""
+    return one_line(text, sys.maxsize)
+
+
+def printable(text: str) -> bool:
+    """True when `text` holds no control character."""
+    return escaped(text) == text
 
 
 def _limit(message: str) -> TransportError:
@@ -149,8 +162,22 @@ def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
             depth -= 1
 
 
+def _clean(value: object) -> object:
+    """Every string in a decoded document, keys included, with control characters escaped."""
+    if isinstance(value, str):
+        return escaped(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {escaped(key): _clean(item) for key, item in value.items()}
+    return value
+
+
 def decode_json(raw: bytes) -> object:
     """Bounded JSON decoding: strict UTF-8 (a BOM allowed), depth checked first.
+
+    A control character the peer escaped into a string (`"x\\n\\u001b[2J"`) comes out written
+    out (`x\\n\\x1b[2J`), so no value from outside can break a log line, STATUS= or a report.
 
     Raises:
         ValueError: empty, not UTF-8, too deep, or not JSON (the message says which).
@@ -163,6 +190,7 @@ def decode_json(raw: bytes) -> object:
         raise ValueError(f"answer is not valid UTF-8 (byte {exc.start})") from None
     json_depth(raw)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:  # JSONDecodeError, and int() of more than 4300 digits
         raise ValueError("answer is not valid JSON") from None
+    return _clean(value) if _JSON_CONTROL.search(raw) else value

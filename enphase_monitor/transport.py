@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import re
 import select
 import ssl
 import threading
@@ -26,13 +25,11 @@ from urllib.parse import unquote, urlencode, urlsplit
 from .cookies import CookieJar
 from .deadline import Deadline, DeadlineSocket, DeadlineSSLSocket, open_tcp
 from .errors import Failure, TransportError
-from .httplimits import BoundedResponse, read_body
+from .httplimits import BoundedResponse, printable, read_body
 from .proxy import Proxy, bracket, proxy_for
 from .shellvars import one_line
 
 __all__ = ["HttpsTransport", "Reply", "Transport", "TransportError", "tls_context"]
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class Target:
             raise TransportError(Failure.REQUEST, f"refusing the {one_line(parts.scheme, 10)}://"
                                  " URL: only https:// is used (check the URL in the config)")
         host = unquote(parts.hostname or "")  # an IPv6 zone arrives as %25eth0
-        if not host or _CONTROL.search(host):
+        if not host or not printable(host):
             raise TransportError(Failure.REQUEST, f"no valid host in URL {one_line(url, 80)}")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(host, port, path)
@@ -257,7 +254,7 @@ class HttpsTransport:
         if cookie:
             send["Cookie"] = cookie
         for name, value in send.items():
-            if _CONTROL.search(value) or _CONTROL.search(name):
+            if not printable(value) or not printable(name):
                 raise TransportError(Failure.REQUEST, f"the {one_line(name, 40)} header holds"
                                      " a control character: not sent (value not shown)")
         return send, body

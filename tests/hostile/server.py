@@ -300,6 +300,8 @@ class HostileGateway:
         if attack == "stall_after_handshake":
             conn.stall()
             return False
+        if attack == "stall_handshake":  # as after a reboot: this connection ends, new ones hang
+            return False
         answer = self._healthy(req)
         if attack is None or attack not in ATTACKS:
             conn.send(answer.head(length=len(answer.body)) + answer.body)
