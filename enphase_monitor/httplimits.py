@@ -3,9 +3,10 @@
 The largest real answer in the 38 firmware captures of tests/fixtures/pyenphase is 31,681 bytes
 (`/ivp/ensemble/status`, which the daemon does not read); the largest the daemon reads is
 4,941 bytes (`/ivp/meters/reports`, three phases). MAX_BODY is 256 KiB: 8 times the former,
-50 times the latter, and small enough that the worst JSON a body can hold (`[{},{},...]`, about
-21 bytes of Python objects per byte) stays within the daemon's memory budget (docs/behaviour.md,
-"HTTP"). The deepest capture nests 7 levels; MAX_JSON_DEPTH is 32.
+50 times the latter. The deepest capture nests 7 levels (MAX_JSON_DEPTH is 32) and holds 133
+objects and arrays (MAX_JSON_CONTAINERS is 10,000): an empty object costs 21 times its 3 bytes,
+so without that bound a 256 KiB body could take 13 MiB as Python objects. Peak memory under
+each attack is measured in benchmarks/attacks.py.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MAX_HEADERS = 100  # lines in one head, status and 1xx answers included (http.cl
 MAX_CHUNK_LINE = 1024  # a chunk-size line, extensions included
 MAX_CHUNKS = 4096  # chunk-size and trailer lines in one body
 MAX_JSON_DEPTH = 32
+MAX_JSON_CONTAINERS = 10_000  # objects + arrays; the captures have at most 133
 _READ = 64 * 1024
 _HEX = re.compile(rb"\s*([0-9A-Fa-f]+)\s*(?:;.*)?\r?\n?", re.DOTALL)
 _JSON_STRUCT = re.compile(rb'[\[\]{}"\\]')
@@ -131,15 +133,19 @@ def read_body(resp: http.client.HTTPResponse, cap: int = MAX_BODY) -> bytes:
     return bytes(body)
 
 
-def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
-    """Refuse JSON nested deeper than `limit`, before a parser recurses into it.
+def json_shape(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit`, or with too many objects and arrays, before a
+    parser recurses into it or builds them (an empty object costs 21 times its 3 bytes).
 
     Linear in the size: only brackets, quotes and backslashes are visited.
 
     Raises:
-        ValueError: nested too deeply.
+        ValueError: nested too deeply, or too many objects and arrays.
     """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
+    opened = raw.count(b"[") + raw.count(b"{")  # brackets in strings too: an upper bound
+    if opened > MAX_JSON_CONTAINERS:
+        raise ValueError(f"JSON with more than {MAX_JSON_CONTAINERS} objects and arrays")
+    if opened <= limit:
         return
     depth, in_string, skip = 0, False, -1
     for match in _JSON_STRUCT.finditer(raw):
@@ -174,7 +180,7 @@ def _clean(value: object) -> object:
 
 
 def decode_json(raw: bytes) -> object:
-    """Bounded JSON decoding: strict UTF-8 (a BOM allowed), depth checked first.
+    """Bounded JSON decoding: strict UTF-8 (a BOM allowed), depth and size checked first.
 
     A control character the peer escaped into a string (`"x\\n\\u001b[2J"`) comes out written
     out (`x\\n\\x1b[2J`), so no value from outside can break a log line, STATUS= or a report.
@@ -188,7 +194,7 @@ def decode_json(raw: bytes) -> object:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"answer is not valid UTF-8 (byte {exc.start})") from None
-    json_depth(raw)
+    json_shape(raw)
     try:
         value = json.loads(text)
     except ValueError:  # JSONDecodeError, and int() of more than 4300 digits

@@ -13,7 +13,7 @@ from enphase_monitor import deadline as deadline_mod
 from enphase_monitor.cookies import MAX_COOKIES, MAX_JAR_BYTES, CookieJar, default_path
 from enphase_monitor.deadline import Deadline, resolve
 from enphase_monitor.errors import Failure, TransportError
-from enphase_monitor.httplimits import MAX_BODY, MAX_JSON_DEPTH, decode_json, json_depth
+from enphase_monitor.httplimits import MAX_BODY, MAX_JSON_DEPTH, decode_json, json_shape
 from enphase_monitor.proxy import bypassed, parse_proxy, proxy_for
 from tests.conftest import fixture_dirs
 
@@ -119,13 +119,14 @@ def test_every_captured_answer_decodes_within_the_bounds() -> None:
 
 
 @pytest.mark.parametrize("raw, words", [
-    (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),
+    (b"[" * 100_000 + b"]" * 100_000, "more than 10000 objects and arrays"),
+    (b"[" * 9000 + b"]" * 9000, "nested deeper"),
     (b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1), "nested deeper"),
     (b'{"a": "\xff"}', "UTF-8"),
     (b'{"a": 1}\x00', "not valid JSON"),
     (b"  \n", "empty"),
     (b"1" * 5000, "not valid JSON"),  # int() of more than 4300 digits
-])
+], ids=["100000-deep", "9000-deep", "33-deep", "not-utf8", "nul", "blank", "5000-digits"])
 def test_bad_json_is_a_clean_value_error(raw: bytes, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         decode_json(raw)
@@ -134,7 +135,7 @@ def test_bad_json_is_a_clean_value_error(raw: bytes, words: str) -> None:
 def test_brackets_inside_strings_do_not_count() -> None:
     deep_text = json.dumps({"a": "[" * 1000 + '\\"{' * 500, "b": [[[1]]]}).encode()
     assert decode_json(deep_text) == json.loads(deep_text)
-    json_depth(b'"\\\\"' + b"[" * 3, 5)  # an escaped backslash ends before the quote
+    json_shape(b'"\\\\"' + b"[" * 3, 5)  # an escaped backslash ends before the quote
 
 
 def test_depth_check_is_linear_on_hostile_strings() -> None:

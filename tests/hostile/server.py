@@ -186,6 +186,8 @@ ATTACKS: dict[str, Callable[[Conn, Answer], bool]] = {
     "endless_chunks": _endless_chunks,
     "absurd_chunk": _absurd_chunk,
     "deep_json": _body(lambda a: b"[" * 100_000 + b"]" * 100_000),
+    "wide_json": _body(lambda a: b"[" + b"{}," * 87_000 + b"{}]"),  # most objects per byte
+    "many_strings": _body(lambda a: b"[" + b'"ab",' * 52_000 + b'"ab"]'),  # the most left
     "invalid_utf8": _body(lambda a: a.body.replace(b"}", b' , "x": "\xff\xfe"}', 1)),
     "nul_bytes": _body(lambda a: a.body + b"\x00" * 16),
     "control_chars": _body(_relay_state(INJECTED)),

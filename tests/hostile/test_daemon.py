@@ -86,7 +86,7 @@ ATTACK_WORDS = {
     "huge_body": "larger than the 256 KiB limit",
     "endless_chunks": "more than 4096 chunks",
     "absurd_chunk": "chunk size of 0xffffffffffffffff",
-    "deep_json": "nested deeper than 32 levels",
+    "deep_json": "more than 10000 objects and arrays",
     "invalid_utf8": "not valid UTF-8",
     "nul_bytes": "not valid JSON",
     "control_chars": "neither closed nor open",

@@ -185,12 +185,14 @@ def test_a_cancelled_cloud_request_starts_no_back_off(tmp_path: Path, hostile: H
 
 
 @pytest.mark.parametrize("attack, words", [
-    ("deep_json", "nested deeper than 32 levels"),
+    ("deep_json", "more than 10000 objects and arrays"),
     ("invalid_utf8", "not valid UTF-8"),
     ("nul_bytes", "not valid JSON"),
+    ("wide_json", "more than 10000 objects and arrays"),
+    ("many_strings", None),  # decodes within the bounds; not a relay answer
 ])
 def test_bad_json_is_a_data_error(tmp_path: Path, hostile: HostileGateway, sim: Simulator,
-                                  attack: str, words: str) -> None:
+                                  attack: str, words: str | None) -> None:
     clients = clients_for(tmp_path, sim, hostile)
     try:
         clients.gateway.relay()
