@@ -10,6 +10,7 @@ import time
 import pytest
 
 from enphase_monitor import deadline as deadline_mod
+from enphase_monitor import testmode
 from enphase_monitor.cookies import MAX_COOKIES, MAX_JAR_BYTES, CookieJar, default_path
 from enphase_monitor.deadline import Deadline, resolve
 from enphase_monitor.errors import Failure, TransportError
@@ -238,3 +239,15 @@ def test_control_characters_in_strings_come_out_written_out() -> None:
     assert decode_json(raw) == {"mains_oper_state": "x\\n\\x1b[31mWATCHDOG=1",
                                 "k\\t": ["\\x7f"], "n": 1}
     assert decode_json(b'{"a": "plain \\\\n stays"}') == {"a": "plain \\n stays"}
+
+
+def test_the_test_mode_transport_honours_the_stop_event() -> None:
+    stop = threading.Event()
+    http = testmode.TestTransport({"TEST_RELAY": '{"mains_oper_state": "closed"}'},
+                                  "https://login", "https://tokens",
+                                  testmode.TestCycle(lambda: 20.0), stop)
+    assert http.request("GET", "https://gw/ivp/ensemble/relay", timeout=1).status == 200
+    stop.set()
+    with pytest.raises(TransportError) as info:
+        http.request("GET", "https://gw/ivp/ensemble/relay", timeout=1)
+    assert info.value.kind is Failure.CANCELLED
