@@ -17,8 +17,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--extra", default="", help="extra config lines, e.g. 'RELAY_CHECK=0'")
+    parser.add_argument("--topology", default="system-controller",
+                        help="the simulator's backup hardware, e.g. collar")
     args = parser.parse_args()
     with Simulator(workdir=workdir("bench-sim-")) as sim:
+        sim.update(topology=args.topology)
         config = write_config(workdir("bench-load-"), sim, args.extra.replace("\\n", "\n") + "\n")
         proc = daemon(config)
         try:
@@ -31,7 +34,8 @@ def main() -> None:
     gateway = {p: n for p, n in stats["requests"].items()
                if p.startswith(("/ivp", "/info", "/auth"))}
     total = sum(gateway.values())
-    print(f"settings: defaults {args.extra or ''}; measured over {args.seconds:g} s")
+    print(f"settings: defaults {args.extra or ''}; topology {args.topology};"
+          f" measured over {args.seconds:g} s")
     print(f"TLS handshakes to the gateway: {stats['handshakes']['gateway']} in the whole run"
           " (one kept-alive connection; a new one only if the gateway drops it)")
     print(f"gateway requests: {total} in {args.seconds:g} s")

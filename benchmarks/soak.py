@@ -2,10 +2,10 @@
 
 Usage: python benchmarks/soak.py [--cycles 10000] [--seed 1]
 Accelerated: cycles run back to back in-process (the sleeps between polls and before a
-confirming read are skipped) and the token manager's clock advances 5 s per cycle, so its
-back-offs (minutes) pass as they would at POLLFREQ=5. Prints cycles, faults injected, RSS and
-open fds at start and end, state counts, and every port file that failed to parse or lost the
-user's line.
+confirming read are skipped) and the token manager's clocks (wall and monotonic) advance 5 s
+per cycle, so its back-offs (minutes) pass as they would at POLLFREQ=5. Prints cycles, faults
+injected, RSS and open fds at start and end, state counts, and every port file that failed to
+parse or lost the user's line.
 """
 
 from __future__ import annotations
@@ -55,9 +55,11 @@ def main() -> None:
                                           "API_TIMEOUT=2\nCONFIRM_DELAY=1\n"))
         mon = Monitor(config, notifier=Notifier({}))
         mon._sleep = lambda seconds: None  # type: ignore[method-assign]
-        # simulated time for the token back-off: each cycle stands for a 5 s poll
+        # simulated time for the token manager (its wall clock for token expiry, its monotonic
+        # clock for the back-off): each cycle stands for a 5 s poll
         simulated = [time.time()]
         mon.clients.tokens.clock = lambda: simulated[0]
+        mon.clients.tokens.backoff.clock = lambda: simulated[0]
         mon.cycle()
         rss0, fds0 = status_kib(pid, "VmRSS"), len(os.listdir(f"/proc/{pid}/fd"))
         faults: Counter[str] = Counter()

@@ -10,13 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .configvalues import Values
 from .errors import ConfigError, InsecureFileError
-from .shellvars import one_line, parse_assignments
+from .grid import GridSignal
+from .shellvars import parse_lines
+from .textsafe import escape
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOGIN_URL = "https://enlighten.enphaseenergy.com/login/login.json?"
 DEFAULT_TOKENS_URL = "https://entrez.enphaseenergy.com/tokens"
+DEFAULT_ENVOY_HOST = "envoy.local"
+DEFAULT_PASSWORD_CREDENTIAL = "enphase-password"
+DEFAULT_TOKEN_CREDENTIAL = "enphase-token"
 TEST_KEYS = (
     "TEST_SESS", "TEST_TOKEN", "TEST_RELAY", "TEST_LIVE", "TEST_REPORTS", "TEST_SECCTRL",
     "TEST_INFO",
@@ -38,19 +44,29 @@ _INT_KEYS: dict[str, tuple[int, int, int]] = {
 _STRING_KEYS = (
     "USERNAME", "PASSWORD", "SERIAL", "PORT_FILE", "DISABLE_METERS", "ENVOY_HOST", "STATE_DIR",
     "TOKEN_FILE", "UPS", "TEST", "ENPHASE_LOGIN", "ENPHASE_TOKENS", "TOKEN", "GATEWAY_FINGERPRINT",
-    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL",
+    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL", "GRID_SIGNAL",
 )
 KNOWN_KEYS = frozenset(_INT_KEYS) | frozenset(_STRING_KEYS) | frozenset(TEST_KEYS)
 SECRET_KEYS = frozenset({"PASSWORD", "TOKEN", "TEST_TOKEN", "TEST_SESS"})
-_FINGERPRINT = re.compile(r"(?:[0-9a-fA-F]{2}:?){32}")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?")
+TOKEN_KEYS = ("TOKEN", "TEST_TOKEN")
+# JSON / XML documents of the TEST mode: line breaks and tabs are only whitespace there
+_DOCUMENT_KEYS = frozenset(TEST_KEYS) - {"TEST_TOKEN"}
 _UPS = re.compile(r"[A-Za-z0-9_.\-]+")
 _TRUE = {"1", "yes", "true", "on"}
+GRID_SIGNAL_AUTO = "auto"
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything the daemon reads from its config file and environment."""
+    """Everything the daemon reads from its config file and environment, validated.
+
+    `envoy_host` is `host` or `host:port` with an IPv6 address always in brackets
+    (`[fe80::1]:443`), so `urlsplit("https://" + envoy_host)` gives `.hostname` and `.port`.
+    `login_url` and `tokens_url` are https:// URLs with a valid host; `token` is empty or JWT
+    text. No value taken from the file holds a control character (the TEST mode's JSON
+    documents may hold line breaks and tabs); paths from the environment are not checked, so
+    show every value through `textsafe.escape` (the log, STATUS= and the report do).
+    """
 
     path: Path
     ups: str
@@ -60,29 +76,30 @@ class Config:
     port_file: Path
     state_dir: Path
     token_file: Path
-    envoy_host: str = "envoy.local"
+    envoy_host: str = DEFAULT_ENVOY_HOST
     disable_meters: bool = False
-    pollfreq: int = 60
-    pollfreqalert: int = 20
-    loadkwh: int = 768
-    login_timeout: int = 10
-    api_timeout: int = 10
-    nocomms_after: int = 2
-    relay_check: int = 5
-    confirm_delay: int = 3
-    token_warn_days: int = 14
-    debug: int = 0
+    pollfreq: int = _INT_KEYS["POLLFREQ"][0]
+    pollfreqalert: int = _INT_KEYS["POLLFREQALERT"][0]
+    loadkwh: int = _INT_KEYS["LOADKWH"][0]
+    login_timeout: int = _INT_KEYS["LOGIN_TIMEOUT"][0]
+    api_timeout: int = _INT_KEYS["API_TIMEOUT"][0]
+    nocomms_after: int = _INT_KEYS["NOCOMMS_AFTER"][0]
+    relay_check: int = _INT_KEYS["RELAY_CHECK"][0]
+    confirm_delay: int = _INT_KEYS["CONFIRM_DELAY"][0]
+    token_warn_days: int = _INT_KEYS["TOKEN_WARN_DAYS"][0]
+    debug: int = _INT_KEYS["DEBUG"][0]
     login_url: str = DEFAULT_LOGIN_URL
     tokens_url: str = DEFAULT_TOKENS_URL
     token: str = field(default="", repr=False)
     gateway_fingerprint: str = ""
     cloud_ca_file: str = ""
     password_keyring: bool = False
-    password_credential: str = "enphase-password"
-    token_credential: str = "enphase-token"
+    password_credential: str = DEFAULT_PASSWORD_CREDENTIAL
+    token_credential: str = DEFAULT_TOKEN_CREDENTIAL
     test: bool = False
     test_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     unknown_keys: tuple[str, ...] = ()
+    grid_signal: GridSignal | None = None  # GRID_SIGNAL; None: auto (by topology)
 
     def shown(self) -> list[tuple[str, str]]:
         """Return (key, value) pairs for display, secrets hidden."""
@@ -108,6 +125,7 @@ class Config:
             ("LOGIN_TIMEOUT", str(self.login_timeout)),
             ("LOADKWH", str(self.loadkwh)),
             ("DISABLE_METERS", "yes" if self.disable_meters else "no"),
+            ("GRID_SIGNAL", self.grid_signal or GRID_SIGNAL_AUTO),
             ("GATEWAY_FINGERPRINT", self.gateway_fingerprint or "<not pinned>"),
         ]
 
@@ -147,7 +165,7 @@ def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str])
 def _check_ups_name(name: str) -> None:
     if not _UPS.fullmatch(name):
         raise ConfigError(
-            f"UPS name '{one_line(name)}' may hold only letters, digits, '_', '-' and '.'"
+            f"UPS name '{escape(name, 40)}' may hold only letters, digits, '_', '-' and '.'"
         )
 
 
@@ -187,35 +205,16 @@ def check_secret_file(kind: str, path: Path) -> None:
     check_dir_perms(kind, path.parent)
 
 
-def _int_value(key: str, raw: str | None) -> int:
-    default, low, high = _INT_KEYS[key]
-    if raw is None or raw.strip() == "":
-        return default
-    text = raw.strip()
+def _grid_signal(raw: Values) -> GridSignal | None:
+    text = raw.get("GRID_SIGNAL").strip().lower()
+    if text in ("", GRID_SIGNAL_AUTO):
+        return None
     try:
-        value = int(text, 10)
+        return GridSignal(text)
     except ValueError:
-        raise ConfigError(f"{key} must be a whole number (got '{one_line(text)}')") from None
-    if value < low:
-        log.warning("%s=%d is below the minimum, using %d", key, value, low)
-        return low
-    if value > high:
-        raise ConfigError(f"{key}={value} is too large (at most {high})")
-    return value
-
-
-def _fingerprint(raw: str) -> str:
-    text = raw.strip().replace(" ", "")
-    if text.lower().startswith("sha256:"):
-        text = text[7:]
-    if not text:
-        return ""
-    if not _FINGERPRINT.fullmatch(text):
-        raise ConfigError(
-            "GATEWAY_FINGERPRINT must be the SHA-256 of the gateway certificate:"
-            " 64 hex digits, colons allowed"
-        )
-    return text.replace(":", "").lower()
+        choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
+        raise raw.error("GRID_SIGNAL", f"must be {choices} (got"
+                        f" '{raw.shown('GRID_SIGNAL', text)}')") from None
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -238,40 +237,36 @@ def parse_config(
         path: where it came from (for messages and relative paths).
         ups: the UPS name from the command line, if any.
         env: the environment (defaults and expansions).
-        require_credentials: whether missing USERNAME/PASSWORD is an error.
+        require_credentials: whether missing USERNAME/PASSWORD (or an unusable
+            CLOUD_CA_FILE) is an error; False for `-x`, which needs no network.
 
     Raises:
-        ConfigError: a value is missing or invalid; the message names the key.
+        ConfigError: a value is missing or invalid; the message names the key (and its line)
+            and never shows a secret.
     """
     env = os.environ if env is None else env
-    raw = parse_assignments(text, env)
-    unknown = tuple(k for k in raw if k not in KNOWN_KEYS)
+    raw = Values(parse_lines(text, env, KNOWN_KEYS, SECRET_KEYS), SECRET_KEYS)
+    raw.check_characters(KNOWN_KEYS, documents=_DOCUMENT_KEYS)
 
     name = ups or raw.get("UPS") or env.get("UPS") or ""
     if not name:
         raise ConfigError(f"UPS must be set: give <ups> on the command line or UPS= in {path}")
     _check_ups_name(name)
 
-    ints = {key: _int_value(key, raw.get(key)) for key in _INT_KEYS}
+    ints = {key: raw.integer(key, *spec) for key, spec in _INT_KEYS.items()}
     state_dir = Path(raw.get("STATE_DIR") or default_state_dir(env))
-    host = (raw.get("ENVOY_HOST") or "envoy.local").strip()
-    if host.startswith(("http://", "https://")):
-        host = host.split("://", 1)[1].rstrip("/")
-    if not _HOST.fullmatch(host):
-        raise ConfigError(
-            f"ENVOY_HOST '{one_line(host)}' must be a host name or IP, optionally with :port"
-        )
+    tokens = {key: raw.token(key) for key in TOKEN_KEYS}
 
     test = bool(raw.get("TEST"))
-    keyring = raw.get("PASSWORD_KEYRING", "").strip().lower() in _TRUE
+    keyring = raw.get("PASSWORD_KEYRING").strip().lower() in _TRUE
     creds_possible = bool(
-        raw.get("PASSWORD") or raw.get("TOKEN") or keyring
+        raw.get("PASSWORD") or tokens["TOKEN"] or keyring
         or env.get("CREDENTIALS_DIRECTORY") or test
     )
     required = ["SERIAL", "PORT_FILE"]
     if require_credentials and not creds_possible:
         required.append("PASSWORD")
-    if require_credentials and not raw.get("TOKEN"):
+    if require_credentials and not tokens["TOKEN"]:
         required.insert(0, "USERNAME")
     missing = [k for k in required if not raw.get(k)]
     if missing:
@@ -284,13 +279,13 @@ def parse_config(
     return Config(
         path=path,
         ups=name,
-        username=raw.get("USERNAME", ""),
-        password=raw.get("PASSWORD", ""),
-        serial=raw.get("SERIAL", "").strip(),
-        port_file=_resolve(state_dir, raw.get("PORT_FILE", "")),
+        username=raw.get("USERNAME"),
+        password=raw.get("PASSWORD"),
+        serial=raw.get("SERIAL").strip(),
+        port_file=_resolve(state_dir, raw.get("PORT_FILE")),
         state_dir=state_dir,
         token_file=_resolve(state_dir, token_file),
-        envoy_host=host,
+        envoy_host=raw.host("ENVOY_HOST", DEFAULT_ENVOY_HOST),
         disable_meters=bool(raw.get("DISABLE_METERS")),
         pollfreq=ints["POLLFREQ"],
         pollfreqalert=ints["POLLFREQALERT"],
@@ -302,17 +297,20 @@ def parse_config(
         confirm_delay=ints["CONFIRM_DELAY"],
         token_warn_days=ints["TOKEN_WARN_DAYS"],
         debug=ints["DEBUG"],
-        login_url=raw.get("ENPHASE_LOGIN") or DEFAULT_LOGIN_URL,
-        tokens_url=raw.get("ENPHASE_TOKENS") or DEFAULT_TOKENS_URL,
-        token=raw.get("TOKEN", "").strip(),
-        gateway_fingerprint=_fingerprint(raw.get("GATEWAY_FINGERPRINT", "")),
-        cloud_ca_file=raw.get("CLOUD_CA_FILE", ""),
+        login_url=raw.url("ENPHASE_LOGIN", DEFAULT_LOGIN_URL),
+        tokens_url=raw.url("ENPHASE_TOKENS", DEFAULT_TOKENS_URL),
+        token=tokens["TOKEN"],
+        gateway_fingerprint=raw.fingerprint("GATEWAY_FINGERPRINT"),
+        # `-x` (no credentials needed) must hide the port file even with a broken CA file
+        cloud_ca_file=raw.ca_file("CLOUD_CA_FILE") if require_credentials
+        else raw.get("CLOUD_CA_FILE").strip(),
         password_keyring=keyring,
-        password_credential=raw.get("PASSWORD_CREDENTIAL") or "enphase-password",
-        token_credential=raw.get("TOKEN_CREDENTIAL") or "enphase-token",
+        password_credential=raw.get("PASSWORD_CREDENTIAL") or DEFAULT_PASSWORD_CREDENTIAL,
+        token_credential=raw.get("TOKEN_CREDENTIAL") or DEFAULT_TOKEN_CREDENTIAL,
         test=test,
-        test_values={k: raw.get(k, "") for k in TEST_KEYS},
-        unknown_keys=unknown,
+        test_values={k: tokens.get(k, raw.get(k)) for k in TEST_KEYS},
+        unknown_keys=raw.unknown(KNOWN_KEYS),
+        grid_signal=_grid_signal(raw),
     )
 
 

@@ -1,4 +1,8 @@
-"""`enphase-monitor -v -s`: one readable report of what works, what does not, and what to do."""
+"""`enphase-monitor -v -s`: one readable report of what works, what does not, and what to do.
+
+Every line goes through `Report.line`, which escapes control characters: gateway strings,
+error texts and config values cannot break a line or reach the terminal as escape sequences.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,20 @@ import stat
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .config import Config
-from .errors import AuthError, GatewayError, MonitorError
-from .gateway import INFO, LIVEDATA, RELAY, REPORTS, SECCTRL
+from .config import GRID_SIGNAL_AUTO, Config
+from .errors import AuthError, GatewayError, MonitorError, UnsupportedHardware
+from .gateway import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
+from .grid import Grid, GridSignal, wire_pairs
+from .models import Snapshot
 from .monitor import Monitor, State
-from .nutvars import GENERATED
+from .nutvars import GENERATED, RUNTIME_LOW
+from .poller import Poller
 from .portfile import parse_line
+from .textsafe import escape
+from .topology import KIND_NAMES, SIGNAL_NAMES, Refusal, choose_signal
+
+MAX_VALUE_CHARS = 400  # one value of the report
+MAX_LINE_CHARS = 1000  # one line (a problem and what to do about it)
 
 
 @dataclass
@@ -23,11 +35,16 @@ class Report:
     out: TextIO
     problems: list[str] = field(default_factory=list)
 
+    def line(self, text: str, indent: str = "") -> None:
+        """Write one line, escaped (the only way text reaches the report)."""
+        self.out.write(f"{indent}{escape(text, MAX_LINE_CHARS)}\n")
+
     def head(self, title: str) -> None:
-        self.out.write(f"\n{title}\n")
+        self.out.write("\n")
+        self.line(title)
 
     def row(self, key: str, value: str) -> None:
-        self.out.write(f"  {key:<22} {value}\n")
+        self.line(f"{escape(key, 22):<22} {escape(value, MAX_VALUE_CHARS)}", "  ")
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
@@ -42,7 +59,8 @@ def _file_facts(path: os.PathLike[str]) -> str:
 
 
 _ADVICE = {
-    RELAY: "the grid state comes only from this endpoint: it needs an IQ System Controller",
+    RELAY: "the grid state comes from this endpoint on systems with an IQ System Controller",
+    INVENTORY: "the hardware (and on IQ Meter Collar systems the grid state) comes from it",
     LIVEDATA: "battery charge comes from this endpoint",
     SECCTRL: "without it the restart SOC defaults to 10 and capacity comes from live data",
     REPORTS: "without CT reports power values come from live data (or set DISABLE_METERS=1)",
@@ -53,7 +71,7 @@ _ADVICE = {
 def diagnose(config: Config, out: TextIO) -> int:
     """Print the report; returns 0 when nothing is wrong, 1 otherwise."""
     rep = Report(out)
-    out.write(f"enphase-monitor diagnostics for UPS '{config.ups}'\n")
+    rep.line(f"enphase-monitor diagnostics for UPS '{config.ups}'")
     rep.head("Config")
     for key, value in config.shown():
         rep.row(key, value)
@@ -82,7 +100,11 @@ def diagnose(config: Config, out: TextIO) -> int:
                             " fix SERIAL (the token is issued for one serial)")
         except GatewayError as exc:
             rep.row("info.xml", f"FAILED: {exc}")
-        probes = (RELAY, LIVEDATA, SECCTRL) + (() if config.disable_meters else (REPORTS,))
+        signal = _hardware(rep, config, clients.poller)
+        grid_path = RELAY if signal is GridSignal.RELAY else INVENTORY
+        probes = tuple(dict.fromkeys((INVENTORY, grid_path, LIVEDATA, SECCTRL) + (
+            () if config.disable_meters else (REPORTS,))))
+        rep.head("Endpoints")
         for path in probes:
             with contextlib.suppress(GatewayError, AuthError):
                 clients.gateway.get_json(path)
@@ -101,13 +123,18 @@ def diagnose(config: Config, out: TextIO) -> int:
                             f" check ENVOY_HOST={config.envoy_host} and API_TIMEOUT")
 
         rep.head(f"Port file {config.port_file}")
-        ok = monitor.cycle()
+        try:
+            ok = monitor.cycle()
+        except UnsupportedHardware:
+            ok = False  # reported under Hardware; the daemon would hide the file and exit
         where = monitor.port.path if not monitor.port.hidden else monitor.port.nocomms_path
         rep.row("file", f"{where} ({_file_facts(where)})")
         rep.row("state", monitor.state.value)
-        if not ok:
+        if not ok and monitor.last_error:
             rep.problem(f"poll failed: {monitor.last_error}")
         snap = monitor.last_snapshot
+        if ok and snap is not None:
+            _values(rep, snap, monitor.refs.runtime_low)
         if ok and snap is not None and snap.live is not None and not snap.live.full_capacity_wh \
                 and not (snap.secctrl and snap.secctrl.max_energy_wh):
             rep.problem("no IQ Battery energy reported (battery.charge 0, no capacity): without"
@@ -117,14 +144,67 @@ def diagnose(config: Config, out: TextIO) -> int:
             for raw in monitor.port.read().lines:
                 name, _ = parse_line(raw)
                 if name in GENERATED:
-                    out.write(f"    {raw}\n")
+                    rep.line(raw, "    ")
     finally:
         clients.close()
 
     rep.head("Result")
     if not rep.problems:
-        out.write("  everything works\n")
+        rep.line("everything works", "  ")
         return 0
     for text in rep.problems:
-        out.write(f"  - {text}\n")
+        rep.line(text, "  - ")
     return 1
+
+
+def _hardware(rep: Report, config: Config, poller: Poller) -> GridSignal | None:
+    """The topology found, the grid signal chosen (or why none) and what it says now."""
+    rep.head("Hardware")
+    setting = config.grid_signal
+    try:
+        topology = poller.detect()
+    except (GatewayError, AuthError) as exc:
+        rep.row("topology", f"NOT READ: {exc}")
+        rep.problem(f"the hardware could not be read ({exc}): check ENVOY_HOST and the token")
+        return setting
+    rep.row("found", topology.found())
+    rep.row("topology", f"{topology.kind} ({KIND_NAMES[topology.kind]})")
+    choice = choose_signal(topology, setting)
+    auto = choose_signal(topology)
+    if isinstance(choice, Refusal):
+        rep.row("grid signal", "NONE: this hardware cannot act as a UPS")
+        rep.problem(str(choice))
+        return None
+    how = f"GRID_SIGNAL={setting}" if setting else f"GRID_SIGNAL={GRID_SIGNAL_AUTO}"
+    rep.row("grid signal", f"{choice}: {SIGNAL_NAMES[choice]} ({how})")
+    if isinstance(auto, Refusal):
+        rep.row("note", f"detection alone would refuse: {auto.why}")
+    poller.signal = choice
+    try:
+        reading = poller.grid_check()
+    except (GatewayError, AuthError) as exc:
+        unknown = poller.unknown
+        rep.row("grid state", f"NOT READ: {exc}")
+        if unknown is not None:
+            rep.row("raw values", wire_pairs(unknown.raw))
+        rep.problem(f"the grid state could not be read from the {choice} signal: {exc}")
+        return choice
+    state = "on grid" if reading.grid is Grid.ON else "off grid"
+    if reading.generator:
+        state += ", on generator (the utility is out)"
+    elif reading.commanded:
+        state += " by command"
+    rep.row("grid state", f"{state} ({wire_pairs(reading.raw)})")
+    return choice
+
+
+def _values(rep: Report, snap: Snapshot, runtime_low: float | None) -> None:
+    """How the LB decision is made, and the CT repair where the firmware needs it."""
+    rule = "battery.charge.low"
+    if runtime_low is not None:
+        rule += f" or {RUNTIME_LOW} ({runtime_low:g} s)"
+    rep.row("LB when below", rule)
+    firmware = snap.info.firmware if snap.info else None
+    if snap.reports is not None and snap.reports.total_fixed(firmware) is not snap.reports:
+        rep.row("total-consumption", f"repaired: firmware {firmware} reports net-consumption"
+                " as total-consumption, so output.* = net + production")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import credentials
+from .backoff import Backoff
 from .config import Config, check_dir_perms, check_secret_file
 from .credentials import Secret
 from .errors import (
@@ -30,6 +31,7 @@ from .errors import (
 from .fileutil import atomic_write
 from .httplimits import decode_json
 from .logsetup import REDACTOR, SECRETS
+from .textsafe import JWT_CHARACTERS, is_jwt_text
 from .transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ RENEW_BEFORE_MAX = 30 * DAY  # Home Assistant's threshold for year-long owner to
 RENEW_BEFORE_MIN = 3600.0
 BACKOFF_S = (120.0, 600.0, 1800.0, 3600.0)  # at most about four cloud attempts an hour
 BAD_LOGIN_WAIT_S = 3600.0
+CLOCK_SKEW_S = DAY  # a new token issued this long "ago" means this host's clock is wrong
 
 
 def _number(value: object) -> float | None:
@@ -67,12 +70,15 @@ class TokenInfo:
         """Read the payload without checking the signature (the gateway does that).
 
         Raises:
-            TokenError: not a JWT, or no numeric `exp`.
+            TokenError: not a JWT (shape or alphabet: a line break, a space...), or no
+                numeric `exp`. The message never shows the token.
         """
         token = token.strip()
         parts = token.split(".")
         if len(parts) != 3 or not all(parts[:2]):
             raise TokenError("token is not a JWT (three dot-separated parts)")
+        if not is_jwt_text(token):
+            raise TokenError(f"token is not a JWT: it must hold only {JWT_CHARACTERS}")
         try:
             payload = decode_json(_b64url(parts[1]))
         except (binascii.Error, ValueError, UnicodeDecodeError):
@@ -245,18 +251,18 @@ class TokenManager:
         cloud: EnlightenClient,
         clock: Callable[[], float] = time.time,
         random_expiry: Callable[[], bool] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.cloud = cloud
-        self.clock = clock
+        self.clock = clock  # the wall clock: only to compare with a token's `exp`
+        self.backoff = Backoff(BACKOFF_S, monotonic)  # every wait: monotonic
         self.random_expiry = random_expiry
         self.cache = TokenCache(config.token_file)
         self.current: TokenInfo | None = None
         self.source = ""
         self.fresh = False  # current came from the cloud in this process
         self._rejected: set[str] = set()
-        self._failures = 0
-        self._next_attempt = 0.0
         self._retried_401 = False
         self._refused = False  # the gateway refused the current token; kept until a new one
         self._mfa: MfaRequiredError | None = None
@@ -301,7 +307,7 @@ class TokenManager:
         self._refused = False
         if self._retried_401:
             self._retried_401 = False
-            self._failures = 0
+            self.backoff.reset()
 
     def unauthorized(self) -> None:
         """The gateway answered 401.
@@ -316,8 +322,7 @@ class TokenManager:
             return
         log.warning("gateway refused the token from %s (HTTP 401)", self.source or "?")
         has_password = self._password() is not None
-        now = self.clock()
-        can_renew = has_password and self._mfa is None and now >= self._next_attempt
+        can_renew = has_password and self._mfa is None and self.backoff.ready()
         if self._retried_401 or not can_renew:
             # no new token now: keep sending this one, the gateway may take it again
             self._refused = True
@@ -330,7 +335,7 @@ class TokenManager:
 
     def _after_refusal(self, cur: TokenInfo, now: float) -> str:
         """The token to send while the current one is refused: a new one once allowed."""
-        if now < self._next_attempt or self._password() is None:
+        if not self.backoff.ready() or self._password() is None:
             return cur.token
         try:
             return self._renew(now).token
@@ -395,19 +400,14 @@ class TokenManager:
                         self.source, left_days)
 
     def _back_off(self) -> None:
-        delay = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)]
-        self._failures += 1
-        self._next_attempt = self.clock() + delay
-        log.warning("next token attempt in %d s", int(delay))
+        log.warning("next token attempt in %d s", int(self.backoff.fail()))
 
     def _renew(self, now: float) -> TokenInfo:
         if self._mfa is not None:
             raise self._mfa
-        if now < self._next_attempt:
-            raise BackoffActive(
-                f"no valid token; next cloud attempt in {int(self._next_attempt - now)} s",
-                self._next_attempt - now,
-            )
+        if not self.backoff.ready():
+            left = self.backoff.remaining()
+            raise BackoffActive(f"no valid token; next cloud attempt in {int(left)} s", left)
         secret = self._password()
         if secret is None or not self.config.username:
             raise TokenError(
@@ -429,21 +429,27 @@ class TokenManager:
             self._mfa = exc
             raise
         except LoginError:
-            self._failures = max(self._failures, len(BACKOFF_S) - 1)
-            self._next_attempt = self.clock() + BAD_LOGIN_WAIT_S
+            self.backoff.hold(BAD_LOGIN_WAIT_S)
             raise
         except (CloudError, TokenError):
             self._back_off()
             raise
         if info.remaining(now) <= 0:
             self._back_off()
-            raise TokenError(
-                f"the new token is already expired: verify SERIAL {self.config.serial}"
-            )
-        if not self._retried_401:  # after a 401, only the gateway's acceptance resets it
-            self._failures = 0
-        self._next_attempt = 0.0
+            raise TokenError(_expired_why(info, now, self.config.serial))
+        if self._retried_401:  # after a 401, only the gateway's acceptance resets the count
+            self.backoff.clear()
+        else:
+            self.backoff.reset()
         self._use(info, "Enlighten login", fresh=True)
         self.cache.save(info)
         log.info("new %s", self.describe())
         return info
+
+
+def _expired_why(info: TokenInfo, now: float, serial: str) -> str:
+    """Why a token fresh from the cloud looks expired: this host's clock, or the serial."""
+    if info.issued is not None and now - info.issued > CLOCK_SKEW_S:
+        return (f"the new token looks expired: this host's clock is {(now - info.issued) / DAY:.0f}"
+                " days ahead of the Enphase cloud's: set the clock right (NTP)")
+    return f"the new token is already expired: verify SERIAL {serial}"

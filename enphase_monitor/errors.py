@@ -119,3 +119,15 @@ class GatewayHTTPError(GatewayError):
 
 class GatewayDataError(GatewayError):
     """The gateway answered 200 with a body that cannot be used."""
+
+
+class UnsupportedHardware(MonitorError):
+    """The gateway's hardware cannot act as a UPS: no grid signal that can change, or no battery.
+
+    `at_start` is True until a usable topology has been seen: then the daemon exits; later
+    (a gateway that lists nothing while it reboots, say) it is a failed poll.
+    """
+
+    def __init__(self, message: str, at_start: bool) -> None:
+        super().__init__(message)
+        self.at_start = at_start

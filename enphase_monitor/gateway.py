@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .enlighten import TokenManager
+from .ensemble import Inventory
 from .errors import (
     Failure,
     GatewayCancelled,
@@ -20,7 +21,6 @@ from .errors import (
 from .httplimits import decode_json
 from .logsetup import TRACE
 from .models import GatewayInfo, LiveData, MeterReports, Relay, SecCtrl
-from .shellvars import one_line
 from .transport import Reply, Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 RELAY = "/ivp/ensemble/relay"
 LIVEDATA = "/ivp/livedata/status"
 SECCTRL = "/ivp/ensemble/secctrl"
+INVENTORY = "/ivp/ensemble/inventory"
 REPORTS = "/ivp/meters/reports"
 INFO = "/info.xml"
 CHECK_JWT = "/auth/check_jwt"
@@ -66,9 +67,8 @@ class GatewayClient:
             stat.status, stat.latency, stat.error = exc.status, None, f"{exc.kind}: {exc}"
             raise _gateway_error(exc, path) from None
         stat.status, stat.latency, stat.error = reply.status, reply.elapsed, None
-        if log.isEnabledFor(TRACE):  # the body is the gateway's: escaped, cut
-            log.log(TRACE, "GET %s -> %d in %.3f s: %s", path, reply.status, reply.elapsed,
-                    one_line(reply.text[:2000], 2000))
+        log.log(TRACE, "GET %s -> %d in %.3f s: %s", path, reply.status, reply.elapsed,
+                reply.text[:2000])
         return reply
 
     def _check_jwt(self, token: str) -> None:
@@ -152,6 +152,9 @@ class GatewayClient:
 
     def secctrl(self) -> SecCtrl:
         return self._model(SECCTRL, SecCtrl.from_api)
+
+    def inventory(self) -> Inventory:
+        return self._model(INVENTORY, Inventory.from_api)
 
     def meter_reports(self) -> MeterReports:
         return self._model(REPORTS, MeterReports.from_api)

@@ -16,10 +16,8 @@ import io
 import json
 import re
 import socket
-import sys
 
 from .errors import Failure, TransportError
-from .shellvars import one_line
 
 MAX_BODY = 256 * 1024  # bytes of body (after de-chunking)
 MAX_HEAD = 64 * 1024  # bytes of status lines and header lines, 1xx answers included
@@ -33,19 +31,6 @@ MAX_JSON_CONTAINERS = 10_000  # objects + arrays; the captures have at most 133
 _READ = 64 * 1024
 _HEX = re.compile(rb"\s*([0-9A-Fa-f]+)\s*(?:;.*)?\r?\n?", re.DOTALL)
 _JSON_STRUCT = re.compile(rb'[\[\]{}"\\]')
-_JSON_CONTROL = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|u007[fF]|[bfnrt])|\x7f")  # in a string?
-
-
-def escaped(text: str) -> str:
-    """`text` with its control characters written out (`\\n`, `\\x1b`): one printable line."""
-    return one_line(text, sys.maxsize)
-
-
-def printable(text: str) -> bool:
-    """True when `text` holds no control character."""
-    return escaped(text) == text
-
-
 def _limit(message: str) -> TransportError:
     return TransportError(Failure.LIMIT, message)
 
@@ -168,22 +153,11 @@ def json_shape(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
             depth -= 1
 
 
-def _clean(value: object) -> object:
-    """Every string in a decoded document, keys included, with control characters escaped."""
-    if isinstance(value, str):
-        return escaped(value)
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, dict):
-        return {escaped(key): _clean(item) for key, item in value.items()}
-    return value
-
-
 def decode_json(raw: bytes) -> object:
     """Bounded JSON decoding: strict UTF-8 (a BOM allowed), depth and size checked first.
 
-    A control character the peer escaped into a string (`"x\\n\\u001b[2J"`) comes out written
-    out (`x\\n\\x1b[2J`), so no value from outside can break a log line, STATUS= or a report.
+    Strings keep what the peer sent, control characters included: every sink (log, STATUS=,
+    report) escapes them (textsafe.escape), the port file cleans them (nutvars.sanitize).
 
     Raises:
         ValueError: empty, not UTF-8, too deep, or not JSON (the message says which).
@@ -196,7 +170,6 @@ def decode_json(raw: bytes) -> object:
         raise ValueError(f"answer is not valid UTF-8 (byte {exc.start})") from None
     json_shape(raw)
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except ValueError:  # JSONDecodeError, and int() of more than 4300 digits
         raise ValueError("answer is not valid JSON") from None
-    return _clean(value) if _JSON_CONTROL.search(raw) else value

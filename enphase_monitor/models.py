@@ -7,14 +7,15 @@ give None (or are ignored) instead of an exception. A payload of the wrong shape
 
 from __future__ import annotations
 
-import enum
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GatewayDataError
+from .grid import Grid, GridMode, GridReading, GridSignal, Raw, grid_from_state
 
 
 def num(value: object) -> float | None:
@@ -53,26 +54,6 @@ def _text(value: object) -> str | None:
     return None
 
 
-class Grid(enum.Enum):
-    """What the relay says about the grid."""
-
-    ON = "on"
-    OFF = "off"
-    UNKNOWN = "unknown"
-
-
-def grid_from_state(state: str | None) -> Grid:
-    """`closed` is on-grid; `open` and every `open ...` variant is off-grid."""
-    if state is None:
-        return Grid.UNKNOWN
-    state = state.strip().lower()
-    if state == "closed":
-        return Grid.ON
-    if state.startswith("open"):  # enphase-api.md: every value that starts with `open`
-        return Grid.OFF
-    return Grid.UNKNOWN
-
-
 # Data source: /ivp/ensemble/relay
 @dataclass(frozen=True, slots=True)
 class Relay:
@@ -80,11 +61,16 @@ class Relay:
 
     oper_state: str | None
     admin_state: str | None
+    grid_mode: str | None = None
+    raw: Raw = field(default=(), compare=False)
 
     @classmethod
     def from_api(cls, payload: object) -> Relay:
         data = _obj(payload, "/ivp/ensemble/relay")
-        return cls(_text(data.get("mains_oper_state")), _text(data.get("mains_admin_state")))
+        names = ("mains_oper_state", "mains_admin_state", "Enchg_grid_mode")
+        oper, admin, mode = (_text(data.get(name)) for name in names)
+        raw = tuple((name, data.get(name)) for name in names)
+        return cls(oper, admin, mode, raw)
 
     @property
     def grid(self) -> Grid:
@@ -95,6 +81,16 @@ class Relay:
     def commanded_off_grid(self) -> bool:
         """True when the owner (or the gateway's schedule) asked to island."""
         return grid_from_state(self.admin_state) is Grid.OFF
+
+    @property
+    def on_generator(self) -> bool:
+        """Islanded with a generator running (`Enchg_grid_mode` multimode-generator)."""
+        return self.grid is Grid.OFF and self.grid_mode == GridMode.GENERATOR
+
+    def reading(self) -> GridReading:
+        """The grid state as the daemon uses it."""
+        return GridReading(GridSignal.RELAY, self.grid, self.on_generator,
+                           self.commanded_off_grid, self.raw)
 
 
 # Data source: /ivp/livedata/status
@@ -167,6 +163,9 @@ class SecCtrl:
     soh: float | None = None
     vls_limit: float | None = None
     backup_soc: float | None = None
+    enc_capacity_wh: float | None = None
+    acb_soc: float | None = None
+    acb_energy_wh: float | None = None
 
     @classmethod
     def from_api(cls, payload: object) -> SecCtrl:
@@ -179,7 +178,21 @@ class SecCtrl:
             soh=num(data.get("ENC_agg_soh")),
             vls_limit=num(data.get("VLS_Limit")),
             backup_soc=num(data.get("configured_backup_soc")),
+            enc_capacity_wh=num(data.get("Enc_commissioned_capacity")),
+            acb_soc=num(data.get("ACB_agg_soc")),
+            acb_energy_wh=num(data.get("ACB_agg_energy")),
         )
+
+    @property
+    def has_acb(self) -> bool:
+        """AC Batteries: ACB charge or energy, or more capacity than the IQ Batteries have."""
+        extra = (self.max_energy_wh or 0.0) - (self.enc_capacity_wh or 0.0)
+        return bool((self.acb_soc or 0.0) > 0 or (self.acb_energy_wh or 0.0) > 0 or extra > 0)
+
+    @property
+    def has_capacity(self) -> bool:
+        """Any battery capacity at all (Max_energy > 0)."""
+        return (self.max_energy_wh or 0.0) > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +204,7 @@ class Meter:
     voltage: float | None = None
     powerfactor: float | None = None
     frequency: float | None = None
+    wh_delivered: float | None = None  # lifetime energy
 
     @classmethod
     def from_api(cls, payload: object) -> Meter:
@@ -201,6 +215,7 @@ class Meter:
             voltage=num(data.get("rmsVoltage")),
             powerfactor=num(data.get("pwrFactor")),
             frequency=num(data.get("freqHz")),
+            wh_delivered=num(data.get("whDlvdCum")),
         )
 
     @property
@@ -256,6 +271,52 @@ class MeterReports:
         report = self.reports.get(kind)
         return report if report is not None and report.total.present else None
 
+    def total_fixed(self, firmware: str | None) -> MeterReports:
+        """These reports with total-consumption repaired where the firmware copies net into it.
+
+        From firmware 8.3.5433 a gateway may report its net-consumption values as
+        total-consumption too. As pyenphase does: when both report the same lifetime Wh and the
+        same power, total = net + production (per phase leg where the legs are equal too).
+        """
+        version = firmware_version(firmware)
+        net, total = self.get("net-consumption"), self.get("total-consumption")
+        prod = self.get("production")
+        if version is None or version < TOTAL_IS_NET_FROM or not (net and total and prod):
+            return self
+        if not _same(net.total, total.total):
+            return self
+        lines = tuple(
+            _plus(n, p) if _same(n, t) else t
+            for n, t, p in zip(net.lines, total.lines, prod.lines, strict=False)
+        ) if len(net.lines) == len(total.lines) == len(prod.lines) else total.lines
+        fixed = MeterReport(total.kind, _plus(net.total, prod.total), lines)
+        return MeterReports({**self.reports, total.kind: fixed})
+
+
+TOTAL_IS_NET_FROM = (8, 3, 5433)  # pyenphase's PRODUCTION_TOTAL_IS_NET_CONSUMPTION
+_VERSION = re.compile(r"[A-Za-z]*(\d+(?:\.\d+)*)")
+
+
+def firmware_version(text: str | None) -> tuple[int, ...] | None:
+    """(8, 3, 5433) from `D8.3.5433`; None when the text is not a version."""
+    match = _VERSION.match(text or "")
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def _same(a: Meter, b: Meter) -> bool:
+    """Equal power and lifetime energy, both known: one CT reported under two names."""
+    return (a.realpower is not None and a.wh_delivered is not None
+            and a.realpower == b.realpower and a.wh_delivered == b.wh_delivered)
+
+
+def _plus(net: Meter, prod: Meter) -> Meter:
+    """net + production: the house's consumption (power factor from the summed powers)."""
+    real = (net.realpower or 0.0) + (prod.realpower or 0.0)
+    apparent = None if net.power is None else net.power + (prod.power or 0.0)
+    pf = max(-1.0, min(1.0, real / apparent)) if apparent else None
+    energy = None if net.wh_delivered is None else net.wh_delivered + (prod.wh_delivered or 0.0)
+    return Meter(real, apparent, net.voltage, pf, net.frequency, energy)
+
 
 # Data source: /info.xml (no token needed)
 @dataclass(frozen=True, slots=True)
@@ -293,8 +354,11 @@ class Snapshot:
     reports: MeterReports | None = None
     info: GatewayInfo | None = None
     errors: Mapping[str, str] = field(default_factory=dict)
+    reading: GridReading | None = None  # the grid signal chosen by topology
 
     @property
     def grid(self) -> Grid:
-        """The grid state; UNKNOWN when the relay could not be read."""
+        """The grid state: the chosen signal's, else the relay's; UNKNOWN without either."""
+        if self.reading is not None:
+            return self.reading.grid
         return self.relay.grid if self.relay is not None else Grid.UNKNOWN

@@ -20,10 +20,12 @@ from .errors import (
     MfaRequiredError,
     PortFileError,
     PortFileMissing,
+    UnsupportedHardware,
 )
 from .gateway import GatewayClient
+from .grid import Grid, GridSignal
 from .logsetup import REDACTOR
-from .models import Grid, Snapshot
+from .models import Snapshot
 from .nutvars import Inputs, Refs, compute, status_text
 from .poller import Poller
 from .portfile import PortContent, PortFile, render
@@ -77,7 +79,10 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
     gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)
-    return Clients(tokens, gateway, Poller(gateway, meters=not config.disable_meters), cycle)
+    # TEST mode answers the seed's endpoints only: it reads the relay, as the seed does
+    signal = config.grid_signal or (GridSignal.RELAY if config.test else None)
+    poller = Poller(gateway, meters=not config.disable_meters, grid_signal=signal)
+    return Clients(tokens, gateway, poller, cycle)
 
 
 def _state_from_file(port: PortFile, content: PortContent) -> State:
@@ -144,6 +149,9 @@ class Monitor:
                 grid = self._confirm_off_grid()
         except ConfigError:
             raise
+        except UnsupportedHardware as exc:
+            self._unsupported(exc)
+            return False
         except (GatewayError, AuthError) as exc:
             self._failed(exc)
             return False
@@ -159,28 +167,52 @@ class Monitor:
 
     def _confirm_off_grid(self) -> Grid:
         """A first poll never switches to OB alone: read the relay again a little later."""
-        log.info("relay says off-grid on the first poll: confirming in %d s",
+        log.info("grid signal says off-grid on the first poll: confirming in %d s",
                  self.config.confirm_delay)
         self._sleep(self.config.confirm_delay)
         if self.stop_requested:
             return Grid.UNKNOWN
-        grid = self.clients.poller.relay().grid
+        grid = self.clients.poller.grid_check().grid
         if grid is not Grid.OFF:
             log.warning("off-grid reading not confirmed (now %s): ignoring it", grid.value)
         return grid
 
     def _log_transition(self, grid: Grid, snap: Snapshot) -> None:
         new = State.ONLINE if grid is Grid.ON else State.ONBATT
+        reading, last = snap.reading, self.last_snapshot
+        generator = reading is not None and reading.generator
+        was_generator = last is not None and last.reading is not None and last.reading.generator
         if new is self.state:
+            if new is State.ONBATT and generator != was_generator:
+                log.warning("%s", "generator running: the utility is still out, on battery"
+                            if generator else "generator stopped: on battery")
             return
         if self.state in (State.UNKNOWN, State.NOCOMMS):
-            log.info("grid %s", "up: on line" if new is State.ONLINE else "down: on battery")
+            log.info("grid %s", "up: on line" if new is State.ONLINE else
+                     "down: on generator, on battery" if generator else "down: on battery")
         elif new is State.ONLINE:
             log.warning("grid is back: on line")
-        elif snap.relay is not None and snap.relay.commanded_off_grid:
+        elif generator:
+            log.warning("grid lost (outage), on generator: on battery")
+        elif reading is not None and reading.commanded:
             log.warning("off-grid by command (mains_admin_state open): on battery")
         else:
             log.warning("grid lost (outage): on battery")
+
+    def _unsupported(self, exc: UnsupportedHardware) -> None:
+        """Hardware that cannot tell an outage: at start-up the port file is hidden and the
+        daemon exits (the error goes up); later (a gateway that lists nothing while it boots,
+        say) it is a failed poll.
+
+        Raises:
+            UnsupportedHardware: `exc`, at start-up.
+        """
+        if not exc.at_start:
+            self._failed(exc)
+            return
+        self.port.hide()
+        self.state = State.NOCOMMS
+        raise exc
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -214,7 +246,8 @@ class Monitor:
             disable_meters=self.config.disable_meters,
             firmware=snap.info.firmware if snap.info else None,
         )
-        text = render(content, compute(inputs))
+        values = compute(inputs)
+        text = render(content, values)
         old_status = content.values.get("ups.status")
         self.state, self.last_snapshot = state, snap
         if text != content.text or self.port.hidden:
@@ -227,8 +260,8 @@ class Monitor:
                 self.last_error = str(exc)
                 return
             self.writes += 1
-            if old_status != inputs.status:
-                log.info("ups.status now %s", inputs.status)
+            if old_status != values["ups.status"]:
+                log.info("ups.status now %s", values["ups.status"])
             log.debug("updated %s", self.port.path)
         self.notifier.notify_ready(self.summary())
         self._report()
@@ -240,6 +273,8 @@ class Monitor:
         snap = self.last_snapshot
         soc = snap.live.soc if snap and snap.live else None
         status = "OL" if self.state is State.ONLINE else "OB"
+        if snap and snap.reading and snap.reading.generator:
+            status += " (on generator)"
         text = f"{status}, battery {soc:g}%" if soc is not None else status
         if self.last_error:
             text += f" (last poll failed: {self.last_error})"
@@ -252,12 +287,13 @@ class Monitor:
     def relay_check(self) -> None:
         """The light check between full polls: a full poll at once if the grid changed."""
         try:
-            grid = self.clients.poller.relay().grid
+            grid = self.clients.poller.grid_check().grid
         except (GatewayError, AuthError) as exc:
             log.debug("relay check failed: %s", exc)
             return
         if (grid is Grid.OFF) != (self.state is State.ONBATT):
-            log.info("relay check: grid now %s, polling at once", grid.value)
+            log.info("%s check: grid now %s, polling at once", self.clients.poller.signal,
+                     grid.value)
             self.cycle()
 
     def delay(self) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from .models import Meter, MeterReport, Snapshot, num
+from .models import Meter, MeterReport, MeterReports, Snapshot, num
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ USER_DEFAULTS: Mapping[str, str] = {
     "device.model": "IQ Gateway",
 }
 
+RUNTIME_LOW = "battery.runtime.low"  # user-set (s); absent: only battery.charge.low makes LB
 _UNSAFE = re.compile(r'[^\x20-\x7e]|["#\\]')
 MAX_VALUE_LEN = 127
 
@@ -65,11 +66,12 @@ class Refs:
     voltage_nominal: float = 76.8
     mfr: str = "Enphase Energy"
     model: str = "IQ Gateway"
+    runtime_low: float | None = None  # battery.runtime.low (s): no rule when absent
 
     @classmethod
     def from_values(cls, values: Mapping[str, str]) -> Refs:
         """Read the references from port-file values; a bad number falls back to the default."""
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float | None) -> float | None:
             raw = values.get(name)
             if raw is None or raw == "":
                 return default
@@ -79,12 +81,17 @@ class Refs:
                 return default
             return value
 
+        def required(name: str, default: float) -> float:
+            value = number(name, default)
+            return default if value is None else value
+
         return cls(
-            charge_low=number("battery.charge.low", 20.0),
-            voltage_high=number("battery.voltage.high", 86.4),
-            voltage_nominal=number("battery.voltage.nominal", 76.8),
+            charge_low=required("battery.charge.low", 20.0),
+            voltage_high=required("battery.voltage.high", 86.4),
+            voltage_nominal=required("battery.voltage.nominal", 76.8),
             mfr=sanitize(values.get("device.mfr") or "") or "Enphase Energy",
             model=sanitize(values.get("device.model") or "") or "IQ Gateway",
+            runtime_low=number(RUNTIME_LOW, None),
         )
 
 
@@ -103,6 +110,13 @@ def status_text(online: bool, soc: float | None, charge_low: float) -> str:
     if soc is not None and soc < charge_low:
         status += " LB"
     return status
+
+
+def with_runtime_low(status: str, runtime_s: int | None, runtime_low: float | None) -> str:
+    """` LB` added also when battery.runtime is below battery.runtime.low (when both known)."""
+    if runtime_s is None or runtime_low is None or runtime_s >= runtime_low:
+        return status
+    return status if status.endswith(" LB") else status + " LB"
 
 
 @dataclass(frozen=True)
@@ -142,10 +156,15 @@ class Ctx:
             return sec.max_energy_wh
         return self.snap.live.full_capacity_wh if self.snap.live else None
 
-    def report(self, kind: str) -> MeterReport | None:
+    @cached_property
+    def reports(self) -> MeterReports | None:
+        """The CT reports, total-consumption repaired on firmware that copies net into it."""
         if self.i.disable_meters or self.snap.reports is None:
             return None
-        return self.snap.reports.get(kind)
+        return self.snap.reports.total_fixed(self.i.firmware)
+
+    def report(self, kind: str) -> MeterReport | None:
+        return None if self.reports is None else self.reports.get(kind)
 
     @cached_property
     def three_phase(self) -> bool:
@@ -258,7 +277,7 @@ def _capacity_ah(c: Ctx) -> str | None:
 
 
 VARIABLES: tuple[Var, ...] = (
-    Var("ups.status", lambda c: c.i.status),
+    Var("ups.status", lambda c: with_runtime_low(c.i.status, c.runtime_s, c.i.refs.runtime_low)),
     Var("battery.charge", lambda c: fmt_pct(c.soc)),
     Var("battery.charge.restart", lambda c: fmt_pct(c.restart_soc)),
     Var("battery.capacity", _capacity_ah),

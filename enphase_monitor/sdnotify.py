@@ -1,4 +1,9 @@
-"""systemd's notify protocol: READY=1, WATCHDOG=1, STATUS= over $NOTIFY_SOCKET."""
+"""systemd's notify protocol: READY=1, WATCHDOG=1, STATUS= over $NOTIFY_SOCKET.
+
+The protocol is `KEY=value` lines in one datagram, so a value with a line break could add a
+line of its own (`WATCHDOG=trigger`, `READY=1`, `MAINPID=`...): every value is escaped here,
+in the one place that builds the datagram.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,20 @@ import os
 import socket
 from collections.abc import Mapping
 
+from .textsafe import escape
+
 log = logging.getLogger(__name__)
+
+MAX_VALUE_CHARS = 1024  # systemd reads at most a few kB per datagram; STATUS is one line
+
+
+def datagram(*fields: str) -> bytes:
+    """`KEY=value` fields as one datagram: one line each, every value escaped and bounded."""
+    lines = []
+    for field in fields:
+        key, eq, value = field.partition("=")
+        lines.append(f"{escape(key, 64)}{eq}{escape(value, MAX_VALUE_CHARS)}")
+    return "\n".join(lines).encode()
 
 
 class Notifier:
@@ -35,7 +53,7 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode(), self.address)
+            self._sock.sendto(datagram(*fields), self.address)
             return True
         except OSError as exc:
             log.debug("sd_notify failed: %s", exc)

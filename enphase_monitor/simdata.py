@@ -11,6 +11,7 @@ JSONDict = dict[str, Any]
 
 PHASES = ("split", "three", "single")
 USER_TYPES = ("owner", "installer")
+TOPOLOGIES = ("system-controller", "collar", "generator", "no-backup", "no-battery")
 
 _LEG_NAMES = ("a", "b", "c")
 _SOURCES = ("pv", "storage", "grid", "load", "generator")
@@ -44,6 +45,7 @@ class SimState:
     has_storage_ct: bool = False
     has_relay: bool = True
     clock_offset_s: float = 0.0
+    topology: str = "system-controller"  # see simtopology.py
 
 
 def validate_fields(changes: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +85,8 @@ def validate_fields(changes: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"phases must be one of {PHASES}")
     if "user_type" in out and out["user_type"] not in USER_TYPES:
         raise ValueError(f"user_type must be one of {USER_TYPES}")
+    if "topology" in out and out["topology"] not in TOPOLOGIES:
+        raise ValueError(f"topology must be one of {TOPOLOGIES}")
     return out
 
 

@@ -35,7 +35,8 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from enphase_monitor import simdata
+from enphase_monitor import simdata, simtopology
+from enphase_monitor.gateway import INVENTORY
 from enphase_monitor.simdata import SimState
 
 __all__ = [
@@ -58,10 +59,10 @@ OWNER_LIFETIME_S = 365 * 24 * 3600.0
 INSTALLER_LIFETIME_S = 12 * 3600.0
 CLOUD_TARGETS = {"login": "/login/login.json", "tokens": "/tokens"}
 GATEWAY_PATHS = ("/ivp/ensemble/relay", "/ivp/livedata/status", "/ivp/ensemble/secctrl",
-                 "/ivp/meters/reports", "/ivp/meters")
+                 "/ivp/meters/reports", "/ivp/meters", INVENTORY)
 _FIXTURE_FILES = {"/ivp/ensemble/secctrl": "ivp_ensemble_secctrl",
                   "/ivp/meters/reports": "ivp_meters_reports", "/ivp/meters": "ivp_meters",
-                  "/ivp/ensemble/relay": "ivp_ensemble_relay"}
+                  "/ivp/ensemble/relay": "ivp_ensemble_relay", INVENTORY: "ivp_ensemble_inventory"}
 
 
 # --------------------------------------------------------------------------- certificate & JWT
@@ -657,11 +658,13 @@ class Simulator:
         fixture = self._fixture(path)
         if fixture is not None:
             return _Response(200, fixture)
+        battery = simtopology.battery_view(state)
         builders: dict[str, Callable[[], object]] = {
-            "/ivp/ensemble/relay": lambda: simdata.relay(state),
-            "/ivp/livedata/status": lambda: simdata.livedata(state, now),
-            "/ivp/ensemble/secctrl": lambda: simdata.secctrl(state),
+            "/ivp/ensemble/relay": lambda: simtopology.relay(state),
+            "/ivp/livedata/status": lambda: simdata.livedata(battery, now),
+            "/ivp/ensemble/secctrl": lambda: simdata.secctrl(battery),
             "/ivp/meters": lambda: simdata.meters(state),
+            INVENTORY: lambda: simtopology.inventory(state, now),
         }
         if path == "/ivp/meters/reports":
             with self._lock:
@@ -758,9 +761,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", choices=simdata.PHASES, default="split")
     parser.add_argument("--load", type=float, default=1500.0, help="house load in W")
     parser.add_argument("--mfa", action="store_true", help="the account needs MFA")
+    parser.add_argument("--topology", choices=simdata.TOPOLOGIES, default="system-controller",
+                        help="the backup hardware (grid on and off for each: --grid, or"
+                        " POST /__sim/state {\"grid\": \"open\"})")
     args = parser.parse_args(argv)
     state = SimState(grid=args.grid, soc=args.soc, phases=args.phases, load_w=args.load,
-                     mfa=args.mfa)
+                     mfa=args.mfa, topology=args.topology)
     done = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

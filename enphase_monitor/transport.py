@@ -25,9 +25,9 @@ from urllib.parse import unquote, urlencode, urlsplit
 from .cookies import CookieJar
 from .deadline import Deadline, DeadlineSocket, DeadlineSSLSocket, open_tcp
 from .errors import Failure, TransportError
-from .httplimits import BoundedResponse, printable, read_body
+from .httplimits import BoundedResponse, read_body
 from .proxy import Proxy, bracket, proxy_for
-from .shellvars import one_line
+from .textsafe import escape, has_control
 
 __all__ = ["HttpsTransport", "Reply", "Transport", "TransportError", "tls_context"]
 
@@ -96,13 +96,13 @@ class Target:
             port = parts.port or 443
         except ValueError:
             raise TransportError(Failure.REQUEST,
-                                 f"malformed URL {one_line(url.split('?')[0], 80)}") from None
+                                 f"malformed URL {escape(url.split('?')[0], 80)}") from None
         if parts.scheme.lower() != "https":
-            raise TransportError(Failure.REQUEST, f"refusing the {one_line(parts.scheme, 10)}://"
+            raise TransportError(Failure.REQUEST, f"refusing the {escape(parts.scheme, 10)}://"
                                  " URL: only https:// is used (check the URL in the config)")
         host = unquote(parts.hostname or "")  # an IPv6 zone arrives as %25eth0
-        if not host or not printable(host):
-            raise TransportError(Failure.REQUEST, f"no valid host in URL {one_line(url, 80)}")
+        if not host or has_control(host):
+            raise TransportError(Failure.REQUEST, f"no valid host in URL {escape(url, 80)}")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(host, port, path)
 
@@ -165,9 +165,9 @@ def _tunnel(sock: DeadlineSocket, host: str, port: int, proxy: Proxy) -> None:
 
 def _failure(exc: BaseException) -> TransportError:
     """The TransportError for what http.client, ssl or the socket raised."""
-    text = one_line(str(exc) or type(exc).__name__, 160)
+    text = escape(str(exc) or type(exc).__name__, 160)
     if isinstance(exc, ssl.SSLError):
-        return TransportError(Failure.TLS, f"TLS failure: {one_line(exc.reason or text, 160)}")
+        return TransportError(Failure.TLS, f"TLS failure: {escape(exc.reason or text, 160)}")
     if isinstance(exc, http.client.IncompleteRead):
         return TransportError(Failure.CONNECTION, "the connection closed before the whole answer"
                               f" ({len(exc.partial)} bytes read)")
@@ -177,7 +177,7 @@ def _failure(exc: BaseException) -> TransportError:
 
 
 def _redirect(resp: http.client.HTTPResponse) -> TransportError:
-    where = one_line(resp.getheader("Location") or "nowhere", 120)
+    where = escape(resp.getheader("Location") or "nowhere", 120)
     return TransportError(Failure.REDIRECT, f"redirected (HTTP {resp.status}) to {where}:"
                           " redirects are not followed; check the host or URL", resp.status)
 
@@ -254,8 +254,8 @@ class HttpsTransport:
         if cookie:
             send["Cookie"] = cookie
         for name, value in send.items():
-            if not printable(value) or not printable(name):
-                raise TransportError(Failure.REQUEST, f"the {one_line(name, 40)} header holds"
+            if has_control(value) or has_control(name):
+                raise TransportError(Failure.REQUEST, f"the {escape(name, 40)} header holds"
                                      " a control character: not sent (value not shown)")
         return send, body
 

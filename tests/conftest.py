@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from enphase_monitor import demo
+from enphase_monitor import demo, logsetup
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.simulator import Simulator
 
@@ -50,3 +52,22 @@ def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str
 def setup(tmp_path: Path, sim: Simulator) -> Config:
     """A loaded Config for `sim` with an empty port file in tmp_path/state."""
     return load_config(write_setup(tmp_path / "state", sim))
+
+
+@pytest.fixture
+def package_logging() -> Iterator[io.StringIO]:
+    """logsetup.setup on a StringIO; the package logger and REDACTOR restored afterwards."""
+    logger = logging.getLogger("enphase_monitor")
+    saved = (list(logger.handlers), logger.level, logger.propagate,
+             set(logsetup.REDACTOR.always), set(logsetup.REDACTOR.tokens),
+             logsetup.REDACTOR.show_tokens)
+    stream = io.StringIO()
+    yield stream
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    for handler in saved[0]:
+        logger.addHandler(handler)
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+    logsetup.REDACTOR.always, logsetup.REDACTOR.tokens = saved[3], saved[4]
+    logsetup.REDACTOR.show_tokens = saved[5]

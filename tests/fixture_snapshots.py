@@ -32,6 +32,7 @@ READING_FIELDS: Mapping[str, str] = {
     "voltage": "rmsVoltage",
     "pwrFactor": "pwrFactor",
     "freq": "freqHz",
+    "actEnergyDlvd": "whDlvdCum",
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.simulator import Simulator
-from tests.conftest import ROOT, write_setup
+from tests.conftest import FIXTURES, ROOT, write_setup
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60
@@ -84,6 +86,46 @@ def test_diagnostics_report(tmp_path: Path, sim: Simulator) -> None:
     assert "demo-password" not in out.stdout + out.stderr
 
 
+DIAGNOSED = [
+    ({}, ["found                  1 IQ System Controller, 3 IQ Batteries",
+          "topology               system-controller",
+          "grid signal            relay: the IQ System Controller's relay",
+          "grid state             on grid (mains_oper_state='closed'"]),
+    ({"topology": "collar", "grid": "open"}, [
+        "topology               collar (IQ Meter Collar with batteries)",
+        "grid signal            collar: the IQ Meter Collar",
+        "grid state             off grid (admin_state_str='ENCMN_MDE_OFF_GRID'",
+        "ups.status: OB"]),
+    ({"topology": "generator"}, ["off grid, on generator (the utility is out)"]),
+]
+
+
+def test_diagnostics_name_the_topology_and_the_signal(tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    for change, texts in DIAGNOSED:
+        sim.update(**change)
+        out = run("-v", "-s", "-c", str(config))
+        assert out.returncode == 0, out.stdout + out.stderr
+        for text in texts:
+            assert text in out.stdout, out.stdout
+
+
+def test_diagnostics_report_refused_hardware_as_a_problem(tmp_path: Path,
+                                                          sim: Simulator) -> None:
+    sim.update(topology="no-backup")
+    config = write_setup(tmp_path / "s", sim)
+    out = run("-v", "-s", "-c", str(config))
+    assert out.returncode == 1
+    assert "grid signal            NONE: this hardware cannot act as a UPS" in out.stdout
+    result = out.stdout.split("\nResult\n", 1)[1]
+    assert "- this gateway cannot act as a UPS: found 1 IQ Battery;" in result
+    assert "everything works" not in result and "poll failed" not in result
+    override = run("-v", "-s", "-c", str(write_setup(tmp_path / "o", sim, "GRID_SIGNAL=relay\n")))
+    assert override.returncode == 0, override.stdout
+    assert "(GRID_SIGNAL=relay)" in override.stdout
+    assert "detection alone would refuse: without an IQ System Controller" in override.stdout
+
+
 def test_diagnostics_fail_and_say_what_to_do(tmp_path: Path, sim: Simulator) -> None:
     sim.update(has_relay=False)
     config = write_setup(tmp_path / "s", sim)
@@ -126,3 +168,18 @@ def test_sd_notify_ready_after_first_write_then_watchdog_and_stop(
             proc.kill()
         proc.communicate()
         sock.close()
+
+
+def test_diagnostics_show_raw_values_not_understood(tmp_path: Path) -> None:
+    capture = tmp_path / "capture"
+    shutil.copytree(FIXTURES / "8.3.1598_collar", capture)
+    inventory = json.loads((capture / "ivp_ensemble_inventory").read_text())
+    inventory[1]["devices"][0].update(admin_state_str="ENCMN_MDE_NEW\x1b[2J", mid_state="ajar")
+    (capture / "ivp_ensemble_inventory").write_text(json.dumps(inventory))
+    with Simulator(workdir=tmp_path / "sim", fixture_dir=capture) as sim:
+        out = run("-v", "-s", "-c", str(write_setup(tmp_path / "s", sim)))
+    assert out.returncode == 1
+    assert ("raw values             admin_state_str='ENCMN_MDE_NEW\\x1b[2J', mid_state='ajar',"
+            " communicating=True, grid_state='on_grid'") in out.stdout
+    assert "\x1b" not in out.stdout + out.stderr
+    assert "the grid state could not be read from the collar signal" in out.stdout

@@ -21,7 +21,9 @@ from enphase_monitor.config import (
 )
 from enphase_monitor.enlighten import TokenCache
 from enphase_monitor.errors import ConfigError, InsecureFileError
+from enphase_monitor.grid import GridSignal
 from enphase_monitor.shellvars import parse_assignments
+from enphase_monitor.simulator import Simulator
 
 HERE = Path("/etc/enphase-test.conf")
 BASE = "UPS=home\nUSERNAME=me@example.com\nPASSWORD=pw\nSERIAL=123456789012\nPORT_FILE=home.dev\n"
@@ -59,7 +61,9 @@ class TestShellSyntax:
     def test_quotes_spanning_lines_and_line_numbers_after_them(self) -> None:
         text = "A='one\ntwo'\nB=\"three\nfour\"\nC=5\nnot an assignment\n"
         with pytest.raises(ConfigError, match=r"^line 6: 'not' is not a KEY=VALUE"):
-            parse_assignments(text)
+            parse_assignments(text, known={"A", "B", "C"})
+        with pytest.raises(ConfigError, match=r"^line 6: this line is not a KEY=VALUE"):
+            parse_assignments(text)  # C might be a secret: the next line's word is not shown
         assert parse_assignments(text.rsplit("not", 1)[0]) == {
             "A": "one\ntwo", "B": "three\nfour", "C": "5",
         }
@@ -190,18 +194,18 @@ class TestKeys:
         assert c.nocomms_after == 1  # the seed's TEST cycle shows nocomms after one failure
         assert c.unknown_keys == ()
 
-    def test_new_keys(self) -> None:
+    def test_new_keys(self, sim: Simulator) -> None:
         fp = "AB:" * 31 + "CD"
         text = BASE + (
             "NOCOMMS_AFTER=4\nRELAY_CHECK=0\nCONFIRM_DELAY=9\nTOKEN=x.y.z\nTOKEN_WARN_DAYS=30\n"
-            f"GATEWAY_FINGERPRINT=sha256:{fp}\nCLOUD_CA_FILE=/etc/ssl/corp.pem\n"
+            f"GATEWAY_FINGERPRINT=sha256:{fp}\nCLOUD_CA_FILE={sim.ca_file}\n"
             "PASSWORD_KEYRING=yes\nPASSWORD_CREDENTIAL=my-pw\nTOKEN_CREDENTIAL=my-token\n"
         )
         c = parse(text)
         assert (c.nocomms_after, c.relay_check, c.confirm_delay) == (4, 0, 9)
         assert (c.token, c.token_warn_days) == ("x.y.z", 30)
         assert c.gateway_fingerprint == "ab" * 31 + "cd"
-        assert c.cloud_ca_file == "/etc/ssl/corp.pem"
+        assert c.cloud_ca_file == str(sim.ca_file)
         assert c.password_keyring is True
         assert (c.password_credential, c.token_credential) == ("my-pw", "my-token")
         assert c.unknown_keys == ()
@@ -246,10 +250,12 @@ class TestKeys:
     @pytest.mark.parametrize("value", ["abc", "1.5", "10s", "'1\n2'", "0x10"])
     def test_bad_numbers_name_the_key(self, key: str, value: str) -> None:
         message = error_of(BASE + f"{key}={value}\n")
-        assert message.startswith(f"{key} must be a whole number")
+        what = "holds a control character" if "\n" in value else "must be a whole number"
+        assert message.startswith(f"line 6: {key} {what}")
 
     def test_too_large_names_the_key(self) -> None:
-        assert error_of(BASE + "POLLFREQ=9999999\n").startswith("POLLFREQ=9999999 is too large")
+        assert error_of(BASE + "POLLFREQ=9999999\n").startswith(
+            "line 6: POLLFREQ is too large (9999999;")
 
     @pytest.mark.parametrize(("value", "host"), [
         ("envoy.local", "envoy.local"), ("192.168.1.5", "192.168.1.5"),
@@ -262,12 +268,12 @@ class TestKeys:
 
     @pytest.mark.parametrize("value", ["'a b'", "envoy/path", "host:port", "'x\ny'", "a:123456"])
     def test_bad_envoy_host(self, value: str) -> None:
-        assert error_of(BASE + f"ENVOY_HOST={value}\n").startswith("ENVOY_HOST ")
+        assert error_of(BASE + f"ENVOY_HOST={value}\n").startswith("line 6: ENVOY_HOST ")
 
     @pytest.mark.parametrize("value", ["abc", "12:34", "ab" * 31, "ab" * 33, "zz" * 32])
     def test_bad_fingerprint(self, value: str) -> None:
         assert error_of(BASE + f"GATEWAY_FINGERPRINT={value}\n").startswith(
-            "GATEWAY_FINGERPRINT")
+            "line 6: GATEWAY_FINGERPRINT")
 
     @pytest.mark.parametrize(("value", "on"), [
         ("1", True), ("yes", True), ("TRUE", True), ("on", True), ("0", False), ("no", False),
@@ -442,7 +448,7 @@ class TestLoadConfig:
         with pytest.raises(ConfigError) as info:
             load_config(path, env={})
         message = str(info.value)
-        assert message.startswith(f"config {path}: POLLFREQ")
+        assert message.startswith(f"config {path}: line 6: POLLFREQ")
         assert "\n" not in message
 
     def test_syntax_errors_name_file_and_line(self, tmp_path: Path) -> None:
@@ -523,3 +529,28 @@ class TestStateDir:
                   + f"STATE_DIR={tmp_path / 'state'}\n")
         with pytest.raises(ConfigError, match="port file directory"):
             check_state_dir(c)
+
+
+# ----------------------------------------------------------------- GRID_SIGNAL
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", None), ("auto", None), ("AUTO", None), ("relay", GridSignal.RELAY),
+    (" Collar ", GridSignal.COLLAR),
+])
+def test_grid_signal_values(value: str, expected: GridSignal | None) -> None:
+    config = parse(BASE + f"GRID_SIGNAL='{value}'\n")
+    assert config.grid_signal is expected
+    assert ("GRID_SIGNAL", expected or "auto") in config.shown()
+    assert "GRID_SIGNAL" not in config.unknown_keys
+
+
+def test_grid_signal_default_is_auto() -> None:
+    assert parse(BASE).grid_signal is None
+
+
+def test_bad_grid_signal_is_one_line_naming_the_choices() -> None:
+    message = error_of(BASE + "GRID_SIGNAL='meter[2J'\n")
+    assert message == "line 6: GRID_SIGNAL must be auto or relay or collar (got 'meter[2j')"
+    message = error_of(BASE + "GRID_SIGNAL='meter\x1b[2J'\n")
+    assert message.startswith("line 6: GRID_SIGNAL holds a control character")
+    assert "\x1b" not in message

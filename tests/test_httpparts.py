@@ -234,13 +234,6 @@ def test_a_hung_look_up_is_bounded_by_the_deadline_and_the_stop() -> None:
         release.set()
 
 
-def test_control_characters_in_strings_come_out_written_out() -> None:
-    raw = b'{"mains_oper_state": "x\\n\\u001b[31mWATCHDOG=1", "k\\t": ["\x7f"], "n": 1}'
-    assert decode_json(raw) == {"mains_oper_state": "x\\n\\x1b[31mWATCHDOG=1",
-                                "k\\t": ["\\x7f"], "n": 1}
-    assert decode_json(b'{"a": "plain \\\\n stays"}') == {"a": "plain \\n stays"}
-
-
 def test_the_test_mode_transport_honours_the_stop_event() -> None:
     stop = threading.Event()
     http = testmode.TestTransport({"TEST_RELAY": '{"mains_oper_state": "closed"}'},

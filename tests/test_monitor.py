@@ -124,11 +124,20 @@ def test_commanded_off_grid_is_logged_as_such(
     assert values(mon.config)["ups.status"] == "OB"
 
 
-def test_unknown_relay_state_is_a_failed_poll(tmp_path: Path, sim: Simulator) -> None:
+def test_unknown_relay_state_is_a_failed_poll_logged_once_escaped(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
     mon = make(tmp_path, sim)
-    sim.update(grid="weird")
-    assert not mon.cycle()
-    assert "weird" in mon.last_error
+    sim.update(grid="weird\x1b[2J\nstate")
+    with caplog.at_level(logging.WARNING, logger="enphase_monitor"):
+        assert not mon.cycle()
+        assert not mon.cycle()
+    assert "not understood" in mon.last_error
+    raw = [r.getMessage() for r in caplog.records if "mains_oper_state=" in r.getMessage()]
+    assert len(raw) == 1, caplog.text  # the raw values once, not at every poll
+    assert "mains_oper_state='weird\\x1b[2J\\nstate'" in raw[0]
+    assert "\x1b" not in caplog.text and "\nstate" not in caplog.text
+    assert mon.port.hidden  # two failed polls: nocomms, never a guess
 
 
 def test_low_battery_uses_the_users_threshold(tmp_path: Path, sim: Simulator) -> None:

@@ -41,10 +41,15 @@ three_phase_battery_8.3.5167 (Max_energy 10000, soc 100, restart 10): battery.vo
 no_battery_8.3.5169 (the real /ivp/meters/reports): input 173.4 W, 55.6 VA, 248.4 V, pf 1.00,
   current 0.70 = 173.416 / 248.42; output 3069.4 W, 3730.6 VA, pf 0.82, current 12.36 =
   3069.39 / 248.42; "OL LB", no capacity/runtime/load
-tot_is_net_cons_8.3.5433 (the real relay: closed -> OL; "OL LB" as soc is 0): input.* ==
-  output.* as that firmware reports one CT under both names: 786.5 W, 889.9 VA
-  (491.153 + 398.723), current 3.24 = 786.513 / 242.801; the gateway's own powerfactor 1.77 (it
-  adds the legs' power factors on this firmware) is clamped to 1.00 for NUT.
+tot_is_net_cons_8.3.5433 (the real relay: closed -> OL; "OL LB" as soc is 0, though the daemon
+  refuses this battery-less capture at start-up: these are the NUT values only): that firmware
+  reports one CT under both names (786.513 W and 20055053.325 Wh lifetime in both), so
+  total-consumption is repaired as pyenphase does, total = net + production:
+  input.* (net): 786.5 W, 889.9 VA (491.153 + 398.723), current 3.24 = 786.513 / 242.801, the
+  gateway's own powerfactor 1.77 (it adds the legs' power factors) clamped to 1.00 for NUT;
+  output.*: 1139.3 W = 786.513 + 352.751, 1354.1 VA = 889.876 + 464.183 (231.924 + 232.259),
+  pf 0.84 = 1139.264 / 1354.059, current 4.69 = 1139.264 / 242.801, voltage and frequency
+  the net CT's (242.8 V, 60.0 Hz).
 
 The apparent powers of derived totals are signed the way the real reports sign them (see
 fixture_snapshots._meter); the port file gets their magnitude (NUT's VA is never negative).
@@ -178,7 +183,8 @@ def test_golden_shapes() -> None:
         assert none["ups.status"] == "OL LB"
         assert {"battery.runtime", "ups.load", "battery.capacity"}.isdisjoint(none)
     net = _values("tot_is_net_cons_8.3.5433")
-    assert net["input.realpower"] == net["output.realpower"] == "786.5"
+    assert net["input.realpower"] == "786.5"  # the grid exchange
+    assert net["output.realpower"] == "1139.3"  # the house: net + production, repaired
 
 
 def test_golden_number_formats() -> None:
@@ -218,7 +224,7 @@ def test_reports_helper_maps_readings() -> None:
     assert net["cumulative"]["currW"] == 1749.504
     assert net["cumulative"]["rmsVoltage"] == 247.172
     assert net["lines"][1] == {"currW": 939.597, "apprntPwr": 1388.484, "rmsVoltage": 123.69,
-                               "pwrFactor": 0.674, "freqHz": 60.0}
+                               "pwrFactor": 0.674, "freqHz": 60.0, "whDlvdCum": 3038284.97}
 
 
 # ---------------------------------------------------------------- building blocks
@@ -531,3 +537,88 @@ def test_every_capture_gives_a_clean_port_file(directory: Path) -> None:
         assert _SAFE_LINE.match(line), line
         value = line.split(": ", 1)[1]
         assert len(value) <= 127 and not set(value) & set('#\\') and value.count('"') in (0, 2)
+
+
+# ---------------------------------------------------------------- tot_is_net_cons, runtime.low
+
+
+def _meter(watts: float, wh: float | None, va: float | None = None) -> dict[str, Any]:
+    return {"currW": watts, "apprntPwr": va if va is not None else watts, "rmsVoltage": 240.0,
+            "pwrFactor": 1.0, "freqHz": 60.0, "whDlvdCum": wh}
+
+
+def _reports(net: tuple[float, float | None], total: tuple[float, float | None],
+             legs: bool = True) -> MeterReports:
+    """production 300 W; net and total as given; with legs (net/2 each) when `legs`."""
+    def report(kind: str, watts: float, wh: float | None) -> dict[str, Any]:
+        lines = [_meter(watts / 2, None if wh is None else wh / 2)] * 2 if legs else []
+        return {"reportType": kind, "cumulative": _meter(watts, wh), "lines": lines}
+
+    return MeterReports.from_api([report("production", 300.0, 5000.0),
+                                  report("net-consumption", *net),
+                                  report("total-consumption", *total)])
+
+
+@pytest.mark.parametrize(("firmware", "fixed"), [
+    ("D8.3.5433", True), ("D8.3.5500", True), ("D8.4.12", True), ("D9.0", True),
+    ("D8.3.5432", False), ("D8.2.4382", False), ("D7.6.175", False), (None, False),
+    ("junk", False),
+])
+def test_total_is_repaired_only_from_8_3_5433(firmware: str | None, fixed: bool) -> None:
+    reports = _reports((800.0, 20000.0), (800.0, 20000.0))
+    total = reports.total_fixed(firmware).get("total-consumption")
+    assert total is not None
+    if not fixed:
+        assert reports.total_fixed(firmware) is reports
+        return
+    assert (total.total.realpower, total.total.wh_delivered) == (1100.0, 25000.0)
+    assert total.total.power == 1100.0 and total.total.powerfactor == 1.0
+    assert [line.realpower for line in total.lines] == [550.0, 550.0]
+    assert reports.get("net-consumption") == reports.total_fixed(firmware).get("net-consumption")
+
+
+@pytest.mark.parametrize(("net", "total"), [
+    ((800.0, 20000.0), (800.5, 20000.0)),  # a real total CT: the powers differ
+    ((800.0, 20000.0), (800.0, 20001.0)),  # ... or the lifetime energies
+    ((800.0, None), (800.0, None)),  # no lifetime energy to compare: no repair on a guess
+])
+def test_total_is_not_repaired_when_the_reports_differ(net: tuple[float, float | None],
+                                                       total: tuple[float, float | None]) -> None:
+    reports = _reports(net, total)
+    assert reports.total_fixed("D8.3.5433") is reports
+
+
+def test_total_repair_through_the_nut_values_and_meters_off() -> None:
+    raw = _reports((800.0, 20000.0), (800.0, 20000.0), legs=False)
+    snap = Snapshot(live=LiveData.from_api({"meters": {"soc": 50}}), reports=raw)
+    inputs = Inputs(status="OL", snapshot=snap, refs=Refs(), serial="1", firmware="D8.3.5433")
+    assert compute(inputs)["output.realpower"] == "1100.0"
+    assert compute(dataclasses.replace(inputs, firmware="D8.3.5167"))["output.realpower"] == \
+        "800.0"
+    off = compute(dataclasses.replace(inputs, disable_meters=True))
+    assert off["output.realpower"] is None  # no CT values at all with DISABLE_METERS
+
+
+@pytest.mark.parametrize(("line", "status", "expected"), [
+    (None, "OL", "OL"),  # no battery.runtime.low: the seed's rule only
+    ("3599", "OL", "OL"),  # runtime 3600 s is not below 3599
+    ("3601", "OL", "OL LB"),
+    ("3601", "OB", "OB LB"),
+    ("3601", "OB LB", "OB LB"),  # the charge rule said LB already: once
+    ("junk", "OB", "OB"),  # not a number: ignored (logged)
+    ("-5", "OB", "OB"),
+])
+def test_runtime_low_adds_lb(line: str | None, status: str, expected: str) -> None:
+    # 60 % of 10000 Wh down to the 10 % restart SOC at 5000 W: 5000 Wh / 5000 W = 3600 s
+    values = {} if line is None else {"battery.runtime.low": line}
+    inputs = make_inputs(soc=60, load=5000.0, status=status, values=values)
+    out = compute(inputs)
+    assert out["battery.runtime"] == "3600"
+    assert out["ups.status"] == expected
+    assert "battery.runtime.low" not in GENERATED  # the user's line, kept verbatim
+
+
+def test_runtime_low_without_a_runtime_changes_nothing() -> None:
+    inputs = make_inputs(soc=60, load=None, status="OB", values={"battery.runtime.low": "99999"})
+    out = compute(inputs)
+    assert out["battery.runtime"] is None and out["ups.status"] == "OB"

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -218,25 +217,6 @@ class TestRedactor:
         rec = record("x %s", "y")
         assert Redactor().filter(rec) is True
         assert (rec.msg, rec.args) == ("x %s", ("y",))
-
-
-@pytest.fixture
-def package_logging() -> Iterator[io.StringIO]:
-    """logsetup.setup on a StringIO; the package logger and REDACTOR restored afterwards."""
-    logger = logging.getLogger("enphase_monitor")
-    saved = (list(logger.handlers), logger.level, logger.propagate,
-             set(logsetup.REDACTOR.always), set(logsetup.REDACTOR.tokens),
-             logsetup.REDACTOR.show_tokens)
-    stream = io.StringIO()
-    yield stream
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    for handler in saved[0]:
-        logger.addHandler(handler)
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-    logsetup.REDACTOR.always, logsetup.REDACTOR.tokens = saved[3], saved[4]
-    logsetup.REDACTOR.show_tokens = saved[5]
 
 
 class TestSetup:

@@ -7,13 +7,17 @@ token life or an hour of back-off takes no real time.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
+import os
 import stat
+import subprocess
 import sys
 import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,15 +28,18 @@ from enphase_monitor.errors import (
     AuthError,
     BackoffActive,
     CloudError,
+    ConfigError,
     GatewayUnauthorized,
     LoginError,
     MfaRequiredError,
     TokenError,
 )
 from enphase_monitor.gateway import RELAY, GatewayClient
+from enphase_monitor.monitor import Monitor, State
+from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
-from enphase_monitor.transport import HttpsTransport
-from tests.conftest import write_setup
+from enphase_monitor.transport import HttpsTransport, Reply
+from tests.conftest import ROOT, write_setup
 
 HOUR = 3600.0
 YEAR = 365 * DAY
@@ -50,18 +57,31 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 class Clock:
-    """A settable clock; moving it also moves the simulator's clock (token expiry checks)."""
+    """Settable clocks: the wall clock (called) and a monotonic one (`monotonic`).
+
+    `advance` is time passing: both clocks move, and the simulator's (the cloud's) with them.
+    `jump` is this host's wall clock set wrong: only it moves.
+    """
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.t = time.time()
+        self.offset = 0.0  # this host's wall clock minus the true time
+        self.m = 1000.0
 
     def __call__(self) -> float:
-        return self.t
+        return self.t + self.offset
+
+    def monotonic(self) -> float:
+        return self.m
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+        self.m += seconds
         self.sim.update(clock_offset_s=self.t - time.time())
+
+    def jump(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 @pytest.fixture
@@ -99,7 +119,8 @@ def client(sim: Simulator, transports: list[HttpsTransport]) -> EnlightenClient:
 def manager(client: EnlightenClient, clock: Clock,
             make_config: Callable[..., Config]) -> Callable[..., TokenManager]:
     def make(config: Config | None = None, extra: str = "") -> TokenManager:
-        return TokenManager(config or make_config(extra), client, clock=clock)
+        return TokenManager(config or make_config(extra), client, clock=clock,
+                            monotonic=clock.monotonic)
 
     return make
 
@@ -139,7 +160,7 @@ class TestTokenInfo:
         with pytest.raises(TokenError, match="not a JWT"):
             TokenInfo.parse(token)
 
-    @pytest.mark.parametrize("payload", ["!!!!", "a", "bm90IGpzb24", "_-_-_-"])
+    @pytest.mark.parametrize("payload", ["a", "bm90IGpzb24", "_-_-_-"])
     def test_bad_base64_or_not_json(self, payload: str) -> None:
         with pytest.raises(TokenError, match="base64url JSON"):
             TokenInfo.parse(f"eyJhbGciOiJFUzI1NiJ9.{payload}.sig")
@@ -613,9 +634,20 @@ class TestManualToken:
         assert tm.token() != token
         assert logins(sim) == 1
 
-    def test_not_a_jwt(self, manager: Callable[..., TokenManager]) -> None:
-        tm = manager(extra="TOKEN=not-a-token\nPASSWORD=\n")
-        with pytest.raises(TokenError, match=r"TOKEN in .*not a JWT"):
+    def test_not_a_jwt_refused_with_the_config(self, make_config: Callable[..., Config]) -> None:
+        expected = r"^config .*: line \d+: TOKEN is not a token"
+        with pytest.raises(ConfigError, match=expected) as info:
+            make_config("TOKEN=not-a-token\nPASSWORD=\n")
+        assert "not-a-token" not in str(info.value)
+
+    def test_not_a_jwt_from_a_credential(self, manager: Callable[..., TokenManager],
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        creds = tmp_path / "creds"
+        creds.mkdir(mode=0o700)
+        (creds / "enphase-token").write_text("not-a-token\n")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        tm = manager(extra="PASSWORD=\n")
+        with pytest.raises(TokenError, match=r"^systemd credential enphase-token: .*not a JWT"):
             tm.token()
 
     def test_for_another_serial_not_used(self, sim: Simulator, clock: Clock,
@@ -813,3 +845,202 @@ def test_describe(sim: Simulator, manager: Callable[..., TokenManager], setup: C
     assert text.startswith("owner token, expires in 365.0 days")
     assert "Enlighten login" in text
     assert token not in text
+
+
+# ----------------------------------------------------------------- the wall clock jumps
+
+class TestWallClockJumps:
+    """This host's wall clock set 400 days wrong and back (a dead RTC battery, then NTP)."""
+
+    JUMP = 400 * DAY
+
+    def test_ahead_and_back_without_a_cached_token(self, sim: Simulator, clock: Clock,
+                                                   manager: Callable[..., TokenManager],
+                                                   setup: Config) -> None:
+        tm = manager(setup)
+        clock.jump(self.JUMP)
+        with pytest.raises(TokenError, match="clock is 400 days ahead") as info:
+            tm.token()  # the cloud's fresh token looks expired by this clock
+        assert "\n" not in str(info.value)
+        assert logins(sim) == 1
+        clock.jump(-self.JUMP)
+        with pytest.raises(BackoffActive) as held:
+            tm.token()
+        assert 0 < held.value.retry_in <= 120  # not 400 days
+        assert "next cloud attempt in 120 s" in str(held.value)
+        clock.advance(120)
+        assert TokenInfo.parse(tm.token()).remaining(clock()) > 300 * DAY
+        assert logins(sim) == 2
+
+    def test_back_after_a_failed_renewal_ahead(self, sim: Simulator, clock: Clock,
+                                               manager: Callable[..., TokenManager],
+                                               setup: Config) -> None:
+        tm = manager(setup)
+        first = tm.token()
+        clock.jump(self.JUMP)
+        for _ in range(3):
+            with pytest.raises(AuthError):
+                tm.token()
+            clock.advance(30)
+        clock.jump(-self.JUMP)
+        assert tm.token() == first  # the cached token is valid again: at once, no login
+        assert logins(sim) == 2
+        assert setup.token_file.read_text() == first
+
+    def test_back_then_ahead_again(self, sim: Simulator, clock: Clock,
+                                   manager: Callable[..., TokenManager], setup: Config) -> None:
+        tm = manager(setup)
+        first = tm.token()
+        clock.jump(-self.JUMP)
+        assert tm.token() == first
+        assert "expires in 765" in tm.describe()
+        clock.jump(self.JUMP)
+        assert tm.token() == first
+        assert logins(sim) == 1
+
+    def test_the_daemon_is_not_stuck_in_nocomms(self, sim: Simulator, clock: Clock,
+                                                setup: Config) -> None:
+        """The poll loop's view: hidden while the clock is wrong, OL again soon after."""
+        mon = Monitor(setup, notifier=Notifier({}))
+        mon.clients.tokens.clock = clock
+        mon.clients.tokens.backoff.clock = clock.monotonic
+        clock.jump(self.JUMP)  # a fresh install on a host whose clock is 400 days ahead
+        try:
+            assert not mon.cycle()
+            assert "clock is 400 days ahead" in mon.last_error
+            clock.advance(30)
+            assert not mon.cycle()
+            assert mon.state is State.NOCOMMS and not setup.port_file.exists()
+            clock.jump(-self.JUMP)  # NTP sets it right
+            clock.advance(30)
+            assert not mon.cycle()
+            assert "next cloud attempt in 60 s" in mon.last_error  # not in 34560060 s
+            clock.advance(60)
+            assert mon.cycle()
+            assert mon.summary().startswith("OL") and setup.port_file.exists()
+        finally:
+            mon.clients.close()
+
+    def test_a_backoff_is_not_cut_short_by_a_jump_ahead(self, sim: Simulator, clock: Clock,
+                                                        manager: Callable[..., TokenManager],
+                                                        setup: Config) -> None:
+        sim.inject("login", "down")
+        tm = manager(setup)
+        with pytest.raises(CloudError):
+            tm.token()
+        before = sim.stats()
+        clock.jump(self.JUMP)
+        with pytest.raises(BackoffActive):
+            tm.token()
+        assert sim.stats() == before  # no new cloud request
+
+
+# ----------------------------------------------------------------- tokens with bad text
+
+def broken(token: str, insert: str = "\r\n") -> str:
+    head, payload, sig = token.split(".")
+    return f"{head}.{payload[:10]}{insert}{payload[10:]}.{sig}"
+
+
+class TamperingTransport(HttpsTransport):
+    """The real cloud, but the token service's answer gets `insert` in the middle."""
+
+    insert = "\r\n"
+
+    def request(self, method: str, url: str, **kw: Any) -> Reply:
+        reply = super().request(method, url, **kw)
+        if url.endswith("/tokens") and reply.status == 200:
+            return Reply(200, broken(reply.text, self.insert), reply.elapsed, reply.headers)
+        return reply
+
+
+class TestBadTokenText:
+    @pytest.mark.parametrize("insert", ["\r\n", "\n", " ", "\x1b", "%", "é"])
+    def test_cached_token_discarded_with_a_warning(
+            self, sim: Simulator, manager: Callable[..., TokenManager], setup: Config,
+            caplog: pytest.LogCaptureFixture, insert: str) -> None:
+        good = sim.issue_token("owner", YEAR)
+        setup.token_file.write_text(broken(good, insert) + "\n")
+        setup.token_file.chmod(0o600)
+        token = manager(setup).token()
+        assert token != good and "\r" not in token and "\n" not in token
+        assert any("corrupt" in w and "not a JWT" in w for w in warnings_of(caplog))
+        text = caplog.text
+        assert good.split(".")[1][:10] not in text and good.split(".")[1][10:] not in text
+        assert logins(sim) == 1
+        assert setup.token_file.read_text() == token  # replaced
+
+    @pytest.mark.parametrize("insert", ["\r\n", " ", "\x00"])
+    def test_cloud_answer_refused_and_backed_off(
+            self, sim: Simulator, clock: Clock, setup: Config,
+            transports: list[HttpsTransport], caplog: pytest.LogCaptureFixture,
+            insert: str) -> None:
+        transport = TamperingTransport(verify=str(sim.ca_file))
+        transport.insert = insert
+        transports.append(transport)
+        cloud = EnlightenClient(transport, sim.login_url, sim.tokens_url, timeout=5)
+        tm = TokenManager(setup, cloud, clock=clock, monotonic=clock.monotonic)
+        with pytest.raises(TokenError, match="not a JWT") as info:
+            tm.token()
+        assert "eyJ" not in str(info.value) and "eyJ" not in caplog.text
+        assert not setup.token_file.exists()
+        clock.advance(30)
+        with pytest.raises(BackoffActive):
+            tm.token()
+        assert logins(sim) == 1
+
+    def test_token_credential_with_a_line_break(self, sim: Simulator, creds_dir: Path,
+                                                manager: Callable[..., TokenManager],
+                                                setup: Config) -> None:
+        good = sim.issue_token("owner", YEAR)
+        (creds_dir / "enphase-token").write_text(broken(good) + "\n")
+        tm = manager(make_config_without_password(setup))
+        with pytest.raises(TokenError) as info:
+            tm.token()
+        assert str(info.value).startswith("systemd credential enphase-token: token is not a JWT")
+        assert good.split(".")[1][:10] not in str(info.value)
+
+
+def make_config_without_password(config: Config) -> Config:
+    return dataclasses.replace(config, password="")
+
+
+def test_cli_with_a_broken_token_credential(tmp_path: Path, sim: Simulator) -> None:
+    """The real daemon: one line per failed poll, no traceback, no part of the token."""
+    config = write_setup(tmp_path / "s", sim)
+    config.write_text(config.read_text().replace(f"PASSWORD='{sim.state.password}'\n", ""))
+    creds = tmp_path / "creds"
+    creds.mkdir(mode=0o700)
+    good = sim.issue_token("owner", YEAR)
+    (creds / "enphase-token").write_text(broken(good) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
+    env.update(PYTHONPATH=str(ROOT), CREDENTIALS_DIRECTORY=str(creds))
+    done = subprocess.run([sys.executable, "-m", "enphase_monitor.cli", "-s", "-c",
+                           str(config)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "systemd credential enphase-token: token is not a JWT" in lines[0]
+    for part in (good.split(".")[1][:10], good.split(".")[1][10:], good.split(".")[2]):
+        assert part not in done.stderr
+    assert sim.stats()["logins"] == 0
+
+
+def test_cli_with_a_broken_cached_token(tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    token_file = tmp_path / "s" / "enphase-test.token"
+    good = sim.issue_token("owner", YEAR)
+    token_file.write_text(broken(good) + "\n")
+    token_file.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
+    env["PYTHONPATH"] = str(ROOT)
+    for _ in range(2):  # a restart after it: no crash either time
+        done = subprocess.run([sys.executable, "-m", "enphase_monitor.cli", "-s", "-c",
+                               str(config)], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        assert good.split(".")[1][10:] not in done.stderr
+    assert token_file.read_text() != broken(good) + "\n"
+    assert sim.stats()["logins"] == 1

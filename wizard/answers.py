@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
 from enphase_monitor.errors import ConfigError
+from enphase_monitor.nutvars import RUNTIME_CAP_S, RUNTIME_LOW
 from enphase_monitor.shellvars import parse_assignments
 
 from . import daemonconf
@@ -55,6 +56,7 @@ class Answers:
     pin_certificate: bool = False
     gateway_fingerprint: str = ""
     charge_low: int = 20
+    runtime_low: int = 0  # battery.runtime.low in seconds; 0: not used
     pollfreq: int = 60
     port_file: str = ""
     desc: str = ""
@@ -108,6 +110,8 @@ class Answers:
             (not self.secret() and not self.keep_secret,
              "TOKEN is needed" if self.use_token else "PASSWORD is needed"),
             (not 0 <= self.charge_low <= 100, "CHARGE_LOW must be between 0 and 100"),
+            (not 0 <= self.runtime_low <= RUNTIME_CAP_S,
+             f"RUNTIME_LOW must be between 0 (off) and {RUNTIME_CAP_S} seconds"),
             (not 5 <= self.pollfreq <= 86400, "POLLFREQ must be between 5 and 86400"),
             (not self.port_path.is_absolute(), "PORT_FILE must be an absolute path"),
         ]
@@ -162,7 +166,7 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
         name = upper.lower()
         if name in ("use_token", "pin_certificate", "keep_secret"):
             changes[name] = _bool(raw)
-        elif name in ("charge_low", "pollfreq"):
+        elif name in ("charge_low", "runtime_low", "pollfreq"):
             changes[name] = _int(upper, raw)
         elif name == "secret_store":
             changes[name] = _store(raw)
@@ -243,10 +247,11 @@ def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     return Existing(ups, config, dict(section.settings) if section else {}, port_text)
 
 
-def _charge_low(port_text: str | None) -> int | None:
+def _port_number(port_text: str | None, variable: str) -> int | None:
+    """A whole number from the port file's `variable` line, None when absent or not a number."""
     for line in (port_text or "").splitlines():
         name, colon, value = line.partition(":")
-        if colon and name.strip() == CHARGE_LOW:
+        if colon and name.strip() == variable:
             try:
                 return int(float(value.strip().strip('"')))
             except ValueError:
@@ -280,8 +285,9 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
     elif port:
         ans.port_file = str(PurePosixPath(v.get("STATE_DIR") or str(STATE_DIR)) / port)
     ans.desc = existing.section.get("desc", "")
-    low = _charge_low(existing.port_text)
+    low = _port_number(existing.port_text, CHARGE_LOW)
     ans.charge_low = ans.charge_low if low is None else low
+    ans.runtime_low = _port_number(existing.port_text, RUNTIME_LOW) or 0
     stored = [credential_path(existing.ups, kind) for kind in ("password", "token")]
     if facts.system.exists(stored[1]) and not v.get("PASSWORD"):
         ans.use_token = True

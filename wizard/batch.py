@@ -13,6 +13,7 @@ from .answers import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
 from .plan import section_problem
+from .protectplan import conflict
 from .session import REAUTH, Session
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -79,6 +80,18 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
     return OK
 
 
+def protect_problem(session: Session) -> str | None:
+    """What is wrong with the "protect this host" answers (None: fine, or not asked)."""
+    prot = session.protect
+    if prot is None or session.mode == REAUTH:
+        return None
+    try:
+        prot.check(session.answers.ups)
+    except AnswerError as exc:
+        return str(exc)
+    return conflict(prot, session.context, session.answers.ups)
+
+
 def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = True) -> int:
     """Setup or reauth without a terminal UI.
 
@@ -101,6 +114,10 @@ def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = T
     problem = section_problem(ans, UpsConf(session.system.read_text(session.facts.nut.ups_conf)
                                            or ""))
     if problem and session.mode != REAUTH:
+        _say(out, f"error: {problem}")
+        return USAGE
+    problem = protect_problem(session)
+    if problem:
         _say(out, f"error: {problem}")
         return USAGE
     if validate and not ans.keep_secret:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from . import __version__, batch
+from . import __version__, batch, protect
 from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
 from .session import REAUTH, REMOVE, SETUP, Services, Session
 from .system import Command, RecordingRunner, System, probe
@@ -33,7 +33,8 @@ Exit status: 0 done, 1 failed (after a rollback unless --no-rollback), 2 bad usa
 def parser() -> argparse.ArgumentParser:
     """The options."""
     keys = textwrap.fill(", ".join([*(f.name.upper() for f in fields(Answers)),
-                                    "PASSWORD_FILE", "TOKEN_FILE (a file holding the token)."]),
+                                    "PASSWORD_FILE", "TOKEN_FILE (a file holding the token)",
+                                    *protect.KEYS[:-1], f"{protect.KEYS[-1]}."]),
                          width=88, initial_indent="  ", subsequent_indent="  ")
     p = argparse.ArgumentParser(
         prog="enphase-setup", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -60,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-store", choices=[s.value for s in SecretStore],
                    help="where the secret goes (default systemd-creds when available)")
     p.add_argument("--charge-low", type=int, metavar="PERCENT", help="battery.charge.low")
+    p.add_argument("--runtime-low", type=int, metavar="SECONDS",
+                   help="battery.runtime.low (0: off)")
     p.add_argument("--pollfreq", type=int, metavar="SECONDS", help="POLLFREQ")
     p.add_argument("--port-file", metavar="PATH", help="port file (absolute path)")
     p.add_argument("--pin-certificate", action="store_true",
@@ -78,7 +81,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, str]:
     """Answers given as flags (they override the answers file)."""
     values: dict[str, str] = {}
     for name in ("envoy_host", "serial", "username", "secret_store", "charge_low",
-                 "pollfreq", "port_file"):
+                 "runtime_low", "pollfreq", "port_file"):
         value = getattr(args, name)
         if value is not None:
             values[name.upper()] = str(value)
@@ -141,6 +144,9 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
             values["PASSWORD"] = os.environ["ENPHASE_PASSWORD"]
         if "UPS" in values and mode == SETUP and ups is None:
             session.reload(values["UPS"])
+        values, protect_values = protect.split_values(values)
+        if args.non_interactive and mode == SETUP:
+            session.protect = protect.apply_values(protect.ProtectAnswers(), protect_values)
         session.answers = apply_values(session.answers, values)
         if session.answers.secret() and session.answers.keep_secret:
             session.answers.keep_secret = False

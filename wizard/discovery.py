@@ -2,28 +2,38 @@
 
 The serial and firmware come from the gateway's unauthenticated ``/info.xml`` (``/info`` on
 firmware that has no ``.xml``), the certificate's SHA-256 from the TLS handshake (for pinning).
-The mDNS browse is one legacy-unicast query (RFC 6762 6.7) with a tiny DNS parser, so no
-dependency is needed.
+The mDNS browse uses python-zeroconf (Debian 12 ships 0.47; the calls used here are the same up
+to the current release): one gateway is one entry, whatever names and addresses it has.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import hashlib
+import ipaddress
+import re
 import socket
 import ssl
-import struct
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from enphase_monitor.errors import GatewayDataError
 from enphase_monitor.models import GatewayInfo
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 
-SERVICE = "_enphase-envoy._tcp.local"
-MDNS_ADDR = ("224.0.0.251", 5353)
+if TYPE_CHECKING:
+    from zeroconf import ServiceInfo, Zeroconf
+
+SERVICE = "_enphase-envoy._tcp.local."
 DEFAULT_HOST = "envoy.local"
-_PTR, _TXT, _SRV, _A = 12, 16, 33, 1
+MAX_GATEWAYS = 16  # announcements beyond this are ignored (a hostile LAN cannot flood the list)
+_SERIAL = re.compile(r"[0-9A-Za-z]{1,32}")
+_VERSION = re.compile(r"[0-9A-Za-z._-]{1,32}")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class Found:
     serial: str | None = None
     firmware: str | None = None
     source: str = ""
+    addresses: tuple[str, ...] = ()  # every address it was seen at (for de-duplication)
 
 
 @dataclass(frozen=True)
@@ -128,172 +139,149 @@ def resolve(name: str, timeout: float = 2.0) -> list[str]:
 
 # --------------------------------------------------------------------------- mDNS
 
-def encode_name(name: str) -> bytes:
-    """A DNS name in wire format."""
-    out = b""
-    for label in name.rstrip(".").split("."):
-        raw = label.encode("utf-8")
-        out += bytes([len(raw)]) + raw
-    return out + b"\x00"
+def _text(props: dict[bytes, bytes | None], key: bytes, pattern: re.Pattern[str]) -> str | None:
+    """A TXT value that matches `pattern` (else None: hostile or broken values are dropped)."""
+    raw = props.get(key)
+    if raw is None or len(raw) > 64:
+        return None
+    text = raw.decode("ascii", "replace")
+    return text if pattern.fullmatch(text) else None
 
 
-def build_query(name: str = SERVICE, qtype: int = _PTR) -> bytes:
-    """One DNS question (id 0, as mDNS wants)."""
-    return struct.pack("!6H", 0, 0, 1, 0, 0, 0) + encode_name(name) + struct.pack("!2H", qtype, 1)
-
-
-def _read_name(data: bytes, pos: int, depth: int = 0) -> tuple[str, int]:
-    """(name, position after it), following compression pointers.
-
-    Raises:
-        ValueError: a malformed name.
-    """
-    labels: list[str] = []
-    while True:
-        if pos >= len(data) or depth > 20:
-            raise ValueError("truncated name")
-        length = data[pos]
-        if length & 0xC0 == 0xC0:
-            if pos + 1 >= len(data):
-                raise ValueError("truncated pointer")
-            target = ((length & 0x3F) << 8) | data[pos + 1]
-            rest, _ = _read_name(data, target, depth + 1)
-            labels.extend(rest.split(".") if rest else [])
-            return ".".join(labels), pos + 2
-        pos += 1
-        if length == 0:
-            return ".".join(labels), pos
-        labels.append(data[pos:pos + length].decode("utf-8", "replace"))
-        pos += length
-
-
-@dataclass(frozen=True)
-class Record:
-    """One resource record: name, type and decoded data."""
-
-    name: str
-    rtype: int
-    data: object
-
-
-def _rdata(data: bytes, rtype: int, start: int, length: int) -> object:
-    body = data[start:start + length]
-    if rtype == _A and length == 4:
-        return socket.inet_ntoa(body)
-    if rtype == _PTR:
-        return _read_name(data, start)[0]
-    if rtype == _SRV and length >= 7:
-        port = struct.unpack("!H", body[4:6])[0]
-        return (_read_name(data, start + 6)[0], port)
-    if rtype == _TXT:
-        items: dict[str, str] = {}
-        i = 0
-        while i < len(body):
-            n = body[i]
-            key, _, value = body[i + 1:i + 1 + n].decode("utf-8", "replace").partition("=")
-            items[key.lower()] = value
-            i += 1 + n
-        return items
-    return body
-
-
-def parse_response(data: bytes) -> list[Record]:
-    """The records of a DNS message (answers, authority and additional sections).
-
-    Raises:
-        ValueError: the message is malformed.
-    """
-    if len(data) < 12:
-        raise ValueError("short DNS message")
-    _, _, qd, an, ns, ar = struct.unpack("!6H", data[:12])
-    pos = 12
-    for _ in range(qd):
-        pos = _read_name(data, pos)[1] + 4
-    records: list[Record] = []
-    for _ in range(an + ns + ar):
-        name, pos = _read_name(data, pos)
-        if pos + 10 > len(data):
-            raise ValueError("truncated record")
-        rtype, _, _, length = struct.unpack("!HHIH", data[pos:pos + 10])
-        pos += 10
-        if pos + length > len(data):
-            raise ValueError("truncated record data")
-        records.append(Record(name.lower(), rtype, _rdata(data, rtype, pos, length)))
-        pos += length
-    return records
-
-
-def envoys_from(records: list[Record]) -> list[Found]:
-    """Gateways announced in these records (PTR -> SRV/TXT -> A)."""
-    by_name: dict[tuple[str, int], object] = {(r.name, r.rtype): r.data for r in records}
-    found: list[Found] = []
-    for record in records:
-        if record.rtype != _PTR or record.name != SERVICE.lower():
-            continue
-        instance = str(record.data).lower()
-        srv = by_name.get((instance, _SRV))
-        txt = by_name.get((instance, _TXT))
-        props = txt if isinstance(txt, dict) else {}
-        host = ""
-        if isinstance(srv, tuple):
-            target, port = srv
-            address = by_name.get((str(target).lower(), _A))
-            host = str(address) if address else str(target)
-            if port not in (0, 443):
-                host = f"{host}:{port}"
-        if host:
-            found.append(Found(host, props.get("serialnum") or None,
-                               props.get("protovers") or None, "mDNS"))
-    return found
-
-
-def mdns_browse(timeout: float = 1.5, target: tuple[str, int] = MDNS_ADDR) -> list[Found]:
-    """Ask the network once for `_enphase-envoy._tcp` and collect answers for `timeout` s."""
+def _usable(address: str) -> bool:
+    """An address the daemon can reach: not link-local IPv6 (that needs a zone), not wildcard."""
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not (ip.is_unspecified or ip.is_multicast or (ip.version == 6 and ip.is_link_local))
+
+
+def found_from(info: ServiceInfo) -> Found | None:
+    """One gateway from a resolved announcement; None when it gives no way to reach it.
+
+    The announcement's port is not used: gateways announce their HTTP port (80) while the API
+    is HTTPS on 443. IPv4 comes first (a gateway announces both, the order varies).
+    """
+    addresses = sorted((a for a in info.parsed_addresses() if _usable(a)),
+                       key=lambda a: (":" in a, a))
+    server = (info.server or "").rstrip(".")
+    if addresses:
+        host = addresses[0] if ":" not in addresses[0] else f"[{addresses[0]}]"
+    elif _HOSTNAME.fullmatch(server):
+        host = server
+    else:
+        return None
+    props = {k: v for k, v in info.properties.items() if isinstance(k, bytes)}
+    return Found(host, _text(props, b"serialnum", _SERIAL), _text(props, b"protovers", _VERSION),
+                 "mDNS", tuple(addresses))
+
+
+def mdns_problem() -> str | None:
+    """Why mDNS discovery cannot run here (None: it can)."""
+    try:
+        import zeroconf  # noqa: F401
+    except ImportError:
+        return "mDNS discovery needs python3-zeroconf (pip: zeroconf); type the gateway's address"
+    return None
+
+
+def _browse(zc: Zeroconf, timeout: float) -> list[str]:
+    """The service names announced within `timeout` s (at most MAX_GATEWAYS)."""
+    from zeroconf import ServiceBrowser, ServiceStateChange
+
+    names: list[str] = []
+    lock = threading.Lock()
+
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str,
+                  state_change: ServiceStateChange) -> None:
+        with lock:
+            if state_change is ServiceStateChange.Added and len(names) < MAX_GATEWAYS \
+                    and name not in names:
+                names.append(name)
+
+    browser = ServiceBrowser(zc, SERVICE, handlers=[on_change])
+    try:
+        time.sleep(timeout)
+    finally:
+        browser.cancel()
+    with lock:
+        return list(names)
+
+
+def mdns_browse(timeout: float = 1.5, interfaces: Sequence[str] | None = None) -> list[Found]:
+    """Browse for `_enphase-envoy._tcp` for `timeout` s; one entry per gateway.
+
+    Args:
+        timeout: how long to listen for announcements (resolving takes at most 1 s more).
+        interfaces: addresses to browse on (tests: ["127.0.0.1"]); default all.
+
+    Returns:
+        The gateways found; [] when mDNS cannot run here (see mdns_problem()).
+    """
+    if mdns_problem() is not None:
+        return []
+    from zeroconf import InterfaceChoice, Zeroconf
+
+    try:
+        zc = Zeroconf(interfaces=list(interfaces) if interfaces else InterfaceChoice.All)
     except OSError:
         return []
-    found: dict[str, Found] = {}
+    found: list[Found] = []
     try:
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-        sock.settimeout(timeout)
-        sock.sendto(build_query(), target)
-        deadline = _now() + timeout
-        while (left := deadline - _now()) > 0:
-            sock.settimeout(left)
-            try:
-                data, _ = sock.recvfrom(9000)
-            except TimeoutError:
-                break
-            try:
-                for item in envoys_from(parse_response(data)):
-                    found.setdefault(item.host, item)
-            except ValueError:
-                continue
+        deadline = time.monotonic() + timeout + 1.0
+        for name in _browse(zc, timeout):
+            left = int(max(deadline - time.monotonic(), 0.05) * 1000)
+            info = zc.get_service_info(SERVICE, name, timeout=left)
+            item = found_from(info) if info is not None else None
+            if item is not None:
+                found = merge(found, item)
     except OSError:
         pass
     finally:
-        sock.close()
-    return list(found.values())
+        zc.close()
+    return found
 
 
-def _now() -> float:
-    import time
+def _same(a: Found, b: Found) -> bool:
+    """The same gateway: the same serial, or an address (or host) in common."""
+    if a.serial and b.serial:
+        return a.serial == b.serial
+    return bool({a.host, *a.addresses} & {b.host, *b.addresses})
 
-    return time.monotonic()
+
+def merge(found: list[Found], item: Found) -> list[Found]:
+    """`found` with `item` added, or folded into the entry of the same gateway."""
+    for index, known in enumerate(found):
+        if _same(known, item):
+            addresses = tuple(dict.fromkeys((*known.addresses, *item.addresses)))
+            sources = " + ".join(dict.fromkeys((*known.source.split(" + "), item.source)))
+            found[index] = dataclasses.replace(
+                known, serial=known.serial or item.serial,
+                firmware=known.firmware or item.firmware, source=sources, addresses=addresses)
+            return found
+    return [*found, item]
 
 
 def discover(timeout: float = 2.0,
              browse: Callable[[float], list[Found]] = mdns_browse,
              lookup: Callable[[str, float], list[str]] = resolve) -> list[Found]:
-    """`envoy.local` and mDNS at the same time; one entry per gateway."""
+    """`envoy.local` and mDNS at the same time; one entry per gateway.
+
+    A gateway that mDNS found and `envoy.local` resolves to is listed once, by the address
+    mDNS gave (the daemon then does not depend on name resolution); otherwise `envoy.local`
+    is listed by name when it resolves.
+    """
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         names = pool.submit(lookup, DEFAULT_HOST, timeout)
         seen = pool.submit(browse, timeout)
-        results = [Found(DEFAULT_HOST, source=DEFAULT_HOST)] if names.result() else []
+        results: list[Found] = []
         for item in seen.result():
-            duplicate = any(item.host == r.host or (item.serial and item.serial == r.serial)
-                            for r in results)
-            if not duplicate:
-                results.append(item)
+            results = merge(results, item)
+        addresses = names.result()
+    if addresses:
+        local = Found(DEFAULT_HOST, source=DEFAULT_HOST, addresses=tuple(addresses))
+        if any(_same(r, local) for r in results):
+            return merge(results, local)
+        results.insert(0, local)
     return results

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from enphase_monitor.enlighten import TokenInfo
+from enphase_monitor.nutvars import RUNTIME_LOW
 
 from . import daemonconf
-from .answers import Answers, Existing, SecretStore, credential_path, existing_upses
+from .answers import (
+    CHARGE_LOW,
+    Answers,
+    Existing,
+    SecretStore,
+    credential_path,
+    existing_upses,
+)
 from .changes import Change, DeleteFile, MakeDir, Plan, RunCommand, WriteFile
 from .nutconf import UpsConf
 from .system import (
@@ -148,21 +156,31 @@ def _under(path: PurePosixPath, directory: PurePosixPath) -> bool:
 
 # --------------------------------------------------------------------------- the port file
 
-def port_text(old: str | None, ups: str, charge_low: int) -> str:
-    """The port file: a new one, or the old one with its battery.charge.low line set."""
-    line = f"battery.charge.low: {charge_low}"
-    if old is None:
-        return PORT_HEADER.format(ups=ups) + line + "\n"
-    lines = old.splitlines(keepends=True)
+def port_text(old: str | None, ups: str, charge_low: int, runtime_low: int = 0) -> str:
+    """The port file: a new one, or the old one with its low-battery lines set.
+
+    battery.charge.low is always written; battery.runtime.low (seconds) only when above 0, and
+    an old one is removed when 0 (the user turned the rule off).
+    """
+    text = PORT_HEADER.format(ups=ups) if old is None else old
+    text = _port_line(text, CHARGE_LOW, str(charge_low))
+    return _port_line(text, RUNTIME_LOW, str(runtime_low) if runtime_low > 0 else None)
+
+
+def _port_line(text: str, name: str, value: str | None) -> str:
+    """`text` with the line of variable `name` set to `value` (None: removed), else appended."""
+    lines = text.splitlines(keepends=True)
     for index, current in enumerate(lines):
-        name, colon, _ = current.partition(":")
-        if colon and name.strip() == "battery.charge.low":
+        var, colon, _ = current.partition(":")
+        if colon and var.strip() == name:
             ending = current[len(current.rstrip("\r\n")):] or "\n"
-            lines[index] = line + ending
+            lines[index] = "" if value is None else f"{name}: {value}{ending}"
             return "".join(lines)
+    if value is None:
+        return text
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    return "".join(lines) + line + "\n"
+    return "".join(lines) + f"{name}: {value}\n"
 
 
 def port_label(ans: Answers, ctx: Context) -> tuple[str, list[Change]]:
@@ -466,7 +484,8 @@ def build_setup(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> P
         plan.add(ensure_dir(ctx, ans.state_dir, 0o750, owner,
                             "the daemon's state: port file and token cache", label))
     port_old = ctx.system.read_text(ans.port_path)
-    plan.add(write(ctx, ans.port_path, port_text(port_old, ans.ups, ans.charge_low),
+    port_new = port_text(port_old, ans.ups, ans.charge_low, ans.runtime_low)
+    plan.add(write(ctx, ans.port_path, port_new,
                    mode=None if port_old is not None else 0o640,
                    owner=None if port_old is not None else owner,
                    purpose="dummy-ups port file", label=label))

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from enphase_monitor.enlighten import TokenInfo
 
-from . import discovery, validate
+from . import discovery, protectplan, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
 from .changes import Outcome, Plan
 from .discovery import Found, Probe
 from .plan import Context, build_reauth, build_remove, build_setup
+from .protect import ProtectAnswers
 from .system import Facts, Result, System
 from .validate import CheckResult, Progress
 
@@ -60,6 +61,7 @@ class Session:
     checked: CheckResult | None = None
     plan: Plan | None = None
     outcome: Outcome | None = None
+    protect: ProtectAnswers | None = None  # the "protect this host" answers (None: not asked)
 
     @classmethod
     def start(cls, system: System, facts: Facts, ups: str | None = None, mode: str = SETUP,
@@ -101,10 +103,14 @@ class Session:
         """The plan for this session's mode and answers."""
         if self.mode == REMOVE:
             self.plan = build_remove(self.context, delete_port, delete_config)
+            protectplan.extend_remove(self.plan, self.context, self.existing.ups)
         elif self.mode == REAUTH:
             self.plan = build_reauth(self.answers, self.context, self.token)
         else:
             self.plan = build_setup(self.answers, self.context, self.token)
+            if self.protect is not None:
+                protectplan.extend_setup(self.plan, self.protect, self.answers.ups,
+                                         self.context)
         return self.plan
 
     def upsc(self, wait: float = 20.0) -> Result:

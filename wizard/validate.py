@@ -1,4 +1,4 @@
-"""Live check of the credentials: Enlighten login, token for this serial, one gateway call.
+"""Live check of the credentials: Enlighten login, token for this serial, the gateway's hardware.
 
 Each failure is classified (what failed, which answer to fix) and keeps the real reason, so
 the screens and the non-interactive mode can say what went wrong and where.
@@ -7,17 +7,23 @@ the screens and the non-interactive mode can say what went wrong and where.
 from __future__ import annotations
 
 import enum
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from enphase_monitor.enlighten import EnlightenClient, TokenInfo
+from enphase_monitor.ensemble import Inventory
 from enphase_monitor.errors import (
     CloudError,
+    GatewayDataError,
     LoginError,
     MfaRequiredError,
     TokenError,
 )
+from enphase_monitor.gateway import INVENTORY, SECCTRL
+from enphase_monitor.models import SecCtrl
+from enphase_monitor.topology import SIGNAL_NAMES, Refusal, Topology, choose_signal
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 
 from .answers import Answers
@@ -36,6 +42,7 @@ class Failure(enum.StrEnum):
     TOKEN = "token"
     GATEWAY_UNREACHABLE = "gateway-unreachable"
     GATEWAY_REFUSED = "gateway-refused"
+    HARDWARE = "hardware"  # the gateway's hardware cannot act as a UPS
 
 
 # which answer the user should fix, per failure
@@ -47,6 +54,7 @@ FIELD = {
     Failure.TOKEN: "token",
     Failure.GATEWAY_UNREACHABLE: "host",
     Failure.GATEWAY_REFUSED: "serial",
+    Failure.HARDWARE: "host",
 }
 
 
@@ -134,8 +142,52 @@ def _gateway(answers: Answers, info: TokenInfo, gateway: Transport,
     if reply.status != 200:
         return CheckResult(False, f"The gateway answered HTTP {reply.status} on"
                            f" {GATEWAY_CHECK}", Failure.GATEWAY_UNREACHABLE)
-    return CheckResult(True, f"gateway accepted the token ({info.describe(time.time())})",
-                       token=info)
+    return _hardware(answers, info, gateway, progress)
+
+
+def _get_json(answers: Answers, info: TokenInfo, gateway: Transport, path: str) -> object:
+    """One authenticated GET, decoded; None for a 404 (firmware without that endpoint).
+
+    Raises:
+        TransportError: no answer.
+        GatewayDataError: another status, or not JSON.
+    """
+    reply = gateway.request("GET", f"https://{answers.envoy_host}{path}", timeout=10.0, headers={
+        "Authorization": f"Bearer {info.token}", "Accept": "application/json"})
+    if reply.status == 404:
+        return None
+    if reply.status != 200:
+        raise GatewayDataError(f"HTTP {reply.status} on {path}", path, reply.status)
+    try:
+        return json.loads(reply.text)
+    except (ValueError, RecursionError):
+        raise GatewayDataError(f"{path} did not answer JSON", path) from None
+
+
+def _hardware(answers: Answers, info: TokenInfo, gateway: Transport,
+              progress: Progress) -> CheckResult:
+    """The backup hardware, and the grid signal the daemon will use (or why it refuses)."""
+    progress("Reading the gateway's backup hardware")
+    try:
+        raw = _get_json(answers, info, gateway, INVENTORY)
+        inventory = Inventory() if raw is None else Inventory.from_api(raw)
+        try:
+            found = _get_json(answers, info, gateway, SECCTRL)
+            secctrl = None if found is None else SecCtrl.from_api(found)
+        except GatewayDataError:
+            secctrl = None
+    except (TransportError, GatewayDataError) as exc:
+        return CheckResult(False, f"Could not read the gateway's hardware: {exc}",
+                           Failure.GATEWAY_UNREACHABLE)
+    topology = Topology.detect(inventory, secctrl)
+    choice = choose_signal(topology)
+    if isinstance(choice, Refusal):
+        why = str(choice)
+        return CheckResult(False, f"{why[:1].upper()}{why[1:]}. enphase-setup does not set up"
+                           " this gateway as a UPS.", Failure.HARDWARE)
+    return CheckResult(True, f"gateway accepted the token ({info.describe(time.time())});"
+                       f" found {topology.found()}: the grid state comes from"
+                       f" {SIGNAL_NAMES[choice]}", token=info)
 
 
 def check(answers: Answers, progress: Progress | None = None,

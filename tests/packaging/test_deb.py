@@ -92,13 +92,15 @@ def test_setup_deb_contents(deb_build: Build):
 
 
 def test_setup_deb_control_fields(deb_build: Build):
-    """Depends: Debian's python3 and the daemon of the same build; none of Debian's (too old)
-    python3-rich, python3-pygments... although the vendored dist-infos require them."""
+    """Depends: Debian's python3, the daemon of the same build and python3-zeroconf (not
+    vendored); none of Debian's (too old) python3-rich, python3-pygments... although the
+    vendored dist-infos require them."""
     fields = control(deb_build.files["setup"])
     assert (fields["Package"], fields["Version"], fields["Architecture"]) == (
         "enphase-monitor-setup", project_version(), "all")
     depends = {d.strip() for d in fields["Depends"].split(",")}
-    assert depends == {"python3:any (>= 3.11~)", f"enphase-monitor (= {project_version()})"}
+    assert depends == {"python3:any (>= 3.11~)", f"enphase-monitor (= {project_version()})",
+                       "python3-zeroconf"}
 
 
 def test_setup_copyright_names_every_vendored_project():

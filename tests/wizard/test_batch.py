@@ -84,6 +84,19 @@ def test_dry_run_changes_nothing(root: Path, sim: Simulator, tmp_path: Path,
     assert "PASSWORD=<hidden>" in out and sim.state.password not in out
 
 
+def test_hardware_that_cannot_be_a_ups_is_not_set_up(root: Path, sim: Simulator, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    sim.update(topology="no-backup")
+    before = tree(root)
+    runner = recorder()
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)], runner) == 1
+    out = capsys.readouterr().out
+    assert "error: This gateway cannot act as a UPS: found 1 IQ Battery" in out
+    assert "cannot island" in out
+    assert tree(root) == before and runner.changes == []
+
+
 def test_missing_answer_is_named(root: Path, sim: Simulator, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     answers = answers_file(tmp_path / "answers", sim, USERNAME=None)
@@ -233,3 +246,13 @@ def test_root_option_records_commands_and_fakes_the_credential(
     # without `systemctl --version` answering, systemd counts as absent: config store only
     assert done.returncode == 0, done.stdout + done.stderr
     assert (root / "etc/nut/enphase-ups.conf").exists()
+
+
+def test_runtime_low_flag(root: Path, sim: Simulator, tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers), "--runtime-low", "999999"]) == 2
+    assert "RUNTIME_LOW must be between 0 (off) and 172800" in capsys.readouterr().out
+    assert run(root, sim, ["-n", "--answers", str(answers), "--runtime-low", "900"]) == 0
+    port = (root / "var/lib/enphase-monitor/ups.dev").read_text()
+    assert port.endswith("battery.charge.low: 20\nbattery.runtime.low: 900\n")

@@ -1,17 +1,29 @@
-"""Finding the gateway: /info.xml, the certificate, and mDNS (a responder on loopback)."""
+"""Finding the gateway: /info.xml, the certificate, and mDNS.
+
+mDNS is tested against a real responder: python-zeroconf registers `_enphase-envoy._tcp` on
+127.0.0.1 (multicast on loopback works on Linux without the MULTICAST flag on lo), and the
+wizard browses on 127.0.0.1. Instance names and serials are unique per test, so runs in
+parallel on the same machine do not see each other's gateways as theirs.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
-import struct
-import threading
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from zeroconf import ServiceInfo, Zeroconf
 
 from enphase_monitor.simulator import Simulator
 from enphase_setup import discovery
-from enphase_setup.discovery import Found, encode_name
+from enphase_setup.discovery import SERVICE, Found
+from tests.wizard.conftest import ROOT
 
 
 def test_probe_reads_serial_firmware_and_certificate(sim: Simulator) -> None:
@@ -43,74 +55,133 @@ def test_split_host(host: str, split: tuple[str, int]) -> None:
     assert discovery.split_host(host) == split
 
 
-def rr(name: str, rtype: int, data: bytes) -> bytes:
-    return encode_name(name) + struct.pack("!HHIH", rtype, 0x8001, 120, len(data)) + data
+LOOPBACK = ["127.0.0.1"]
 
 
-def announcement(serial: str = "122302045678", port: int = 443) -> bytes:
-    """What an IQ Gateway answers to a PTR query (answer + additional records)."""
-    service = "_enphase-envoy._tcp.local"
-    instance = f"envoy.{service}"
-    txt = b"".join(bytes([len(t)]) + t for t in
-                   (f"serialnum={serial}".encode(), b"protovers=8.2.4264"))
-    header = struct.pack("!6H", 0, 0x8400, 0, 1, 0, 3)
-    srv = struct.pack("!3H", 0, 0, port) + encode_name("envoy.local")
-    return (header + rr(service, 12, encode_name(instance)) + rr(instance, 33, srv)
-            + rr(instance, 16, txt) + rr("envoy.local", 1, socket.inet_aton("192.0.2.50")))
-
-
-def test_parse_an_announcement() -> None:
-    found = discovery.envoys_from(discovery.parse_response(announcement()))
-    assert found == [Found("192.0.2.50", "122302045678", "8.2.4264", "mDNS")]
-
-
-def test_compressed_names_and_other_port() -> None:
-    data = announcement(port=8443)
-    found = discovery.envoys_from(discovery.parse_response(data))
-    assert found[0].host == "192.0.2.50:8443"
-
-
-def test_malformed_packets_raise_valueerror() -> None:
-    with pytest.raises(ValueError):
-        discovery.parse_response(b"\x00\x01")
-    with pytest.raises(ValueError):
-        discovery.parse_response(announcement()[:40])
+def gateway(serial: str, address: str = "127.0.0.1", port: int = 80,
+            props: dict[str, str] | None = None) -> ServiceInfo:
+    """What an IQ Gateway announces: `envoy._enphase-envoy._tcp.local.` at `envoy.local:80`,
+    with its serial and firmware in TXT (the names are made unique here)."""
+    unique = f"envoy-{uuid.uuid4().hex[:8]}"
+    name = f"{unique}.{SERVICE}"
+    txt = {"serialnum": serial, "protovers": "8.2.4264", "txtvers": "1"}
+    txt.update(props or {})
+    return ServiceInfo(SERVICE, name, port=port, properties=txt, server=f"{unique}.local.",
+                       addresses=[socket.inet_aton(address)])
 
 
 @pytest.fixture
-def responder() -> Iterator[tuple[str, int]]:
-    """A UDP 'gateway' on loopback answering mDNS queries (legacy unicast)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5)
-    queries: list[bytes] = []
-
-    def serve() -> None:
-        try:
-            data, peer = sock.recvfrom(9000)
-        except OSError:
-            return
-        queries.append(data)
-        sock.sendto(b"garbage", peer)
-        sock.sendto(announcement(), peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield sock.getsockname()
-    thread.join(timeout=5)
-    sock.close()
-    assert queries and queries[0] == discovery.build_query()
+def responder() -> Iterator[Zeroconf]:
+    """A real mDNS responder on loopback (python-zeroconf)."""
+    zc = Zeroconf(interfaces=LOOPBACK)
+    yield zc
+    zc.unregister_all_services()
+    zc.close()
 
 
-def test_browse_collects_answers(responder: tuple[str, int]) -> None:
-    found = discovery.mdns_browse(timeout=1.0, target=responder)
-    assert found == [Found("192.0.2.50", "122302045678", "8.2.4264", "mDNS")]
+def serial() -> str:
+    return str(uuid.uuid4().int)[:12]
 
 
-def test_discover_merges_envoy_local_and_mdns() -> None:
+def mine(found: list[Found], *serials: str) -> list[Found]:
+    return [f for f in found if f.serial in serials]
+
+
+def test_browse_finds_a_gateway_on_loopback(responder: Zeroconf) -> None:
+    sn = serial()
+    responder.register_service(gateway(sn))
+    found = mine(discovery.mdns_browse(1.5, LOOPBACK), sn)
+    # port 80 in the announcement is the gateway's HTTP port: the API is HTTPS on 443
+    assert found == [Found("127.0.0.1", sn, "8.2.4264", "mDNS", ("127.0.0.1",))]
+
+
+def test_one_gateway_announced_twice_is_listed_once(responder: Zeroconf) -> None:
+    sn, other = serial(), serial()
+    responder.register_service(gateway(sn, "127.0.0.1"))
+    responder.register_service(gateway(sn, "127.0.0.2"))
+    responder.register_service(gateway(other, "127.0.0.3"))
+    found = mine(discovery.mdns_browse(1.5, LOOPBACK), sn, other)
+    # the order in which the two announcements of `sn` resolve varies: compare as sets
+    assert sorted((f.serial, sorted(f.addresses)) for f in found) == sorted([
+        (sn, ["127.0.0.1", "127.0.0.2"]), (other, ["127.0.0.3"])])
+
+
+def test_hostile_txt_values_are_dropped(responder: Zeroconf) -> None:
+    sn = serial()
+    responder.register_service(gateway(sn, "127.0.0.4", props={"protovers": "8\x1b[2J" + "9" * 80}))
+    bad = serial() + "\n"
+    responder.register_service(gateway(bad, "127.0.0.5"))
+    found = discovery.mdns_browse(1.5, LOOPBACK)
+    ours = {f.addresses: f for f in found if f.host in ("127.0.0.4", "127.0.0.5")}
+    assert ours[("127.0.0.4",)].serial == sn and ours[("127.0.0.4",)].firmware is None
+    assert ours[("127.0.0.5",)].serial is None
+
+
+def test_discover_lists_envoy_local_and_mdns_once(responder: Zeroconf) -> None:
+    """envoy.local resolving to the address mDNS found is the same gateway: one entry."""
+    sn = serial()
+    responder.register_service(gateway(sn, "127.0.0.6"))
     found = discovery.discover(
-        timeout=0.5, browse=lambda _t: [Found("192.0.2.50", "1", "8", "mDNS")],
-        lookup=lambda _n, _t: ["192.0.2.50"])
+        timeout=1.5, browse=lambda t: mine(discovery.mdns_browse(t, LOOPBACK), sn),
+        lookup=lambda _n, _t: ["127.0.0.6"])
+    assert found == [Found("127.0.0.6", sn, "8.2.4264", "mDNS + envoy.local", ("127.0.0.6",))]
+
+
+def test_discover_keeps_envoy_local_when_it_is_another_gateway() -> None:
+    found = discovery.discover(
+        timeout=0.5, browse=lambda _t: [Found("192.0.2.50", "1", "8", "mDNS", ("192.0.2.50",))],
+        lookup=lambda _n, _t: ["192.0.2.51"])
     assert [f.host for f in found] == ["envoy.local", "192.0.2.50"]
     nothing = discovery.discover(timeout=0.5, browse=lambda _t: [], lookup=lambda _n, _t: [])
     assert nothing == []
+
+
+def test_without_zeroconf_discovery_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "zeroconf", None)
+    assert discovery.mdns_problem() is not None and "zeroconf" in str(discovery.mdns_problem())
+    assert discovery.mdns_browse(0.1, LOOPBACK) == []
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+DEBIAN_CHECK = """
+import json, socket, sys
+import zeroconf
+from zeroconf import ServiceInfo, Zeroconf
+from enphase_setup import discovery
+serial = sys.argv[1]
+zc = Zeroconf(interfaces=["127.0.0.1"])
+zc.register_service(ServiceInfo(discovery.SERVICE, f"envoy-{serial}." + discovery.SERVICE,
+    port=80, properties={"serialnum": serial, "protovers": "7.6.175"}, server="envoy.local.",
+    addresses=[socket.inet_aton("127.0.0.7")]))
+found = [f for f in discovery.mdns_browse(1.5, ["127.0.0.1"]) if f.serial == serial]
+zc.unregister_all_services(); zc.close()
+print(json.dumps({"version": zeroconf.__version__, "zeroconf": zeroconf.__file__,
+                  "found": [[f.host, f.serial, f.firmware] for f in found]}))
+"""
+
+
+def test_debian_python3_zeroconf(tmp_path: Path) -> None:
+    """The distribution's python3-zeroconf (0.47 on Debian 12), as the packaged wizard uses it.
+
+    scripts/test installs python3-zeroconf; the system interpreter imports it from
+    dist-packages, the way /usr/bin/enphase-setup does (Textual comes from the vendor
+    directory, zeroconf never does).
+    """
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import zeroconf"], capture_output=True,
+                           check=False)
+    if probe.returncode != 0:
+        pytest.skip("python3-zeroconf is not installed (./scripts/test installs it)")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "enphase_setup").symlink_to(ROOT / "wizard", target_is_directory=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": f"{site}:{ROOT}",
+           "ENPHASE_SETUP_VENDOR_DIR": str(tmp_path / "no-vendor")}
+    sn = serial()
+    out = subprocess.run([SYSTEM_PYTHON, "-c", DEBIAN_CHECK, sn], capture_output=True,
+                         text=True, env=env, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["zeroconf"].startswith("/usr/lib/python3/dist-packages/")
+    vendored = (ROOT / "packaging/wizard-vendor.txt").read_text().lower()
+    assert "zeroconf" not in vendored and "ifaddr" not in vendored
+    assert result["found"] == [["127.0.0.7", sn, "7.6.175"]], result

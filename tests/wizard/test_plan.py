@@ -11,7 +11,7 @@ import pytest
 from enphase_monitor.config import load_config
 from enphase_setup.answers import SecretStore
 from enphase_setup.changes import RunCommand, WriteFile
-from enphase_setup.plan import build_setup
+from enphase_setup.plan import build_setup, port_text
 from enphase_setup.session import REAUTH, REMOVE, Session
 from enphase_setup.system import (
     Command,
@@ -141,6 +141,30 @@ def test_rerun_is_an_edit_prefilled_and_plans_nothing(root: Path) -> None:
     assert titles == ["Edit /var/lib/enphase-monitor/solar.dev (dummy-ups port file)",
                       "Restart enphase-monitor@solar.service and nut-driver@solar.service"]
     assert "-battery.charge.low: 35\n+battery.charge.low: 25" in plan.changes[0].preview()
+
+
+def test_runtime_low_is_written_prefilled_and_removed(root: Path) -> None:
+    first = session_for(root, runtime_low=1800)
+    assert build_setup(first.answers, first.context, token_info()).apply(first.system).ok
+    port = root / "var/lib/enphase-monitor/ups.dev"
+    assert port.read_text().endswith("battery.charge.low: 20\nbattery.runtime.low: 1800\n")
+    system = System(root, env={}, runner=recorder())
+    again = Session.start(system, probe(system))
+    assert again.answers.runtime_low == 1800
+    again.answers.runtime_low = 0  # turned off: the line goes
+    plan = again.build_plan()
+    assert "-battery.runtime.low: 1800" in plan.changes[0].preview()
+    assert plan.apply(again.system).ok
+    assert "battery.runtime.low" not in port.read_text()
+
+
+@pytest.mark.parametrize(("old", "expected"), [
+    (None, "battery.charge.low: 20\nbattery.runtime.low: 600\n"),
+    ("x: 1\nbattery.runtime.low: 5\r\nbattery.charge.low: 9", "x: 1\nbattery.runtime.low: 600\r\n"
+     "battery.charge.low: 20\n"),
+])
+def test_port_text_sets_both_lines_in_place(old: str | None, expected: str) -> None:
+    assert port_text(old, "ups", 20, 600).endswith(expected)
 
 
 def test_failed_step_rolls_back_to_the_exact_previous_state(root: Path) -> None:

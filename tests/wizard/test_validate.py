@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from enphase_monitor.simulator import Simulator
 from enphase_setup.answers import Answers
 from enphase_setup.validate import Failure, check
@@ -23,8 +25,29 @@ def test_good_credentials(sim: Simulator) -> None:
     assert result.ok, result.message
     assert result.token is not None and result.token.serial == sim.state.serial
     assert steps == ["Logging in to Enlighten", f"Getting a token for gateway {sim.state.serial}",
-                     f"Asking the gateway at {sim.gateway_host} with the token"]
+                     f"Asking the gateway at {sim.gateway_host} with the token",
+                     "Reading the gateway's backup hardware"]
     assert sim.stats()["requests"].get("/ivp/livedata/status") == 1
+    assert "IQ System Controller" in result.message and "relay" in result.message
+
+
+def test_collar_system_is_accepted(sim: Simulator) -> None:
+    sim.update(topology="collar")
+    result = check(answers_for(sim))
+    assert result.ok, result.message
+    assert "IQ Meter Collar" in result.message
+
+
+@pytest.mark.parametrize(("topology", "why"), [
+    ("no-backup", "cannot island"), ("no-battery", "nothing to run on")])
+def test_hardware_that_cannot_be_a_ups_is_refused_with_the_reason(
+    sim: Simulator, topology: str, why: str
+) -> None:
+    sim.update(topology=topology)
+    result = check(answers_for(sim))
+    assert not result.ok and result.failure is Failure.HARDWARE
+    assert result.message.startswith("This gateway cannot act as a UPS: found")
+    assert why in result.message and "does not set up this gateway" in result.message
 
 
 def test_bad_password(sim: Simulator) -> None:

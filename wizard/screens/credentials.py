@@ -133,6 +133,8 @@ class CredentialsScreen(WizardScreen):
         elif result.failure in (Failure.SERIAL, Failure.GATEWAY_REFUSED,
                                 Failure.GATEWAY_UNREACHABLE):
             message += "\n  Go Back [Esc] to change the gateway host or serial."
+        elif result.failure is Failure.HARDWARE:
+            message += "\n  Go Back [Esc] to choose another gateway."
         self.set_message("result", message, "error")
         focus = {"password": "#password", "username": "#username", "token": "#token"}
         if result.field in focus:

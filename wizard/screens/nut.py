@@ -1,4 +1,4 @@
-"""Step 3: NUT: what was found, the UPS name, battery.charge.low, POLLFREQ and the port file."""
+"""Step 3: NUT: what was found, the UPS name, the low-battery rules, POLLFREQ and the port file."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.validation import Function, Integer, Regex
 from textual.widgets import Input, Static
+
+from enphase_monitor.nutvars import RUNTIME_CAP_S
 
 from ..answers import UPS_NAME
 from ..nutconf import UpsConf
@@ -54,6 +56,11 @@ class NutScreen(WizardScreen):
                      classes="label")
         yield Input(str(ans.charge_low), id="charge-low", type="integer", compact=True,
                     validators=[Integer(0, 100, failure_description="0 to 100")])
+        yield Static("battery.runtime.low: also LB when fewer seconds than this are left at the"
+                     " present load (0: off)", classes="label")
+        yield Input(str(ans.runtime_low), id="runtime-low", type="integer", compact=True,
+                    validators=[Integer(0, RUNTIME_CAP_S,
+                                        failure_description=f"0 to {RUNTIME_CAP_S}")])
         yield Static("POLLFREQ: seconds between full polls on grid (the relay is checked"
                      " every 5 s in between)", classes="label")
         yield Input(str(ans.pollfreq), id="pollfreq", type="integer", compact=True,
@@ -81,6 +88,7 @@ class NutScreen(WizardScreen):
     def go_next(self) -> None:
         ups = self.query_one("#ups", Input).value.strip()
         low = self.query_one("#charge-low", Input).value.strip()
+        runtime = self.query_one("#runtime-low", Input).value.strip() or "0"
         poll = self.query_one("#pollfreq", Input).value.strip()
         port = self.query_one("#port", Input).value.strip()
         problems = []
@@ -88,6 +96,8 @@ class NutScreen(WizardScreen):
             problems.append("UPS name: letters, digits, '_', '-' and '.' only")
         if not low.isdigit() or not 0 <= int(low) <= 100:
             problems.append("battery.charge.low: a whole number from 0 to 100")
+        if not runtime.isdigit() or not 0 <= int(runtime) <= RUNTIME_CAP_S:
+            problems.append(f"battery.runtime.low: a whole number from 0 to {RUNTIME_CAP_S}")
         if not poll.isdigit() or not 5 <= int(poll) <= 86400:
             problems.append("POLLFREQ: a whole number from 5 to 86400")
         if port_problem(port):
@@ -96,6 +106,7 @@ class NutScreen(WizardScreen):
             self.session.reload(ups)
             ans = self.session.answers
             ans.ups, ans.charge_low, ans.pollfreq, ans.port_file = ups, int(low), int(poll), port
+            ans.runtime_low = int(runtime)
             conf = UpsConf(self.session.system.read_text(self.session.facts.nut.ups_conf) or "")
             problem = section_problem(ans, conf)
             if problem:
