@@ -17,9 +17,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import Failure, TransportError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 SLICE_S = 0.1  # the longest one blocking call waits before the deadline and stop are checked
 MAX_PENDING_LOOKUPS = 4  # name look-ups still running in the background (a hung resolver)
@@ -69,31 +72,8 @@ def _sliced(sock: socket.socket, deadline: Deadline | None, call: Callable[[], T
 
 
 class DeadlineSocket(socket.socket):
-    """A TCP socket whose reads and writes obey `deadline` (used before TLS: proxy CONNECT)."""
-
-    deadline: Deadline | None = None
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        base = super().recv
-        return _sliced(self, self.deadline, lambda: base(bufsize, flags))
-
-    def recv_into(self, buffer: memoryview | bytearray, nbytes: int = 0,  # type: ignore[override]
-                  flags: int = 0) -> int:
-        base = super().recv_into
-        return _sliced(self, self.deadline, lambda: base(buffer, nbytes, flags))
-
-    def send(self, data: bytes | memoryview, flags: int = 0) -> int:  # type: ignore[override]
-        base = super().send
-        return _sliced(self, self.deadline, lambda: base(data, flags))
-
-    def sendall(self, data: bytes | memoryview, flags: int = 0) -> None:  # type: ignore[override]
-        view = memoryview(data).cast("B")
-        while view:
-            view = view[self.send(view, flags):]
-
-
-class DeadlineSSLSocket(ssl.SSLSocket):
-    """The TLS socket (`SSLContext.sslsocket_class`): reads, writes, handshake obey `deadline`."""
+    """A socket whose reads and writes obey `deadline`: plain TCP (the proxy's CONNECT), and
+    the base of DeadlineSSLSocket, where `super()` is ssl.SSLSocket's TLS read and write."""
 
     deadline: Deadline | None = None
 
@@ -101,19 +81,25 @@ class DeadlineSSLSocket(ssl.SSLSocket):
         base = super().recv
         return _sliced(self, self.deadline, lambda: base(buflen, flags))
 
-    def recv_into(self, buffer: memoryview | bytearray, nbytes: int | None = None,  # type: ignore[override]
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int | None = None,
                   flags: int = 0) -> int:
         base = super().recv_into
+        if nbytes is None:  # each class has its own default: let it apply
+            return _sliced(self, self.deadline, lambda: base(buffer, flags=flags))
         return _sliced(self, self.deadline, lambda: base(buffer, nbytes, flags))
 
-    def send(self, data: bytes | memoryview, flags: int = 0) -> int:  # type: ignore[override]
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
         base = super().send
         return _sliced(self, self.deadline, lambda: base(data, flags))
 
-    def sendall(self, data: bytes | memoryview, flags: int = 0) -> None:  # type: ignore[override]
+    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
         view = memoryview(data).cast("B")
         while view:
             view = view[self.send(view, flags):]
+
+
+class DeadlineSSLSocket(DeadlineSocket, ssl.SSLSocket):
+    """The TLS socket (`SSLContext.sslsocket_class`): reads, writes, handshake obey `deadline`."""
 
     def handshake(self) -> None:
         """The TLS handshake, in slices."""

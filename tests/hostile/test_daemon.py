@@ -89,7 +89,7 @@ ATTACK_WORDS = {
     "deep_json": "more than 10000 objects and arrays",
     "invalid_utf8": "not valid UTF-8",
     "nul_bytes": "not valid JSON",
-    "control_chars": "neither closed nor open",
+    "control_chars": "grid state not understood",
     "cookie_flood": "header line longer than",
     "many_headers": "more than 100 header lines",
     "long_status": "status line longer than",
