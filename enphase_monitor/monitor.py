@@ -59,11 +59,11 @@ class Clients:
         self.tokens.cloud.transport.close()
 
 
-def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0, *,
+def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0,
                   stop: threading.Event | None = None) -> Clients:
     """Wire config -> transports -> token manager -> gateway client -> poller.
 
-    `stop`, once set, cancels the request in flight and every later one (kind "cancelled").
+    `stop`, once set, makes the HTTPS transports end a request in progress (SIGTERM).
     """
     cycle = None
     cloud_http: Transport
@@ -71,7 +71,7 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
     if config.test:
         cycle = TestCycle(charge_low)
         cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
-                                                  config.tokens_url, cycle, stop)
+                                                  config.tokens_url, cycle)
     else:
         cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop)
         gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -55,12 +54,11 @@ class TestTransport:
     """Answers from the TEST_* values instead of the network."""
 
     def __init__(self, values: Mapping[str, str], login_url: str, tokens_url: str,
-                 cycle: TestCycle, stop: threading.Event | None = None) -> None:
+                 cycle: TestCycle) -> None:
         self.values = values
         self.login_url = login_url
         self.tokens_url = tokens_url
         self.cycle = cycle
-        self.stop = stop
 
     def _answer(self, text: str, mode: str) -> Reply:
         if not text:
@@ -77,8 +75,6 @@ class TestTransport:
         data: Mapping[str, str] | None = None,
         json_body: object = None,
     ) -> Reply:
-        if self.stop is not None and self.stop.is_set():
-            raise TransportError(Failure.CANCELLED, "request cancelled: the daemon is stopping")
         if url.startswith(self.login_url):
             return self._answer(self.values.get("TEST_SESS", ""), "login")
         if url.startswith(self.tokens_url):

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from enphase_monitor import deadline as deadline_mod
-from enphase_monitor import testmode
 from enphase_monitor.cookies import MAX_COOKIES, MAX_JAR_BYTES, CookieJar, default_path
 from enphase_monitor.deadline import Deadline, resolve
 from enphase_monitor.errors import Failure, TransportError
@@ -233,14 +232,3 @@ def test_a_hung_look_up_is_bounded_by_the_deadline_and_the_stop() -> None:
     finally:
         release.set()
 
-
-def test_the_test_mode_transport_honours_the_stop_event() -> None:
-    stop = threading.Event()
-    http = testmode.TestTransport({"TEST_RELAY": '{"mains_oper_state": "closed"}'},
-                                  "https://login", "https://tokens",
-                                  testmode.TestCycle(lambda: 20.0), stop)
-    assert http.request("GET", "https://gw/ivp/ensemble/relay", timeout=1).status == 200
-    stop.set()
-    with pytest.raises(TransportError) as info:
-        http.request("GET", "https://gw/ivp/ensemble/relay", timeout=1)
-    assert info.value.kind is Failure.CANCELLED
