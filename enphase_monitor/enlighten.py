@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import logging
 import math
 import time
@@ -20,8 +19,11 @@ from .credentials import Secret
 from .errors import (
     AuthError,
     BackoffActive,
+    Cancelled,
+    CloudCancelled,
     CloudError,
     ConfigError,
+    Failure,
     FileTooLarge,
     LoginError,
     MfaRequiredError,
@@ -30,6 +32,7 @@ from .errors import (
     UnsafeFileError,
 )
 from .fileutil import atomic_write, read_regular
+from .httplimits import decode_json
 from .logsetup import REDACTOR, SECRETS
 from .textsafe import JWT_CHARACTERS, is_jwt_text
 from .transport import Transport, TransportError
@@ -81,7 +84,7 @@ class TokenInfo:
         if not is_jwt_text(token):
             raise TokenError(f"token is not a JWT: it must hold only {JWT_CHARACTERS}")
         try:
-            payload = json.loads(_b64url(parts[1]))
+            payload = decode_json(_b64url(parts[1]))
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise TokenError("token payload is not base64url JSON") from None
         if not isinstance(payload, dict):
@@ -143,7 +146,7 @@ class EnlightenClient:
                 data={"user[email]": username, "user[password]": password},
             )
         except TransportError as exc:
-            raise CloudError(f"Enlighten login unreachable: {exc}") from None
+            raise _cloud_error("Enlighten login", exc) from None
         if reply.status in (401, 403):
             raise LoginError(
                 f"Enlighten login refused for user {username}: check USERNAME and PASSWORD"
@@ -151,9 +154,10 @@ class EnlightenClient:
         if reply.status != 200:
             raise CloudError(f"Enlighten login answered HTTP {reply.status}", reply.status)
         try:
-            body = json.loads(reply.text)
-        except ValueError:
-            raise CloudError("Enlighten login answered with something other than JSON") from None
+            body = decode_json(reply.data)
+        except ValueError as exc:
+            raise CloudError(f"Enlighten login answered with something other than JSON"
+                             f" ({exc})") from None
         session = body.get("session_id") if isinstance(body, dict) else None
         if isinstance(session, str) and session:
             return session
@@ -178,7 +182,7 @@ class EnlightenClient:
                 json_body={"session_id": session_id, "serial_num": serial, "username": username},
             )
         except TransportError as exc:
-            raise CloudError(f"Enlighten token service unreachable: {exc}") from None
+            raise _cloud_error("Enlighten token service", exc) from None
         if reply.status >= 500:
             raise CloudError(f"Enlighten token service answered HTTP {reply.status}", reply.status)
         if reply.status != 200 or not reply.text.strip():
@@ -187,6 +191,13 @@ class EnlightenClient:
                 f" (HTTP {reply.status}): check SERIAL is this account's gateway"
             )
         return reply.text.strip()
+
+
+def _cloud_error(what: str, exc: TransportError) -> AuthError:
+    """A cancelled request is no cloud failure (no back-off); anything else is."""
+    if exc.kind is Failure.CANCELLED:
+        return CloudCancelled(f"{what}: {exc}")
+    return CloudError(f"{what} unreachable: {exc}", exc.status)
 
 
 class TokenCache:
@@ -303,7 +314,7 @@ class TokenManager:
             return self._renew(now).token
         except AuthError as exc:
             if cur is not None and cur.remaining(now) > 0:
-                if not isinstance(exc, BackoffActive):
+                if not isinstance(exc, BackoffActive | Cancelled):
                     log.warning("token renewal failed, still using the current one: %s", exc)
                 return cur.token
             raise

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from .textsafe import escape
 
 
 class MonitorError(Exception):
     """Base of every error this package raises on purpose."""
+
+
+class Cancelled(MonitorError):
+    """The daemon is stopping: a request was cut short. Not a fault of the gateway or cloud."""
+
+
+class Failure(StrEnum):
+    """Why an HTTP request got no usable answer (`TransportError.kind`)."""
+
+    TIMEOUT = "timeout"  # the request's deadline passed
+    CONNECTION = "connection"  # name resolution, connect, reset, closed early
+    TLS = "tls"  # handshake failed or the pinned certificate did not match
+    PROTOCOL = "protocol"  # not well-formed HTTP/1.1
+    LIMIT = "limit"  # an answer over a size or count limit
+    REDIRECT = "redirect"  # a 3xx answer: redirects are not followed
+    REQUEST = "request"  # the request itself is refused (URL, header value, proxy setting)
+    CANCELLED = "cancelled"  # the stop event was set
+
+
+class TransportError(MonitorError):
+    """No usable HTTP answer: `kind` says why; `status` is the HTTP status if one came."""
+
+    def __init__(self, kind: Failure, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
 
 
 class ConfigError(MonitorError):
@@ -58,6 +86,10 @@ class TokenError(AuthError):
     """A token is malformed, expired or refused."""
 
 
+class CloudCancelled(AuthError, Cancelled):
+    """A cloud request was cut short by a stop: no failure, no back-off."""
+
+
 class CloudError(AuthError):
     """The Enlighten cloud could not be reached or answered with an error."""
 
@@ -85,6 +117,10 @@ class GatewayError(MonitorError):
 
 class GatewayUnreachable(GatewayError):
     """No answer: connection refused or reset, TLS failure or timeout."""
+
+
+class GatewayCancelled(GatewayUnreachable, Cancelled):
+    """A gateway request was cut short by a stop: never retried."""
 
 
 class GatewayUnauthorized(GatewayError):

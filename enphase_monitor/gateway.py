@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,12 +10,15 @@ from typing import TypeVar
 from .enlighten import TokenManager
 from .ensemble import Inventory
 from .errors import (
+    Failure,
+    GatewayCancelled,
     GatewayDataError,
     GatewayError,
     GatewayHTTPError,
     GatewayUnauthorized,
     GatewayUnreachable,
 )
+from .httplimits import decode_json
 from .logsetup import TRACE
 from .models import GatewayInfo, LiveData, MeterReports, Relay, SecCtrl
 from .transport import Reply, Transport, TransportError
@@ -62,8 +64,8 @@ class GatewayClient:
             reply = self.transport.request("GET", self.base + path, timeout=self.timeout,
                                            headers=headers)
         except TransportError as exc:
-            stat.status, stat.latency, stat.error = None, None, f"{exc.kind}: {exc}"
-            raise GatewayUnreachable(f"{path}: {exc}", path) from None
+            stat.status, stat.latency, stat.error = exc.status, None, f"{exc.kind}: {exc}"
+            raise _gateway_error(exc, path) from None
         stat.status, stat.latency, stat.error = reply.status, reply.elapsed, None
         log.log(TRACE, "GET %s -> %d in %.3f s: %s", path, reply.status, reply.elapsed,
                 reply.text[:2000])
@@ -74,14 +76,18 @@ class GatewayClient:
         self._checked_token = token
         try:
             reply = self._request(CHECK_JWT, {"Authorization": f"Bearer {token}"})
-        except GatewayUnreachable:
+        except GatewayCancelled:
+            raise
+        except GatewayError:
             return
         if reply.status == 401:
             self.tokens.unauthorized()
             raise GatewayUnauthorized(f"{CHECK_JWT}: the gateway refused the token", CHECK_JWT, 401)
 
     def get(self, path: str, auth: bool = True) -> Reply:
-        """GET with one retry on a timeout, a reset, a 5xx or a first 401.
+        """GET with one retry (its own deadline) on a timeout, a reset, a 5xx or a first 401.
+
+        A cancelled request (the daemon is stopping) is never retried.
 
         Raises:
             GatewayError: subclasses say what failed.
@@ -101,6 +107,8 @@ class GatewayClient:
                 headers["Authorization"] = f"Bearer {token}"
             try:
                 reply = self._request(path, headers)
+            except GatewayCancelled:
+                raise
             except GatewayUnreachable:
                 if attempt == 2:
                     raise
@@ -122,20 +130,16 @@ class GatewayClient:
         raise GatewayError(f"{path}: no answer", path)  # pragma: no cover - loop always returns
 
     def get_json(self, path: str) -> object:
-        """GET and decode JSON.
+        """GET and decode JSON, bounded (httplimits.decode_json: UTF-8, depth, size).
 
         Raises:
-            GatewayDataError: empty, truncated or non-JSON body.
+            GatewayDataError: empty, truncated, non-UTF-8, too deep or non-JSON body.
         """
         reply = self.get(path)
-        if not reply.text.strip():
-            raise GatewayDataError(f"{path}: empty answer", path, reply.status)
         try:
-            return json.loads(reply.text)
-        except ValueError:
-            raise GatewayDataError(
-                f"{path}: answer is not valid JSON", path, reply.status
-            ) from None
+            return decode_json(reply.data)
+        except ValueError as exc:
+            raise GatewayDataError(f"{path}: {exc}", path, reply.status) from None
 
     def _model(self, path: str, build: Callable[[object], T]) -> T:
         return build(self.get_json(path))
@@ -160,3 +164,17 @@ class GatewayClient:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _gateway_error(exc: TransportError, path: str) -> GatewayError:
+    """The GatewayError for a failed request: only transient failures are GatewayUnreachable."""
+    message = f"{path}: {exc}"
+    if exc.kind is Failure.CANCELLED:
+        return GatewayCancelled(message, path)
+    if exc.kind is Failure.REDIRECT:
+        return GatewayHTTPError(message, path, exc.status)
+    if exc.kind is Failure.LIMIT:
+        return GatewayDataError(message, path, exc.status)
+    if exc.kind is Failure.REQUEST:
+        return GatewayError(message, path)
+    return GatewayUnreachable(message, path)

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
+from .errors import Failure
 from .transport import Reply, TransportError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class TestTransport:
 
     def _answer(self, text: str, mode: str) -> Reply:
         if not text:
-            raise TransportError("connection", f"Testing {mode} failure")
+            raise TransportError(Failure.CONNECTION, f"Testing {mode} failure")
         return Reply(200, text, 0.0)
 
     def request(
@@ -79,7 +80,7 @@ class TestTransport:
         if url.startswith(self.tokens_url):
             return self._answer(self.values.get("TEST_TOKEN", ""), "tokens")
         if self.cycle.step == "nocomms":
-            raise TransportError("connection", "Testing nocomms")
+            raise TransportError(Failure.CONNECTION, "Testing nocomms")
         if url.endswith("/auth/check_jwt"):
             return Reply(200, "<h2>Valid token.</h2>", 0.0)
         for suffix, key, mode in _PATHS:
@@ -88,7 +89,7 @@ class TestTransport:
                 text = text.replace("@RELAY_STATE@", self.cycle.relay_state())
                 text = text.replace("@BATT_SOC@", str(self.cycle.soc()))
                 return self._answer(text, mode)
-        raise TransportError("connection", f"Unknown test url: {url}")
+        raise TransportError(Failure.CONNECTION, f"Unknown test url: {url}")
 
     def close(self) -> None:
         """Nothing to close."""
