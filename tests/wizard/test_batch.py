@@ -16,7 +16,7 @@ from enphase_setup.cli import main
 from enphase_setup.runner import RecordingRunner
 from enphase_setup.system import System
 
-from .conftest import ROOT, recorder, sim_services
+from .conftest import DEBIAN_UPS_CONF, ROOT, make_root, recorder, sim_services
 from .test_plan import tree
 
 
@@ -295,3 +295,18 @@ def test_runtime_low_flag(root: Path, sim: Simulator, tmp_path: Path,
     assert run(root, sim, ["-n", "--answers", str(answers), "--runtime-low", "900"]) == 0
     port = (root / "var/lib/enphase-monitor/ups.dev").read_text()
     assert port.endswith("battery.charge.low: 20\nbattery.runtime.low: 900\n")
+
+
+def test_a_section_not_made_by_the_wizard_needs_adopt_section(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_root(tmp_path, ups_conf=DEBIAN_UPS_CONF.replace("[other]", "[apc]")
+                     + "\n[other]\n  driver = dummy-ups\n  port = other.dev\n")
+    before = tree(root)
+    answers = answers_file(tmp_path / "answers", sim, UPS="other")
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 2
+    out = capsys.readouterr().out
+    assert "that enphase-setup did not make" in out and "set ADOPT_SECTION=yes" in out
+    assert tree(root) == before
+    adopt = answers_file(tmp_path / "adopt", sim, UPS="other", ADOPT_SECTION="yes")
+    assert run(root, sim, ["-n", "--answers", str(adopt)]) == 0
+    assert "port = /var/lib/enphase-monitor/other.dev" in (root / "etc/nut/ups.conf").read_text()
