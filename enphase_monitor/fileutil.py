@@ -247,3 +247,23 @@ def _replace_in(dfd: int, path: Path, data: bytes, meta: FileMeta,
         raise
     with contextlib.suppress(OSError):
         os.fsync(dfd)
+
+
+def open_dir_nofollow(path: Path, what: str) -> int:
+    """Open a directory for fchmod/fchown, never following a symlink at its last component
+    (the caller closes the descriptor).
+
+    Raises:
+        FileNotFoundError: nothing has that name.
+        UnsafeFileError: a symlink, or not a directory.
+        OSError: any other failure to open.
+    """
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR) or not os.path.lexists(path):
+            raise
+        mode = os.lstat(path).st_mode
+        kind = "a symbolic link, which is never followed" if stat.S_ISLNK(mode) else (
+            "not a directory")
+        raise UnsafeFileError(path, f"{what} {path} is {kind}: put a directory there") from None

@@ -11,22 +11,24 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
-from enphase_monitor.errors import ConfigError
-from enphase_monitor.nutvars import RUNTIME_CAP_S, RUNTIME_LOW
+from enphase_monitor.errors import ConfigError, MonitorError
+from enphase_monitor.fileutil import read_regular
+from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.shellvars import parse_assignments
+from enphase_monitor.textsafe import escape
 
 from . import daemonconf
+from .facts import CREDSTORE, STATE_DIR, Facts
 from .nutconf import UpsConf
-from .system import CREDSTORE, STATE_DIR, Facts, System
+from .rules import answer_problem
+from .system import System
 
-UPS_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # as enphase_monitor.config
 CHARGE_LOW = "battery.charge.low"
-_TRUE = {"1", "yes", "true", "on", "y"}
+TRUE_WORDS = {"1", "yes", "true", "on", "y"}
 
 
 class SecretStore(enum.StrEnum):
@@ -62,6 +64,7 @@ class Answers:
     desc: str = ""
     secret_store: SecretStore = SecretStore.CONFIG
     keep_secret: bool = False  # re-run: the stored secret (credential, keyring) stays
+    adopt_section: bool = False  # take over a ups.conf section enphase-setup did not make
     enphase_login: str = ""  # the cloud URLs: only for tests and the simulator
     enphase_tokens: str = ""
     cloud_ca_file: str = ""
@@ -96,43 +99,38 @@ class Answers:
         return self.token if self.use_token else self.password
 
     def check(self) -> None:
-        """Validate the answers the plan needs.
+        """Validate the answers the plan needs: each by its rules, then what the flow needs.
 
         Raises:
             AnswerError: the first problem found, naming the answer.
         """
-        problems = [
-            (not UPS_NAME.fullmatch(self.ups),
-             f"UPS name '{self.ups}' may hold only letters, digits, '_', '-' and '.'"),
+        for item in fields(self):
+            value = getattr(self, item.name)
+            problem = answer_problem(item.name, value if isinstance(value, str) else str(value))
+            if problem:
+                raise AnswerError(problem)
+        missing = [
             (not self.serial.strip(), "SERIAL is needed (the gateway's serial number)"),
-            (not self.envoy_host.strip(), "ENVOY_HOST is needed"),
             (not self.use_token and not self.username, "USERNAME (Enlighten e-mail) is needed"),
             (not self.secret() and not self.keep_secret,
              "TOKEN is needed" if self.use_token else "PASSWORD is needed"),
-            (not 0 <= self.charge_low <= 100, "CHARGE_LOW must be between 0 and 100"),
-            (not 0 <= self.runtime_low <= RUNTIME_CAP_S,
-             f"RUNTIME_LOW must be between 0 (off) and {RUNTIME_CAP_S} seconds"),
-            (not 5 <= self.pollfreq <= 86400, "POLLFREQ must be between 5 and 86400"),
-            (not self.port_path.is_absolute(), "PORT_FILE must be an absolute path"),
         ]
-        for bad, message in problems:
+        for bad, message in missing:
             if bad:
                 raise AnswerError(message)
 
 
 ANSWER_KEYS = tuple(f.name.upper() for f in fields(Answers))
 FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
+SECRET_ANSWERS = ("PASSWORD", "TOKEN", "NAS_PASSWORD")
+INPUT_LIMIT = 64 * 1024  # an answers file is a few hundred bytes
+PRIVATE_MASK = 0o037  # group write or execute, anything for others: not 0600/0640
+BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
+INT_ANSWERS = ("charge_low", "runtime_low", "pollfreq")
 
 
 def _bool(text: str) -> bool:
-    return text.strip().lower() in _TRUE
-
-
-def _int(key: str, text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise AnswerError(f"{key} must be a whole number (got '{text}')") from None
+    return text.strip().lower() in TRUE_WORDS
 
 
 def _store(text: str) -> SecretStore:
@@ -140,7 +138,8 @@ def _store(text: str) -> SecretStore:
         return SecretStore(text.strip().lower())
     except ValueError:
         choices = ", ".join(s.value for s in SecretStore)
-        raise AnswerError(f"SECRET_STORE must be one of {choices} (got '{text}')") from None
+        raise AnswerError(f"SECRET_STORE must be one of {choices}"
+                          f" (got '{escape(text, 40)}')") from None
 
 
 def apply_values(base: Answers, values: dict[str, str]) -> Answers:
@@ -153,40 +152,85 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
     for key, raw in values.items():
         upper = key.upper()
         if upper in FILE_KEYS:
-            try:
-                secret = Path(raw).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise AnswerError(f"{upper}: cannot read {raw}: {exc.strerror}") from None
-            changes["password" if upper == "PASSWORD_FILE" else "token"] = secret
+            text, mode = read_input(Path(raw), upper)
+            problem = private_problem(Path(raw), mode, upper)
+            if problem:
+                raise AnswerError(problem)
+            secret = text.strip()
+            name = "password" if upper == "PASSWORD_FILE" else "token"
+            problem = answer_problem(name, secret)
+            if problem:
+                raise AnswerError(f"{upper} {raw}: {problem}")
+            changes[name] = secret
             if upper == "TOKEN_FILE":
                 changes["use_token"] = True
             continue
         if upper not in ANSWER_KEYS:
-            raise AnswerError(f"unknown answer {key} (known: {', '.join(ANSWER_KEYS)})")
+            raise AnswerError(f"unknown answer {escape(key, 40)} (known: {', '.join(ANSWER_KEYS)})")
         name = upper.lower()
-        if name in ("use_token", "pin_certificate", "keep_secret"):
+        problem = answer_problem(name, raw)
+        if problem:
+            raise AnswerError(problem)
+        if name in BOOL_ANSWERS:
             changes[name] = _bool(raw)
-        elif name in ("charge_low", "runtime_low", "pollfreq"):
-            changes[name] = _int(upper, raw)
+        elif name in INT_ANSWERS:
+            changes[name] = int(raw.strip())
         elif name == "secret_store":
             changes[name] = _store(raw)
         else:
             changes[name] = raw.strip() if name not in ("password", "token") else raw
     if "token" in changes and changes["token"] and "use_token" not in changes:
         changes["use_token"] = True
-    return replace(base, **changes)  # type: ignore[arg-type]
+    answers = replace(base)
+    for name, value in changes.items():
+        setattr(answers, name, value)
+    return answers
+
+
+def read_input(path: Path, what: str) -> tuple[str, int]:
+    """The text of an answers or secret file, and the mode of the very file read (a symlink
+    the user named is followed to its end, the file itself is read without following one).
+
+    Raises:
+        AnswerError: unreadable, not a regular file, larger than 64 KiB, or not UTF-8.
+    """
+    try:
+        found = read_regular(path.resolve(), INPUT_LIMIT, what)
+        return found.data.decode("utf-8"), found.meta.mode
+    except MonitorError as exc:
+        raise AnswerError(str(exc)) from None
+    except OSError as exc:
+        raise AnswerError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AnswerError(f"{what} {path} is not UTF-8 text") from None
+
+
+def private_problem(path: Path, mode: int, what: str) -> str | None:
+    """Why a file holding a secret is too open (it must be 0600 or 0640, as the config)."""
+    if mode & PRIVATE_MASK:
+        return (f"{what} {path} holds a secret and is mode {mode:04o}: it must be 0600 or 0640"
+                f" (run chmod 0600 {path})")
+    return None
 
 
 def read_answers_file(path: Path) -> dict[str, str]:
     """KEY=VALUE (config syntax) or JSON answers.
 
     Raises:
-        AnswerError: unreadable or malformed.
+        AnswerError: unreadable or malformed, or it holds PASSWORD or TOKEN and others may
+            read or change it.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AnswerError(f"cannot read answers file {path}: {exc.strerror}") from None
+    text, mode = read_input(path, "answers file")
+    values = _parse_answers(path, text)
+    secret = any(values.get(key) for key in SECRET_ANSWERS)
+    problem = private_problem(path, mode, "answers file") if secret else None
+    if problem:
+        raise AnswerError(problem)
+    return values
+
+
+def _parse_answers(path: Path, text: str) -> dict[str, str]:
+    """JSON (when it starts with '{') or the config's KEY=VALUE syntax."""
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -225,10 +269,8 @@ class Existing:
 
 def existing_upses(system: System, facts: Facts) -> list[str]:
     """UPS names that have an enphase-<ups>.conf in the NUT config dir."""
-    directory = system.path(facts.nut.confdir)
-    if not directory.is_dir():
-        return []
-    return sorted(p.name[len("enphase-"):-len(".conf")] for p in directory.glob("enphase-*.conf"))
+    return [name[len("enphase-"):-len(".conf")] for name in system.list_dir(facts.nut.confdir)
+            if name.startswith("enphase-") and name.endswith(".conf")]
 
 
 def load_existing(system: System, facts: Facts, ups: str) -> Existing:
@@ -293,7 +335,7 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
         ans.use_token = True
     if any(facts.system.exists(path) for path in stored):
         ans.secret_store = SecretStore.CREDENTIAL
-    elif v.get("PASSWORD_KEYRING", "").lower() in _TRUE:
+    elif v.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
         ans.secret_store = SecretStore.KEYRING
     else:
         ans.secret_store = SecretStore.CONFIG

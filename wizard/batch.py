@@ -12,7 +12,10 @@ from typing import TextIO
 from .answers import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
-from .plan import section_problem
+from .plan import OnStep, StepState
+from .planner.nut import nut_problem, section_check
+from .planner.remove import holds_secret, port_path
+from .planner.secret import store_problem
 from .protectplan import conflict
 from .session import REAUTH, Session
 
@@ -42,12 +45,12 @@ def fill_from_gateway(session: Session, out: TextIO) -> str | None:
     if ans.pin_certificate and not ans.gateway_fingerprint:
         ans.gateway_fingerprint = found.fingerprint
     _say(out, f"gateway {ans.envoy_host}: serial {serial}, firmware {ans.firmware or '?'}")
-    return None
+    return store_problem(ans, session.facts)
 
 
-def _progress(out: TextIO, total: int) -> Callable[[int, Change, str, str], None]:
-    def on_step(index: int, change: Change, state: str, message: str) -> None:
-        if state in ("running", "undoing"):
+def _progress(out: TextIO, total: int) -> OnStep:
+    def on_step(index: int, change: Change, state: StepState, message: str) -> None:
+        if state in (StepState.RUNNING, StepState.UNDOING):
             return
         extra = f": {message}" if message else ""
         _say(out, f"[{index + 1}/{total}] {state:<11} {change.title}{extra}")
@@ -60,7 +63,7 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
     plan = session.plan
     assert plan is not None
     outcome = plan.apply(session.system, _progress(out, len(plan.changes)))
-    session.outcome = outcome
+    session.record_outcome(outcome)
     if not outcome.ok:
         assert outcome.failed is not None
         _say(out, f"FAILED: {outcome.failed.title}: {outcome.error}")
@@ -78,6 +81,24 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
     for step in plan.next_steps:
         _say(out, f"next: {step}")
     return OK
+
+
+def answers_problem(session: Session) -> str | None:
+    """What the screens would refuse: no dummy-ups, the UPS name's section, the store."""
+    ans = session.answers
+    if session.mode != REAUTH and not session.dry_run:
+        problem = nut_problem(session.facts)
+        if problem:
+            return problem
+    if session.mode != REAUTH:
+        conf = UpsConf(session.system.read_text(session.facts.nut.ups_conf) or "")
+        check = section_check(ans.ups, conf, session.existing.configured)
+        if check.problem:
+            return check.problem
+        if check.takeover and not ans.adopt_section:
+            return (f"{check.takeover}: set ADOPT_SECTION=yes to take it over, or choose"
+                    " another UPS name")
+    return store_problem(ans, session.facts)
 
 
 def protect_problem(session: Session) -> str | None:
@@ -111,9 +132,8 @@ def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = T
     except AnswerError as exc:
         _say(out, f"error: {exc}")
         return USAGE
-    problem = section_problem(ans, UpsConf(session.system.read_text(session.facts.nut.ups_conf)
-                                           or ""))
-    if problem and session.mode != REAUTH:
+    problem = answers_problem(session)
+    if problem:
         _say(out, f"error: {problem}")
         return USAGE
     problem = protect_problem(session)
@@ -142,6 +162,21 @@ def _yes(ask: Ask, question: str) -> bool:
         return False
 
 
+def _ask_files(session: Session, ask: Ask) -> tuple[bool, bool]:
+    """Ask whether to delete the port file and the config, naming them and what they hold."""
+    ctx = session.context
+    port, config = port_path(ctx), session.facts.nut.config_file(session.existing.ups)
+    delete_port = delete_config = False
+    if port is not None and (ctx.system.exists(port) or ctx.system.exists(f"{port}-nocomms")):
+        delete_port = _yes(ask, f"Delete the port file {port} too (it may hold lines of your"
+                                " own)?")
+    if ctx.system.exists(config):
+        secret = (" It holds the Enlighten password (or token) in clear text; kept, it stays"
+                  " on this host." if holds_secret(ctx) else "")
+        delete_config = _yes(ask, f"Delete the config {config} too?{secret}")
+    return delete_port, delete_config
+
+
 def remove(session: Session, out: TextIO, ask: Ask | None, delete_files: bool,
            rollback: bool = True) -> int:
     """--remove: ask about the port file and the config (unless non-interactive), then apply.
@@ -156,8 +191,7 @@ def remove(session: Session, out: TextIO, ask: Ask | None, delete_files: bool,
         return FAILED
     delete_port = delete_config = delete_files
     if ask is not None:
-        delete_port = _yes(ask, "Delete the port file too (it may hold lines of your own)?")
-        delete_config = _yes(ask, "Delete the config file too?")
+        delete_port, delete_config = _ask_files(session, ask)
     plan = session.build_plan(delete_port, delete_config)
     _say(out, plan.describe())
     if session.dry_run:

@@ -1,8 +1,7 @@
 """The changes a plan is made of: each previews itself, applies itself, and undoes itself.
 
-`Plan.apply` runs the changes in order and stops at the first failure; `Plan.rollback` undoes
-the ones that were done, last first. The screens, ``--non-interactive`` and ``--dry-run`` all
-use these same objects.
+`plan.Plan` runs them in order. The screens, ``--non-interactive`` and ``--dry-run`` all use
+these same objects.
 """
 
 from __future__ import annotations
@@ -10,16 +9,13 @@ from __future__ import annotations
 import abc
 import contextlib
 import difflib
-import os
-import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from enphase_monitor.errors import MonitorError
-from enphase_monitor.fileutil import atomic_write
 
-from .system import Command, System
+from .runner import Command
+from .system import FileData, System
 
 
 class ApplyError(MonitorError):
@@ -34,35 +30,39 @@ def _mode_text(mode: int) -> str:
     return f"{mode:04o}"
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A file's bytes, mode and owner before a change (to put it back)."""
+def _reason(exc: Exception) -> str:
+    """Why a file operation failed, in a few words."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
-    data: bytes
-    mode: int
-    uid: int
-    gid: int
 
-    @classmethod
-    def take(cls, path: Path) -> Snapshot | None:
-        """The file as it is now; None when it does not exist."""
-        try:
-            st = path.lstat()
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ApplyError(f"cannot read {path}: {exc.strerror}") from exc
-        return cls(data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+def _backup(system: System, logical: PurePosixPath) -> FileData | None:
+    """The file as it is now, to put back on rollback (None: it does not exist).
 
-    def restore(self, path: Path, system: System) -> None:
-        """Put the file back as it was."""
-        try:
-            atomic_write(path, self.data, mode=self.mode, error=ApplyError)
-            if system.is_root:
-                os.chown(path, self.uid, self.gid)
-        except OSError as exc:
-            raise ApplyError(f"cannot restore {path}: {exc.strerror}") from exc
+    Raises:
+        ApplyError: it cannot be read, or it is a symlink or not a regular file.
+    """
+    try:
+        return system.read_file(logical)
+    except MonitorError as exc:
+        raise ApplyError(str(exc)) from exc
+
+
+def _restore(system: System, logical: PurePosixPath, before: FileData | None) -> None:
+    """Put a file back as it was (its bytes, mode, owner and label), or remove it if it was
+    not there.
+
+    Raises:
+        ApplyError: it cannot be restored.
+    """
+    try:
+        if before is None:
+            system.delete(logical)
+        else:
+            meta = before.meta
+            owner = (meta.uid, meta.gid) if system.is_root else None
+            system.write_file(logical, before.data, meta.mode, owner, meta.label)
+    except (OSError, MonitorError) as exc:
+        raise ApplyError(f"cannot restore {logical}: {_reason(exc)}") from exc
 
 
 # --------------------------------------------------------------------------- changes
@@ -82,8 +82,8 @@ class Change(abc.ABC):
         return ""
 
     @abc.abstractmethod
-    def apply(self, system: System) -> None:
-        """Do it.
+    def apply(self, system: System) -> str:
+        """Do it; returns what was done, in a few words, for the progress list.
 
         Raises:
             ApplyError: it failed; whatever it did itself is already undone.
@@ -131,7 +131,7 @@ class WriteFile(Change):
     label: str = ""
     purpose: str = ""
     system: System | None = field(default=None, repr=False)
-    _before: Snapshot | None = field(default=None, repr=False)
+    _before: FileData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         verb = "Create" if self.old is None else "Edit"
@@ -162,32 +162,25 @@ class WriteFile(Change):
             parts.append(f"SELinux: {self.label}")
         return ", ".join(p for p in parts if p)
 
-    def apply(self, system: System) -> None:
-        path = system.path(self.path)
-        self._before = Snapshot.take(path)
-        like = path if self.mode is None and self._before is not None else None
+    def apply(self, system: System) -> str:
+        self._before = before = _backup(system, self.path)
+        data = _bytes(self.text)
+        keep = self.mode is None and before is not None
         try:
-            atomic_write(path, _bytes(self.text), like=like,
-                         mode=0o640 if self.mode is None else self.mode, error=ApplyError)
-            if self.owner is not None:
-                system.chown(self.path, *self.owner)
-        except OSError as exc:
-            self._undo(system)
-            raise ApplyError(f"cannot set the owner of {self.path}: {exc}") from exc
-
-    def _undo(self, system: System) -> None:
-        path = system.path(self.path)
-        if self._before is None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        else:
-            self._before.restore(path, system)
+            if keep and before is not None:  # the file's own mode, owner and label
+                meta = before.meta
+                owner = (meta.uid, meta.gid) if system.is_root else None
+                system.write_file(self.path, data, meta.mode, owner, meta.label)
+            else:
+                owner = system.owner_ids(*self.owner) if self.owner is not None else None
+                mode = 0o640 if self.mode is None else self.mode
+                system.write_file(self.path, data, mode, owner)
+        except (OSError, MonitorError) as exc:
+            raise ApplyError(f"cannot write {self.path}: {_reason(exc)}") from exc
+        return f"wrote {len(data)} bytes" + (f", {self.details()}" if self.details() else "")
 
     def rollback(self, system: System) -> None:
-        try:
-            self._undo(system)
-        except OSError as exc:
-            raise ApplyError(f"cannot undo {self.path}: {exc.strerror}") from exc
+        _restore(system, self.path, self._before)
 
 
 @dataclass
@@ -196,7 +189,7 @@ class DeleteFile(Change):
 
     path: PurePosixPath
     purpose: str = ""
-    _before: Snapshot | None = field(default=None, repr=False)
+    _before: FileData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = f"Delete {self.path}" + (f" ({self.purpose})" if self.purpose else "")
@@ -205,17 +198,17 @@ class DeleteFile(Change):
     def preview(self) -> str:
         return f"rm {self.path}\n"
 
-    def apply(self, system: System) -> None:
-        path = system.path(self.path)
-        self._before = Snapshot.take(path)
+    def apply(self, system: System) -> str:
+        self._before = _backup(system, self.path)
         try:
-            path.unlink(missing_ok=True)
+            system.delete(self.path)
         except OSError as exc:
             raise ApplyError(f"cannot delete {self.path}: {exc.strerror}") from exc
+        return "deleted" if self._before is not None else "already gone"
 
     def rollback(self, system: System) -> None:
         if self._before is not None:
-            self._before.restore(system.path(self.path), system)
+            _restore(system, self.path, self._before)
 
 
 @dataclass
@@ -228,7 +221,7 @@ class MakeDir(Change):
     label: str = ""
     purpose: str = ""
     system: System | None = field(default=None, repr=False)
-    _created: list[Path] = field(default_factory=list, repr=False)
+    _created: list[PurePosixPath] = field(default_factory=list, repr=False)
     _before: tuple[int, int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -247,37 +240,32 @@ class MakeDir(Change):
             parts.append(f"SELinux: {self.label}")
         return ", ".join(p for p in parts if p)
 
-    def apply(self, system: System) -> None:
-        path = system.path(self.path)
+    def apply(self, system: System) -> str:
         self._created = []
-        if path.is_dir():
-            st = path.stat()
-            self._before = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-        missing = [p for p in [path, *path.parents] if not p.exists()]
         try:
+            self._before = system.dir_meta(self.path)
+            missing = [p for p in [self.path, *self.path.parents] if not system.exists(p)]
             for directory in reversed(missing):
-                directory.mkdir()
+                system.path(directory).mkdir()
                 self._created.append(directory)
-            path.chmod(self.mode)
-            if self.owner is not None:
-                system.chown(self.path, *self.owner)
-        except OSError as exc:
-            self.rollback(system)
-            raise ApplyError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
+            owner = system.owner_ids(*self.owner) if self.owner is not None else None
+            system.set_dir_meta(self.path, self.mode, owner)
+        except (OSError, MonitorError) as exc:
+            with contextlib.suppress(ApplyError):
+                self.rollback(system)
+            raise ApplyError(f"cannot create {self.path}: {_reason(exc)}") from exc
+        return ("created, " if self._created else "") + self.details()
 
     def rollback(self, system: System) -> None:
         for directory in reversed(self._created):
             with contextlib.suppress(OSError):
-                directory.rmdir()
+                system.path(directory).rmdir()
         if self._before is not None and not self._created:
-            path = system.path(self.path)
             mode, uid, gid = self._before
             try:
-                path.chmod(mode)
-                if system.is_root:
-                    os.chown(path, uid, gid)
-            except OSError as exc:
-                raise ApplyError(f"cannot restore {self.path}: {exc.strerror}") from exc
+                system.set_dir_meta(self.path, mode, (uid, gid) if system.is_root else None)
+            except (OSError, MonitorError) as exc:
+                raise ApplyError(f"cannot restore {self.path}: {exc}") from exc
 
 
 @dataclass
@@ -299,7 +287,7 @@ class RunCommand(Change):
     writes: PurePosixPath | None = None
     mode: int | None = None
     name: str = ""
-    _before: Snapshot | None = field(default=None, repr=False)
+    _before: FileData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.title = self.name or "Run " + " ".join(self.command.argv[:2])
@@ -314,26 +302,29 @@ class RunCommand(Change):
     def details(self) -> str:
         return self.why
 
-    def apply(self, system: System) -> None:
+    def apply(self, system: System) -> str:
         if self.writes is not None:
-            self._before = Snapshot.take(system.path(self.writes))
+            self._before = _backup(system, self.writes)
         result = system.run(self.command)
         if not result.ok:
             self._restore(system)
             raise ApplyError(f"{self.command.shown()} failed: {result.reason()}")
         if self.writes is not None and self.mode is not None:
-            with contextlib.suppress(FileNotFoundError):
-                system.path(self.writes).chmod(self.mode)
+            try:
+                system.set_file_mode(self.writes, self.mode)
+            except FileNotFoundError:
+                pass
+            except (OSError, MonitorError) as exc:
+                raise ApplyError(f"cannot set the mode of {self.writes}: {exc}") from exc
+        if system.runner.records_only:
+            return "recorded, not run"
+        output = next((line.strip() for line in (result.stdout + result.stderr).splitlines()
+                       if line.strip()), "")
+        return "exit status 0" + (f": {output}" if output else "")
 
     def _restore(self, system: System) -> None:
-        if self.writes is None:
-            return
-        path = system.path(self.writes)
-        if self._before is not None:
-            self._before.restore(path, system)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        if self.writes is not None:
+            _restore(system, self.writes, self._before)
 
     def rollback(self, system: System) -> None:
         if self.undo is not None:
@@ -341,95 +332,3 @@ class RunCommand(Change):
             if not result.ok:
                 raise ApplyError(f"{self.undo.shown()} failed: {result.reason()}")
         self._restore(system)
-
-
-# --------------------------------------------------------------------------- the plan
-
-StepState = str  # "running", "done", "failed", "undoing", "undone", "undo failed"
-OnStep = Callable[[int, Change, StepState, str], None]
-
-
-def _quiet(index: int, change: Change, state: StepState, message: str) -> None:
-    """The default progress callback: says nothing."""
-
-
-@dataclass
-class Outcome:
-    """How applying went: the steps done, and the one that failed (if any)."""
-
-    done: list[Change] = field(default_factory=list)
-    failed: Change | None = None
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Every step succeeded."""
-        return self.failed is None
-
-
-@dataclass
-class Plan:
-    """The changes for one run of the wizard, with notes for the review and the summary."""
-
-    title: str
-    changes: list[Change] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # warnings for the review
-    next_steps: list[str] = field(default_factory=list)
-
-    def add(self, change: Change | None) -> None:
-        """Append a change (None: nothing to do)."""
-        if change is not None:
-            self.changes.append(change)
-
-    @property
-    def commands(self) -> list[str]:
-        """The command lines it will run, in order."""
-        return [c.command.shown() for c in self.changes if isinstance(c, RunCommand)]
-
-    def describe(self) -> str:
-        """The whole review as plain text (what --dry-run prints)."""
-        out = [f"{self.title}\n"]
-        for note in self.notes:
-            out.append(f"note: {note}\n")
-        if not self.changes:
-            out.append("\nNothing to change: everything is already as asked.\n")
-        for number, change in enumerate(self.changes, 1):
-            out.append(f"\n[{number}] {change.title}\n")
-            if change.details():
-                out.append(f"    {change.details()}\n")
-            out.extend(f"    {line}\n" for line in change.preview().splitlines())
-        return "".join(out)
-
-    def apply(self, system: System, on_step: OnStep = _quiet) -> Outcome:
-        """Apply the changes in order; stop at the first failure."""
-        outcome = Outcome()
-        for index, change in enumerate(self.changes):
-            on_step(index, change, "running", "")
-            try:
-                change.apply(system)
-            except (ApplyError, OSError) as exc:
-                outcome.failed, outcome.error = change, str(exc)
-                on_step(index, change, "failed", str(exc))
-                return outcome
-            outcome.done.append(change)
-            on_step(index, change, "done", "")
-        return outcome
-
-    def rollback(self, system: System, outcome: Outcome, on_step: OnStep = _quiet) -> list[str]:
-        """Undo the steps done, last first.
-
-        Returns:
-            The errors of steps that could not be undone (empty: all undone).
-        """
-        errors: list[str] = []
-        for change in reversed(outcome.done):
-            index = self.changes.index(change)
-            on_step(index, change, "undoing", "")
-            try:
-                change.rollback(system)
-            except (ApplyError, OSError) as exc:
-                errors.append(f"{change.title}: {exc}")
-                on_step(index, change, "undo failed", str(exc))
-                continue
-            on_step(index, change, "undone", "")
-        return errors

@@ -7,7 +7,6 @@ Textual is imported only when the terminal UI starts, so ``--non-interactive`` a
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import sys
 import textwrap
@@ -15,10 +14,17 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from . import __version__, batch, protect
+from enphase_monitor.errors import MonitorError
+from enphase_monitor.textsafe import escape
+
+from . import __version__, batch, draft, protect
 from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
+from .crash import crash_line
+from .draft import Draft
+from .facts import detect_host
+from .fakeroot import fake_root_system, needs_text
 from .session import REAUTH, REMOVE, SETUP, Services, Session
-from .system import Command, RecordingRunner, System, probe
+from .system import System
 
 ROOT_ENV = "ENPHASE_SETUP_ROOT"
 EPILOG = """\
@@ -26,6 +32,9 @@ Without options it starts the interactive wizard (a terminal UI). Answers files 
 config syntax (KEY=VALUE) or JSON, with the keys
 {keys}
 Environment: {root_env} (same as --root), NUT_CONFPATH. See enphase-setup(8).
+--root DIR works on a fake root: files under DIR, commands recorded (marked "would run"),
+not run. It looks for (the first two are required):
+{needs}
 Exit status: 0 done, 1 failed (after a rollback unless --no-rollback), 2 bad usage or answer.
 """
 
@@ -40,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
         prog="enphase-setup", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Set up enphase-monitor: find the gateway, check the credentials, "
                     "configure NUT, store the secret, and start the services.",
-        epilog=EPILOG.format(keys=keys, root_env=ROOT_ENV))
+        epilog=EPILOG.format(keys=keys, root_env=ROOT_ENV, needs=needs_text()))
     what = p.add_mutually_exclusive_group()
     what.add_argument("--reauth", metavar="UPS", help="only renew the credentials/token of UPS")
     what.add_argument("--remove", metavar="UPS", help="undo what the wizard set up for UPS")
@@ -94,16 +103,12 @@ def _flag_values(args: argparse.Namespace) -> dict[str, str]:
     return values
 
 
-def fake_creds_effect(system: System) -> RecordingRunner:
-    """Under --root: record commands; `systemd-creds encrypt` writes a stand-in blob."""
-
-    def encrypt(command: Command) -> None:
-        target = system.path(command.argv[-1])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        blob = base64.b64encode(f"fake credential {command.argv[2]}".encode()).decode()
-        target.write_text(blob + "\n")
-
-    return RecordingRunner(effects={"systemd-creds encrypt": encrypt})
+def tui_draft(system: System) -> Draft | None:
+    """Where the terminal UI keeps the answers given so far (None without platformdirs)."""
+    try:
+        return Draft(draft.default_path(), system.root)
+    except ImportError:
+        return None
 
 
 def make_system(args: argparse.Namespace) -> System:
@@ -111,14 +116,12 @@ def make_system(args: argparse.Namespace) -> System:
     root = args.root or (Path(os.environ[ROOT_ENV]) if os.environ.get(ROOT_ENV) else None)
     if root is None or root.resolve() == Path("/"):
         return System()
-    system = System(root)
-    system.runner = fake_creds_effect(system)
-    return system
+    return fake_root_system(root)
 
 
 def main(argv: Sequence[str] | None = None, *, system: System | None = None,
          services: Services | None = None) -> int:
-    """Run enphase-setup; returns the exit status.
+    """Run enphase-setup; returns the exit status. Every error ends as one line on stderr.
 
     Args:
         argv: the arguments (default sys.argv[1:]).
@@ -126,10 +129,45 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
         services: the network calls (tests pass fakes).
     """
     args = parser().parse_args(argv)
+    try:
+        return _run(args, system, services)
+    except KeyboardInterrupt:
+        print("enphase-setup: interrupted", file=sys.stderr)
+        return 130
+    except MonitorError as exc:
+        print(f"enphase-setup: {escape(str(exc), 400)}", file=sys.stderr)
+        return batch.FAILED
+    except Exception as exc:
+        print(crash_line(exc), file=sys.stderr)
+        return batch.FAILED
+
+
+def _answers(session: Session, args: argparse.Namespace, ups: str | None) -> None:
+    """The answers file, the flags and $ENPHASE_PASSWORD into the session's answers.
+
+    Raises:
+        AnswerError: an unknown key or an invalid value.
+    """
+    values = read_answers_file(args.answers) if args.answers else {}
+    values.update(_flag_values(args))
+    if os.environ.get("ENPHASE_PASSWORD") and "PASSWORD" not in values:
+        values["PASSWORD"] = os.environ["ENPHASE_PASSWORD"]
+    if "UPS" in values and session.mode == SETUP and ups is None:
+        session.reload(values["UPS"])
+    values, protect_values = protect.split_values(values)
+    if args.non_interactive and session.mode == SETUP:
+        session.protect = protect.apply_values(protect.ProtectAnswers(), protect_values)
+    session.answers = apply_values(session.answers, values)
+    if session.answers.secret() and session.answers.keep_secret:
+        session.answers.keep_secret = False
+
+
+def _run(args: argparse.Namespace, system: System | None, services: Services | None) -> int:
+    """The run itself (`main` turns what it raises into one line)."""
     system = system or make_system(args)
     mode = REMOVE if args.remove else REAUTH if args.reauth else SETUP
     ups = args.remove or args.reauth or args.ups
-    facts = probe(system)
+    facts = detect_host(system)
     session = Session.start(system, facts, ups, mode, args.dry_run, services)
     if not system.is_root and not system.fake_root and not args.dry_run:
         if args.non_interactive or mode == REMOVE:
@@ -138,18 +176,7 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
             return batch.FAILED
         session.dry_run = True  # the UI says so on every screen
     try:
-        values = read_answers_file(args.answers) if args.answers else {}
-        values.update(_flag_values(args))
-        if os.environ.get("ENPHASE_PASSWORD") and "PASSWORD" not in values:
-            values["PASSWORD"] = os.environ["ENPHASE_PASSWORD"]
-        if "UPS" in values and mode == SETUP and ups is None:
-            session.reload(values["UPS"])
-        values, protect_values = protect.split_values(values)
-        if args.non_interactive and mode == SETUP:
-            session.protect = protect.apply_values(protect.ProtectAnswers(), protect_values)
-        session.answers = apply_values(session.answers, values)
-        if session.answers.secret() and session.answers.keep_secret:
-            session.answers.keep_secret = False
+        _answers(session, args, ups)
     except AnswerError as exc:
         print(f"enphase-setup: {exc}", file=sys.stderr)
         return batch.USAGE
@@ -168,4 +195,5 @@ def main(argv: Sequence[str] | None = None, *, system: System | None = None,
         print(f"enphase-setup: the terminal UI needs Textual ({exc});"
               " use --non-interactive, or install enphase-monitor[wizard]", file=sys.stderr)
         return batch.FAILED
+    session.draft = tui_draft(system)
     return run_app(session)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from enphase_monitor.config import SECRET_KEYS
 from enphase_monitor.errors import ConfigError
 from enphase_monitor.shellvars import parse_assignments
+from enphase_monitor.textsafe import has_control
 
 MASK = "<hidden>"
 _SAFE = re.compile(r"[A-Za-z0-9_./:@%+,-]*")
@@ -24,7 +25,13 @@ HEADER = (
 
 
 def quote(value: str) -> str:
-    """A value as a shell word: bare when safe, else single-quoted."""
+    """A value as a shell word: bare when safe, else single-quoted.
+
+    Raises:
+        ValueError: a control character (the answers' rules refuse them first).
+    """
+    if has_control(value):
+        raise ValueError("a config value may not hold control characters")
     if value and _SAFE.fullmatch(value):
         return value
     return "'" + value.replace("'", "'\\''") + "'"

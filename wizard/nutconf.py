@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from enphase_monitor.textsafe import has_control
+
 _SAFE = re.compile(r"[A-Za-z0-9_./:@+%,-]+")
 
 
@@ -61,7 +63,14 @@ def split_words(line: str) -> list[str]:
 
 
 def quote(value: str) -> str:
-    """A value as ups.conf wants it: bare when safe, else in double quotes."""
+    """A value as ups.conf wants it: bare when safe, else in double quotes.
+
+    Raises:
+        ValueError: a control character (a newline would start a new line, or a section);
+            the answers' rules refuse them first, this is the last guard.
+    """
+    if has_control(value):
+        raise ValueError("a ups.conf value may not hold control characters")
     if _SAFE.fullmatch(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -142,10 +151,15 @@ class UpsConf:
         """The first section with this name."""
         return next((s for s in self.sections if s.name == name), None)
 
-    def _indent(self, section: Section) -> str:
-        for index in section.key_lines.values():
-            line = self.lines[index]
-            return line[: len(line) - len(line.lstrip(" \t"))]
+    def _indent(self, section: Section | None = None) -> str:
+        """The indentation of `section`'s settings, else the file's (its first indented
+        setting), else a tab as NUT's examples."""
+        for candidate in [section] if section is not None else self.sections:
+            for index in sorted(candidate.key_lines.values()):
+                line = self.lines[index]
+                lead = line[: len(line) - len(line.lstrip(" \t"))]
+                if lead or section is not None:
+                    return lead
         return "\t"
 
     def with_section(
@@ -164,9 +178,11 @@ class UpsConf:
             if lines and lines[-1].strip():
                 lines.append(self.eol)
             lines.append(f"[{name}]{self.eol}")
+            indent = self._indent()
             if comment:
-                lines.append(f"\t# {comment}{self.eol}")
-            lines.extend(f"\t{key} = {quote(value)}{self.eol}" for key, value in values.items())
+                lines.append(f"{indent}# {comment}{self.eol}")
+            lines.extend(f"{indent}{key} = {quote(value)}{self.eol}"
+                         for key, value in values.items())
             return UpsConf("".join(lines))
         indent = self._indent(section)
         inserted: list[str] = []

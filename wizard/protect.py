@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from . import upsdusers, upsmonconf
-from .answers import AnswerError
-from .system import Facts, System
+from .answers import AnswerError, private_problem, read_input
+from .facts import Facts
+from .system import System
 
 UPSMON_UNIT = "nut-monitor.service"
 SYNOLOGY_USER, SYNOLOGY_PASSWORD = "monuser", "secret"  # what Synology DSM's client sends
@@ -129,10 +130,11 @@ def apply_values(base: ProtectAnswers, values: dict[str, str]) -> ProtectAnswers
         if upper in ("PROTECT", "NAS_SYNOLOGY"):
             changes[upper.lower()] = _flag(upper, raw)
         elif upper == "NAS_PASSWORD_FILE":
-            try:
-                changes["nas_password"] = Path(raw).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise AnswerError(f"{upper}: cannot read {raw}: {exc.strerror}") from None
+            text, mode = read_input(Path(raw), upper)
+            problem = private_problem(Path(raw), mode, upper)
+            if problem:
+                raise AnswerError(problem)
+            changes["nas_password"] = text.strip()
         elif upper == "PROTECT_USER":
             changes["user"] = raw.strip()
         elif upper in KEYS:

@@ -8,13 +8,14 @@ rewritten; previews hide every password.
 
 from __future__ import annotations
 
-import stat
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from . import daemonconf, marked, upsdconf, upsdusers, upsmonconf
-from .changes import Change, Plan, RunCommand, WriteFile
-from .plan import Context
+from .changes import Change, RunCommand, WriteFile
+from .facts import UPSD_UNIT, nut_mode, unit_enabled
+from .plan import Plan
+from .planner import Context
 from .protect import (
     UPSMON_UNIT,
     ProtectAnswers,
@@ -22,7 +23,7 @@ from .protect import (
     upsmon_installed,
     watched,
 )
-from .system import UPSD_UNIT, cmd, nut_mode, unit_enabled
+from .runner import cmd
 
 WHY_PRIMARY = "upsmon on this host watches UPS {ups} and shuts the host down on low battery"
 WHY_SECONDARY = "NAS clients on the LAN log in with this user to watch UPS {ups}"
@@ -72,10 +73,8 @@ def _owned(ctx: Context, path: PurePosixPath, old: str | None,
     if old is not None and not tighten:
         return None, None
     if old is not None:
-        try:
-            mode = stat.S_IMODE(ctx.system.path(path).stat().st_mode)
-        except OSError:
-            mode = 0o640
+        state = ctx.system.read_file(path)  # root-safe: the mode of the file read
+        mode = state.meta.mode if state is not None else 0o640
         if not mode & 0o007:
             return None, None
     return 0o640, ("root", ctx.nut.group)

@@ -13,11 +13,14 @@ from enphase_monitor.enlighten import TokenInfo
 
 from . import discovery, protectplan, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
-from .changes import Outcome, Plan
 from .discovery import Found, Probe
-from .plan import Context, build_reauth, build_remove, build_setup
+from .draft import Draft
+from .facts import Facts
+from .plan import Outcome, Plan
+from .planner import Context, build_reauth, build_remove, build_setup
 from .protect import ProtectAnswers
-from .system import Facts, Result, System
+from .runner import Result
+from .system import System
 from .validate import CheckResult, Progress
 
 SETUP, REAUTH, REMOVE = "setup", "reauth", "remove"
@@ -61,6 +64,7 @@ class Session:
     checked: CheckResult | None = None
     plan: Plan | None = None
     outcome: Outcome | None = None
+    draft: Draft | None = None  # the terminal UI's draft of the answers (never a secret)
     protect: ProtectAnswers | None = None  # the "protect this host" answers (None: not asked)
 
     @classmethod
@@ -78,6 +82,13 @@ class Session:
         if mode == REAUTH:
             answers.keep_secret = False  # renewing means giving the secret again
         return cls(system, facts, answers, existing, mode, dry_run, services or Services())
+
+    def resume(self, answers: Answers) -> None:
+        """Take the answers of a draft (prefilled for its UPS, the stored secret kept)."""
+        self.reload(answers.ups)
+        keep = self.answers.keep_secret
+        self.answers = answers
+        self.answers.keep_secret = keep and not answers.secret()
 
     def reload(self, ups: str) -> None:
         """Switch to another UPS name: prefill from its files if it exists."""
@@ -111,7 +122,15 @@ class Session:
             if self.protect is not None:
                 protectplan.extend_setup(self.plan, self.protect, self.answers.ups,
                                          self.context)
+        if self.system.fake_root:
+            self.plan.record_commands_only()
         return self.plan
+
+    def record_outcome(self, outcome: Outcome) -> None:
+        """How applying went; once applied, the draft of the answers is dropped."""
+        self.outcome = outcome
+        if outcome.ok and self.draft is not None:
+            self.draft.drop()
 
     def upsc(self, wait: float = 20.0) -> Result:
         """`upsc <ups>@localhost`, retried until the driver answers or `wait` s passed."""

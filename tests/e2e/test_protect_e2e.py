@@ -22,12 +22,14 @@ import pytest
 
 from enphase_setup import upsdusers
 from enphase_setup.answers import load_existing
-from enphase_setup.changes import Plan
+from enphase_setup.facts import detect_host
 from enphase_setup.nutconf import UpsConf
-from enphase_setup.plan import Context
+from enphase_setup.plan import Plan
+from enphase_setup.planner import Context
 from enphase_setup.protect import ProtectAnswers
 from enphase_setup.protectplan import extend_setup
-from enphase_setup.system import RecordingRunner, System, probe
+from enphase_setup.runner import RecordingRunner
+from enphase_setup.system import System
 from tests.e2e import netns
 from tests.e2e.nut import AVAILABLE, DRIVER, UPSC, UPSD, find
 
@@ -68,7 +70,7 @@ def fake_root(base: Path, port_file: Path) -> Path:
 def protect(root: Path, answers: ProtectAnswers) -> Plan:
     """Build and apply the protect changes on the fake root (commands are only recorded)."""
     system = System(root, env={}, runner=RecordingRunner())
-    facts = probe(system)
+    facts = detect_host(system)
     ctx = Context(system, facts, load_existing(system, facts, "ups"))
     plan = Plan("protect")
     extend_setup(plan, answers, "ups", ctx)

@@ -90,8 +90,9 @@ def installed_files(root: debroot.Overlay) -> list[str]:
 
 
 def check_commands(root: debroot.Overlay) -> None:
-    """The installed commands run under Debian's /usr/bin/python3; the wizard imports the
-    vendored Textual (byte-compiled by the postinst), plain python3 does not see it."""
+    """The installed commands run under Debian's /usr/bin/python3; the wizard's packaged
+    launcher imports the vendored Textual (byte-compiled by the postinst); plain python3, and
+    an import of enphase_setup without that launcher, do not see it."""
     for script in ("/usr/bin/enphase-monitor", "/usr/bin/enphase-setup"):
         # trixie's pybuild writes "#! /usr/bin/python3"
         shebang = root.path(script).read_text().splitlines()[0]
@@ -100,7 +101,10 @@ def check_commands(root: debroot.Overlay) -> None:
                    "HOME=/nonexistent enphase-setup --version && enphase-monitor -h").stdout
     assert f"enphase-monitor {project_version()}\nenphase-setup {project_version()}\n" in out
     assert "usage: enphase-monitor" in out
-    code = ("import enphase_monitor, enphase_setup.app, textual, rich, pygments; "
+    assert "from enphase_setup.packaged import main" in root.path("/usr/bin/enphase-setup") \
+        .read_text()
+    code = ("from enphase_setup.packaged import use_vendored; use_vendored(); "
+            "import enphase_monitor, enphase_setup.app, textual, rich, pygments; "
             "print(enphase_monitor.__file__, enphase_setup.__file__, textual.__file__, "
             "rich.__file__, pygments.__file__, textual.__version__)")
     where = root.run(f"cd / && python3 -c '{code}'").stdout.split()
@@ -111,8 +115,8 @@ def check_commands(root: debroot.Overlay) -> None:
     assert list(root.path(f"{VENDOR}/textual/__pycache__").glob("*.cpython-3*.pyc"))
     assert list(root.path("/usr/lib/python3/dist-packages/enphase_monitor/__pycache__").glob(
         "*.pyc"))
-    plain = root.run("cd / && python3 -c 'import textual; print(textual.__file__)'",
-                     check=False)
+    plain = root.run("cd / && python3 -c 'import enphase_setup.cli, textual;"
+                     " print(textual.__file__)'", check=False)
     assert plain.returncode != 0 or not plain.stdout.startswith(VENDOR), plain.stdout
 
 

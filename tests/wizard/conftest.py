@@ -38,8 +38,10 @@ SITE = _make_importable()
 from enphase_monitor.enlighten import TokenInfo  # noqa: E402
 from enphase_monitor.models import GatewayInfo  # noqa: E402
 from enphase_setup.discovery import Found, Probe  # noqa: E402
+from enphase_setup.facts import detect_host  # noqa: E402
+from enphase_setup.runner import RecordingRunner, Result  # noqa: E402
 from enphase_setup.session import Services, Session  # noqa: E402
-from enphase_setup.system import RecordingRunner, Result, System, probe  # noqa: E402
+from enphase_setup.system import System  # noqa: E402
 from enphase_setup.validate import CheckResult  # noqa: E402
 
 DEBIAN_UPS_CONF = """\
@@ -156,7 +158,7 @@ def sim_session(root: Path, sim: Simulator, runner: RecordingRunner | None = Non
                 mode: str = "setup") -> Session:
     """A session on the fake root whose cloud URLs point at the simulator."""
     system = System(root, env={}, runner=runner or recorder(), euid=euid)
-    session = Session.start(system, probe(system), ups, mode, services=sim_services(sim))
+    session = Session.start(system, detect_host(system), ups, mode, services=sim_services(sim))
     point_at(session, sim)
     return session
 
@@ -176,3 +178,38 @@ def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(test(*args, **kwargs))
 
     return run
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows now, as plain text (one line per row)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def fixed_app(root: Path, check: CheckResult | None = None, **runner: Result | str) -> Any:
+    """The wizard on a fake root with fixed network answers (snapshots, screen tests)."""
+    from enphase_setup.app import WizardApp
+
+    runner.setdefault("runuser -u nut --", "keyring.backends.fail.Keyring 0\n")
+    system = System(root, env={}, runner=recorder(**runner))
+    session = Session.start(system, detect_host(system), services=fixed_services(check))
+    return WizardApp(session)
+
+
+async def settle(pilot: Any) -> None:
+    """Let workers finish and the screen catch up."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def to_nut(pilot: Any) -> None:
+    """Gateway -> Credentials (logged in) -> NUT, with the fixed services."""
+    from textual.widgets import Input
+
+    await settle(pilot)
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    pilot.app.screen.query_one("#username", Input).value = "owner@example.com"
+    pilot.app.screen.query_one("#password", Input).value = "secret"
+    await pilot.press("ctrl+n")
+    await settle(pilot)

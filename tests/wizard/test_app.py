@@ -9,10 +9,11 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from enphase_monitor.config import load_config
 from enphase_monitor.simulator import Simulator
+from enphase_setup import validate
 from enphase_setup.answers import SecretStore
 from enphase_setup.app import WizardApp
+from enphase_setup.runner import RecordingRunner
 from enphase_setup.session import REAUTH, Session
-from enphase_setup.system import RecordingRunner
 
 from .conftest import recorder, sim_session, sync
 from .test_plan import tree
@@ -66,11 +67,17 @@ async def test_whole_flow_writes_the_files(root: Path, sim: Simulator) -> None:
         await next_step(pilot)
         assert screen_name(app) == "SecretScreen"
         await next_step(pilot)
+        assert screen_name(app) == "ProtectStep"  # upsmon is not installed in the fake root
+        await next_step(pilot)
         assert screen_name(app) == "ReviewScreen"
         assert session.plan is not None and len(session.plan.changes) >= 10
         assert tree(root)  # nothing written yet: the fake root is as made
         assert not (root / "etc/nut/enphase-ups.conf").exists()
         await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert screen_name(app) == "ApplyScreen"
+        assert "changes applied" in text_of(app, "#result")
+        await pilot.press("enter")
         await settle(pilot)
         assert screen_name(app) == "DoneScreen"
         assert "ups.status: OL" in text_of(app, "#upsc")
@@ -100,7 +107,8 @@ async def test_rerun_prefills_every_answer(root: Path, sim: Simulator) -> None:
     first.answers.username, first.answers.password = sim.state.username, sim.state.password
     first.answers.charge_low, first.answers.pollfreq = 35, 30
     first.answers.secret_store = SecretStore.CONFIG
-    assert first.build_plan().apply(first.system).ok
+    first.checked = validate.check(first.answers)
+    assert first.checked.ok and first.build_plan().apply(first.system).ok
 
     runner = recorder(**{"systemctl is-enabled": "enabled\n"})
     session = sim_session(root, sim, runner)
@@ -118,15 +126,15 @@ async def test_rerun_prefills_every_answer(root: Path, sim: Simulator) -> None:
         assert app.screen.query_one("#pollfreq", Input).value == "30"
         await next_step(pilot)
         assert session.answers.secret_store is SecretStore.CONFIG
+        await next_step(pilot)  # Protect
         await next_step(pilot)
         assert screen_name(app) == "ReviewScreen"
         plan = session.plan
         assert plan is not None
-        # only the token the live check just fetched is new; every file is as it was
-        assert [c.title for c in plan.changes] == [
-            "Create /var/lib/enphase-monitor/enphase-ups.token (token cache: owner token,"
-            " expires in 365.0 days)",
-            "Restart enphase-monitor@ups.service and nut-driver@ups.service"]
+        # the same answers: nothing to write, nothing to restart (the token cache the first
+        # run left is still good, so the token the live check just got is not written)
+        assert plan.changes == [], plan.describe()
+        assert "Nothing to change" in text_of(app, "#body Static.ok")
 
 
 @sync
@@ -203,9 +211,8 @@ async def test_failed_step_offers_rollback(root: Path, sim: Simulator) -> None:
         await settle(pilot)
         await next_step(pilot)
         await log_in(pilot, app, sim.state.username, sim.state.password)
-        await next_step(pilot)
-        await next_step(pilot)
-        await next_step(pilot)
+        for _ in range(4):  # NUT, Secret, Protect, Review: Apply
+            await next_step(pilot)
         assert screen_name(app) == "ApplyScreen"
         result = text_of(app, "#result")
         assert "Enable and start enphase-monitor@ups.service" in result
@@ -230,8 +237,8 @@ async def test_not_root_is_a_dry_run(root: Path, sim: Simulator) -> None:
         assert "not running as root" in text_of(app, "#banner")
         await next_step(pilot)
         await log_in(pilot, app, sim.state.username, sim.state.password)
-        await next_step(pilot)
-        await next_step(pilot)
+        for _ in range(3):  # NUT, Secret, Protect: Review
+            await next_step(pilot)
         assert str(app.screen.query_one("#next", Button).label) == "Exit and print the plan"
         await next_step(pilot)
     assert app.return_code == 0
@@ -276,6 +283,8 @@ async def test_reauth_flow(root: Path, sim: Simulator) -> None:
         titles = [c.title for c in session.plan.changes]
         assert titles[0] == "Edit /etc/nut/enphase-ups.conf (enphase-monitor config)"
         assert all("ups.conf" not in t.replace("enphase-ups.conf", "") for t in titles)
+        await next_step(pilot)
+        assert screen_name(app) == "ApplyScreen"
         await next_step(pilot)
         assert screen_name(app) == "DoneScreen"
         await next_step(pilot)

@@ -13,9 +13,10 @@ import pytest
 from enphase_monitor.config import load_config
 from enphase_monitor.simulator import Simulator
 from enphase_setup.cli import main
-from enphase_setup.system import RecordingRunner, System
+from enphase_setup.runner import RecordingRunner
+from enphase_setup.system import System
 
-from .conftest import ROOT, recorder, sim_services
+from .conftest import DEBIAN_UPS_CONF, ROOT, make_root, recorder, sim_services
 from .test_plan import tree
 
 
@@ -27,6 +28,7 @@ def answers_file(path: Path, sim: Simulator, **extra: str | None) -> Path:
               "SECRET_STORE": "config"}
     values.update(extra)
     path.write_text("".join(f"{k}='{v}'\n" for k, v in values.items() if v is not None))
+    path.chmod(0o600)
     return path
 
 
@@ -59,6 +61,7 @@ def test_json_answers_and_flags(root: Path, sim: Simulator, tmp_path: Path) -> N
     state = sim.state
     password = tmp_path / "pw"
     password.write_text(state.password + "\n")
+    password.chmod(0o600)
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({
         "ups": "solar", "envoy_host": sim.gateway_host, "username": state.username,
@@ -165,6 +168,7 @@ def test_reauth_non_interactive(root: Path, sim: Simulator, tmp_path: Path) -> N
     sim.update(password="new-password")
     new = tmp_path / "pw"
     new.write_text("new-password")
+    new.chmod(0o640)
     assert run(root, sim, ["-n", "--reauth", "ups", "--password-file", str(new)]) == 0
     assert load_config(root / "etc/nut/enphase-ups.conf", env={}).password == "new-password"
 
@@ -198,9 +202,35 @@ def test_remove_asks_before_deleting(root: Path, sim: Simulator, tmp_path: Path,
 
     monkeypatch.setattr("builtins.input", fake_input)
     assert run(root, sim, ["--remove", "ups"]) == 0
-    assert len(asked) == 3 and "port file" in asked[0]
+    assert len(asked) == 3
+    assert asked[0].startswith("Delete the port file /var/lib/enphase-monitor/ups.dev too")
+    assert asked[1].startswith("Delete the config /etc/nut/enphase-ups.conf too? It holds the"
+                               " Enlighten password (or token) in clear text")
     assert (root / "var/lib/enphase-monitor/ups.dev").exists()
     assert not (root / "etc/nut/enphase-ups.conf").exists()
+
+
+def test_remove_says_what_stays(root: Path, sim: Simulator, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    capsys.readouterr()
+    assert run(root, sim, ["-n", "--remove", "ups", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the config /etc/nut/enphase-ups.conf is kept (re-running the wizard reuses" \
+        " it): it holds the Enlighten password (or token) in clear text" in out
+    assert "note: nut.conf keeps MODE=standalone: upsd stays on" in out
+
+
+def test_without_dummy_ups_nothing_is_applied(root: Path, sim: Simulator, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (root / "lib/nut/dummy-ups").unlink()
+    before = tree(root)
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 2
+    assert "error: NUT's dummy-ups driver is not installed: install nut-server" in \
+        capsys.readouterr().out
+    assert tree(root) == before
 
 
 def test_not_root_refuses_unless_dry_run(sim: Simulator, tmp_path: Path,
@@ -243,16 +273,40 @@ def test_root_option_records_commands_and_fakes_the_credential(
         [sys.executable, "-m", "enphase_setup", "--root", str(root), "-n",
          "--answers", str(answers)],
         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False)
-    # without `systemctl --version` answering, systemd counts as absent: config store only
+    # nothing answers `systemctl --version` under --root: systemd is the fake root's, version
+    # unknown; the TUI and -n take the same rule and both accept systemd-creds
     assert done.returncode == 0, done.stdout + done.stderr
     assert (root / "etc/nut/enphase-ups.conf").exists()
+    assert "Enable and start enphase-monitor@ups.service and nut-driver@ups.service (would" \
+        " run)" in done.stdout
+    assert "/etc/systemd/system/nut-driver@ups.service.d/enphase-monitor.conf" in done.stdout
+    assert "next: Would run on the real host: systemctl enable --now" in done.stdout
+    blob = root / "etc/credstore.encrypted/enphase-monitor-ups.password"
+    assert blob.exists() and "PASSWORD_CREDENTIAL=enphase-password" in \
+        (root / "etc/nut/enphase-ups.conf").read_text()
 
 
 def test_runtime_low_flag(root: Path, sim: Simulator, tmp_path: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
     answers = answers_file(tmp_path / "answers", sim)
     assert run(root, sim, ["-n", "--answers", str(answers), "--runtime-low", "999999"]) == 2
-    assert "RUNTIME_LOW must be between 0 (off) and 172800" in capsys.readouterr().out
+    assert "RUNTIME_LOW: 999999 is out of range: a whole number from 0 to 172800" in \
+        capsys.readouterr().err
     assert run(root, sim, ["-n", "--answers", str(answers), "--runtime-low", "900"]) == 0
     port = (root / "var/lib/enphase-monitor/ups.dev").read_text()
     assert port.endswith("battery.charge.low: 20\nbattery.runtime.low: 900\n")
+
+
+def test_a_section_not_made_by_the_wizard_needs_adopt_section(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_root(tmp_path, ups_conf=DEBIAN_UPS_CONF.replace("[other]", "[apc]")
+                     + "\n[other]\n  driver = dummy-ups\n  port = other.dev\n")
+    before = tree(root)
+    answers = answers_file(tmp_path / "answers", sim, UPS="other")
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 2
+    out = capsys.readouterr().out
+    assert "that enphase-setup did not make" in out and "set ADOPT_SECTION=yes" in out
+    assert tree(root) == before
+    adopt = answers_file(tmp_path / "adopt", sim, UPS="other", ADOPT_SECTION="yes")
+    assert run(root, sim, ["-n", "--answers", str(adopt)]) == 0
+    assert "port = /var/lib/enphase-monitor/other.dev" in (root / "etc/nut/ups.conf").read_text()

@@ -25,10 +25,17 @@ line"
 """
 
 
-@given(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40))
+@given(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF,
+                             exclude_categories=("Cc",)), max_size=40))
 def test_quote_round_trips_through_the_daemons_parser(value: str) -> None:
     text = daemonconf.edit("", {"PASSWORD": value})
     assert parse_assignments(text, {})["PASSWORD"] == value
+
+
+@pytest.mark.parametrize("value", ["a\nSERIAL=1", "tab\there", "bell\x07", "del\x7f"])
+def test_a_control_character_never_reaches_the_file(value: str) -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        daemonconf.edit("", {"DESC": value})
 
 
 def test_edit_keeps_unmanaged_lines_and_order() -> None:

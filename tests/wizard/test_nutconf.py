@@ -88,10 +88,10 @@ def test_edit_is_idempotent_and_byte_identical() -> None:
 def test_new_section_appended_and_everything_else_identical() -> None:
     new = UpsConf(SEVERAL).with_section("solar", OURS, "enphase-monitor").text()
     assert new.startswith(SEVERAL)
-    assert new[len(SEVERAL):] == (
-        "\n[solar]\n\t# enphase-monitor\n\tdriver = dummy-ups\n"
-        "\tport = /var/lib/enphase-monitor/ups.dev\n\tmode = dummy-loop\n"
-        '\tdesc = "Enphase IQ Gateway 122302045678"\n')
+    assert new[len(SEVERAL):] == (  # indented as the file's first section is
+        "\n[solar]\n    # enphase-monitor\n    driver = dummy-ups\n"
+        "    port = /var/lib/enphase-monitor/ups.dev\n    mode = dummy-loop\n"
+        '    desc = "Enphase IQ Gateway 122302045678"\n')
     solar = UpsConf(new).section("solar")
     assert solar is not None and solar.settings == OURS
 
@@ -194,3 +194,12 @@ def test_other_sections_never_change(sections: list[tuple[str, list[tuple[str, s
         assert new.text().splitlines()[moved.start:moved.end] == old_lines
     edited = new.section(target)
     assert edited is not None and edited.settings | OURS == edited.settings
+
+
+def test_a_new_section_is_indented_as_the_file_is() -> None:
+    text = "maxretry = 3\n\n[apc]\n  driver = usbhid-ups\n  port = auto\n"
+    new = UpsConf(text).with_section("ups", {"driver": "dummy-ups"}, "made here").text()
+    assert new == text + "\n[ups]\n  # made here\n  driver = dummy-ups\n"
+    tabs = UpsConf("[apc]\n\tdriver = usbhid-ups\n").with_section("ups", {"port": "x"}).text()
+    assert tabs.endswith("[ups]\n\tport = x\n")
+    assert UpsConf("").with_section("ups", {"port": "x"}).text() == "[ups]\n\tport = x\n"

@@ -11,16 +11,14 @@ import pytest
 from enphase_monitor.config import load_config
 from enphase_setup.answers import SecretStore
 from enphase_setup.changes import RunCommand, WriteFile
-from enphase_setup.plan import build_setup, port_text
+from enphase_setup.facts import detect_host
+from enphase_setup.plan import Plan
+from enphase_setup.planner import build_setup
+from enphase_setup.planner.nut import port_text
+from enphase_setup.runner import Command, RecordingRunner, Result
 from enphase_setup.session import REAUTH, REMOVE, Session
-from enphase_setup.system import (
-    Command,
-    RecordingRunner,
-    Result,
-    System,
-    detect_keyring,
-    probe,
-)
+from enphase_setup.system import System
+from enphase_setup.userkeyring import detect_keyring
 
 from .conftest import DEBIAN_UPS_CONF, NUT_GID, NUT_UID, SERIAL, make_root, recorder, token_info
 
@@ -40,7 +38,7 @@ def session_for(root: Path, runner: RecordingRunner | None = None, *, ups: str |
     runner = runner or recorder()
     runner.effects.setdefault("systemd-creds encrypt", encrypt_effect(root))
     system = System(root, env={}, runner=runner)
-    session = Session.start(system, probe(system), ups, mode)
+    session = Session.start(system, detect_host(system), ups, mode)
     ans = session.answers
     ans.serial, ans.envoy_host = SERIAL, "192.168.1.50"
     ans.username, ans.password = "owner@example.com", PASSWORD
@@ -49,6 +47,11 @@ def session_for(root: Path, runner: RecordingRunner | None = None, *, ups: str |
     if ans.secret():
         ans.keep_secret = False
     return session
+
+
+def commands(plan: Plan) -> list[str]:
+    """The command lines a plan runs, in order."""
+    return [c.command.shown() for c in plan.changes if isinstance(c, RunCommand)]
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -125,7 +128,7 @@ def test_rerun_is_an_edit_prefilled_and_plans_nothing(root: Path) -> None:
 
     runner = recorder(**{"systemctl is-enabled": "enabled\n", "systemctl is-active": "active\n"})
     system = System(root, env={}, runner=runner)
-    again = Session.start(system, probe(system))  # the one UPS set up is found
+    again = Session.start(system, detect_host(system))  # the one UPS set up is found
     ans = again.answers
     assert (ans.ups, ans.serial, ans.envoy_host) == ("solar", SERIAL, "192.168.1.50")
     assert (ans.username, ans.charge_low, ans.pollfreq) == ("owner@example.com", 35, 30)
@@ -149,7 +152,7 @@ def test_runtime_low_is_written_prefilled_and_removed(root: Path) -> None:
     port = root / "var/lib/enphase-monitor/ups.dev"
     assert port.read_text().endswith("battery.charge.low: 20\nbattery.runtime.low: 1800\n")
     system = System(root, env={}, runner=recorder())
-    again = Session.start(system, probe(system))
+    again = Session.start(system, detect_host(system))
     assert again.answers.runtime_low == 1800
     again.answers.runtime_low = 0  # turned off: the line goes
     plan = again.build_plan()
@@ -213,8 +216,8 @@ def test_selinux_label_planned_both_ways(tmp_path: Path, modules: str, fcontexts
     runner = recorder(**{"semodule -l": modules, "semanage fcontext -l -C": fcontexts})
     session = session_for(root, runner)
     plan = session.build_plan()
-    commands = [c for c in plan.commands if c.startswith(("semanage", "restorecon"))]
-    assert commands == expected
+    selinux = [c for c in commands(plan) if c.startswith(("semanage", "restorecon"))]
+    assert selinux == expected
     port = next(c for c in plan.changes if isinstance(c, WriteFile) and c.path.suffix == ".dev")
     assert "SELinux:" in port.details()
     semanage = [c for c in plan.changes if isinstance(c, RunCommand)
@@ -227,7 +230,7 @@ def test_selinux_not_needed_under_the_nut_config_dir(tmp_path: Path) -> None:
     root = make_root(tmp_path, selinux=True)
     session = session_for(root, recorder(), port_file="/etc/nut/ups.dev")
     plan = session.build_plan()
-    assert not [c for c in plan.commands if c.startswith(("semanage", "restorecon"))]
+    assert not [c for c in commands(plan) if c.startswith(("semanage", "restorecon"))]
     assert not any("Create directory /etc/nut" in c.title for c in plan.changes)
 
 
@@ -248,7 +251,7 @@ def test_nut_confpath_wins(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     (root / "opt/nut/etc").mkdir(parents=True)
     system = System(root, env={"NUT_CONFPATH": "/opt/nut/etc"}, runner=recorder())
-    facts = probe(system)
+    facts = detect_host(system)
     assert facts.nut.confdir.as_posix() == "/opt/nut/etc"
     assert facts.nut.flavour == "NUT_CONFPATH"
 
@@ -264,7 +267,7 @@ def test_password_in_the_config(root: Path) -> None:
     text = plan.describe()
     assert PASSWORD not in text and "PASSWORD=<hidden>" in text
     assert not (root / "etc/systemd/system/enphase-monitor@ups.service.d").exists()
-    assert not any(c.startswith("systemd-creds") for c in plan.commands)
+    assert not any(c.startswith("systemd-creds") for c in commands(plan))
 
 
 def test_keyring_runs_as_the_daemons_user(root: Path) -> None:
@@ -288,7 +291,7 @@ def test_manual_token_in_a_credential(root: Path) -> None:
     assert plan.apply(session.system).ok
     assert "systemd-creds encrypt --name=enphase-token - " \
            "/etc/credstore.encrypted/enphase-monitor-ups.token  < (secret on stdin)" \
-           in plan.commands
+           in commands(plan)
     text = (root / "etc/nut/enphase-ups.conf").read_text()
     assert "TOKEN_CREDENTIAL=enphase-token" in text and token not in text
     assert not (root / "var/lib/enphase-monitor/enphase-ups.token").exists()
@@ -320,12 +323,14 @@ def test_keyring_status_is_honest() -> None:
 
 
 def test_without_systemd(tmp_path: Path) -> None:
-    root = make_root(tmp_path)
+    root = make_root(tmp_path, unit=False)
+    for directory in ("lib/systemd/system", "run/systemd/system"):
+        (root / directory).rmdir()
     runner = recorder(**{"systemctl --version": Result(127, "", "not found")})
     session = session_for(root, runner)
     session.answers.secret_store = SecretStore.CONFIG
     plan = session.build_plan()
-    assert plan.commands == []
+    assert commands(plan) == []
     assert not any("systemd" in c.path.as_posix() for c in plan.changes
                    if isinstance(c, WriteFile))
 
@@ -335,8 +340,8 @@ def test_systemd_not_running_enables_only(tmp_path: Path) -> None:
     (root / "run/systemd/system").rmdir()
     session = session_for(root)
     plan = session.build_plan()
-    assert "systemctl enable enphase-monitor@ups.service nut-driver@ups.service" in plan.commands
-    assert "systemctl daemon-reload" not in plan.commands
+    assert "systemctl enable enphase-monitor@ups.service nut-driver@ups.service" in commands(plan)
+    assert "systemctl daemon-reload" not in commands(plan)
     assert any("not running" in note for note in plan.notes)
 
 
@@ -344,7 +349,7 @@ def test_upsd_reloaded_when_it_runs_already(tmp_path: Path) -> None:
     root = make_root(tmp_path, mode="standalone")
     session = session_for(root)
     plan = session.build_plan()
-    assert "systemctl try-reload-or-restart nut-server.service" in plan.commands
+    assert "systemctl try-reload-or-restart nut-server.service" in commands(plan)
     assert not any(c.path.name == "nut.conf" for c in plan.changes if isinstance(c, WriteFile))
 
 
@@ -379,7 +384,7 @@ def test_remove_undoes_the_setup(root: Path) -> None:
     assert build_setup(setup.answers, setup.context, token_info()).apply(setup.system).ok
     runner = recorder(**{"systemctl is-enabled": "enabled\n"})
     system = System(root, env={}, runner=runner)
-    session = Session.start(system, probe(system), "ups", REMOVE)
+    session = Session.start(system, detect_host(system), "ups", REMOVE)
     plan = session.build_plan(delete_port=True, delete_config=True)
     assert plan.apply(system).ok
     assert (root / "etc/nut/ups.conf").read_text() == original_conf
@@ -392,13 +397,49 @@ def test_remove_undoes_the_setup(root: Path) -> None:
         "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service"
 
 
+def test_remove_deletes_the_port_file_the_stopping_monitor_hides(root: Path) -> None:
+    """Stopping enphase-monitor@ (its ExecStopPost) renames the port file to <port>-nocomms
+    after the plan was made: --remove --delete-files must delete that name too."""
+    setup = session_for(root)
+    assert build_setup(setup.answers, setup.context, token_info()).apply(setup.system).ok
+    port = root / "var/lib/enphase-monitor/ups.dev"
+
+    def stop_hides(_command: Command) -> None:
+        port.rename(f"{port}-nocomms")
+
+    runner = recorder(**{"systemctl is-enabled": "enabled\n"})
+    runner.effects["systemctl disable --now enphase-monitor@ups.service"] = stop_hides
+    system = System(root, env={}, runner=runner)
+    session = Session.start(system, detect_host(system), "ups", REMOVE)
+    plan = session.build_plan(delete_port=True, delete_config=True)
+    assert plan.apply(system).ok
+    assert not port.exists() and not Path(f"{port}-nocomms").exists()
+
+
 def test_remove_keeps_port_file_and_config_unless_asked(root: Path) -> None:
     setup = session_for(root)
     assert setup.build_plan().apply(setup.system).ok
     system = System(root, env={}, runner=recorder())
-    session = Session.start(system, probe(system), "ups", REMOVE)
+    session = Session.start(system, detect_host(system), "ups", REMOVE)
     plan = session.build_plan()
     assert plan.apply(system).ok
     assert (root / "var/lib/enphase-monitor/ups.dev").exists()
     assert (root / "etc/nut/enphase-ups.conf").exists()
     assert any("port file" in n for n in plan.notes)
+
+
+def test_a_good_token_cache_is_kept_and_a_stale_one_replaced(root: Path) -> None:
+    session = session_for(root)
+    session.answers.secret_store = SecretStore.CONFIG
+    first = token_info()
+    assert build_setup(session.answers, session.context, first).apply(session.system).ok
+    cache = root / "var/lib/enphase-monitor/enphase-ups.token"
+    assert cache.read_text() == first.token
+    again = session_for(root, recorder(**{"systemctl is-enabled": "enabled\n"}))
+    again.answers.secret_store = SecretStore.CONFIG
+    plan = build_setup(again.answers, again.context, token_info())  # a new token, same answers
+    assert plan.changes == [], plan.describe()
+    cache.write_text(token_info("999999999999").token)  # another gateway's token
+    plan = build_setup(again.answers, again.context, first)
+    assert next(c.title for c in plan.changes).startswith(
+        "Edit /var/lib/enphase-monitor/enphase-ups.token (token cache: owner token")

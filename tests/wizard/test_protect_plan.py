@@ -12,9 +12,11 @@ import pytest
 
 from enphase_monitor.simulator import Simulator
 from enphase_setup import upsdusers, upsmonconf
+from enphase_setup.facts import detect_host, nut_mode
 from enphase_setup.protect import ProtectAnswers, watched
 from enphase_setup.protectplan import extend_setup
-from enphase_setup.system import RecordingRunner, System, nut_mode, probe
+from enphase_setup.runner import RecordingRunner
+from enphase_setup.system import System
 
 from .conftest import make_root, recorder
 from .test_batch import answers_file, run
@@ -131,7 +133,7 @@ def test_an_existing_upsmon_setup_is_left_alone(host: Path, sim: Simulator, tmp_
     assert run(host, sim, ["-n", "--answers", str(answers_file(tmp_path / "a", sim))]) == 0
     out = capsys.readouterr().out
     system = System(host, env={}, runner=recorder())
-    assert watched(system, probe(system), "ups").working == (not problem)
+    assert watched(system, detect_host(system), "ups").working == (not problem)
     expected = "already protected" if not problem else f"{problem}"
     assert expected in out and ("fix it by hand" in out) == bool(problem)
     for name in ("upsd.users", "upsmon.conf"):

@@ -8,9 +8,10 @@ from textual.app import App
 from textual.widgets import Checkbox, Input, Static
 
 from enphase_setup import upsmonconf
+from enphase_setup.facts import detect_host
 from enphase_setup.protect import ProtectAnswers, ProtectPrefill, Watched, make_prefill
 from enphase_setup.screens.protect import ProtectScreen
-from enphase_setup.system import System, probe
+from enphase_setup.system import System
 
 from .conftest import recorder, sync
 
@@ -122,7 +123,7 @@ async def test_already_protected_is_said_and_not_offered(tmp_path: Path) -> None
     system = System(root, env={}, runner=recorder(**{
         "ip -o addr show scope global": "2: eth0    inet 192.168.1.10/24 brd 192.168.1.255"
                                         " scope global eth0\n"}))
-    pre = make_prefill(system, probe(system), "ups")
+    pre = make_prefill(system, detect_host(system), "ups")
     assert pre.watched.working and pre.addresses == ("192.168.1.10",)
     assert upsmonconf.monitors((root / "etc/nut/upsmon.conf").read_text())[0].user == "me"
     app = Host(pre)

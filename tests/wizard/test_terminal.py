@@ -31,6 +31,7 @@ def test_first_screen_is_complete_and_legible(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     socket = f"enphase-setup-test-{os.getpid()}"
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+           "XDG_STATE_HOME": str(tmp_path / "state"),  # a draft never goes to the real home
            "PYTHONPATH": os.environ.get("PYTHONPATH", str(ROOT))}
     command = f"{sys.executable} -m enphase_setup --root {root}"
     start = time.monotonic()

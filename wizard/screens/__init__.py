@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .apply import ApplyScreen
-from .base import WizardScreen
+from .base import Frame, WizardScreen
 from .credentials import CredentialsScreen
 from .done import DoneScreen
 from .gateway import GatewayScreen
@@ -11,14 +11,5 @@ from .nut import NutScreen
 from .review import ReviewScreen
 from .secret import SecretScreen
 
-SCREENS: dict[str, type[WizardScreen]] = {
-    "gateway": GatewayScreen,
-    "credentials": CredentialsScreen,
-    "nut": NutScreen,
-    "secret": SecretScreen,
-    "review": ReviewScreen,
-    "apply": ApplyScreen,
-    "done": DoneScreen,
-}
-
-__all__ = ["SCREENS", "WizardScreen"]
+__all__ = ["ApplyScreen", "CredentialsScreen", "DoneScreen", "Frame", "GatewayScreen",
+           "NutScreen", "ReviewScreen", "SecretScreen", "WizardScreen"]

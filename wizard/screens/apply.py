@@ -5,29 +5,36 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
-from ..changes import Change, Outcome
+from ..changes import Change
+from ..plan import Outcome, Plan, StepState
+from ..steps import ApplyAnswer
 from .base import WizardScreen
 
-ICONS = {"pending": "·", "running": "…", "done": "✓", "failed": "✗", "undoing": "…",
-         "undone": "↺", "undo failed": "✗"}
+ICONS = {StepState.RUNNING: "…", StepState.DONE: "✓", StepState.FAILED: "✗",
+         StepState.UNDOING: "…", StepState.UNDONE: "↺", StepState.UNDO_FAILED: "✗"}
+PENDING = "·"
 
 
-class ApplyScreen(WizardScreen):
-    """A progress list; Roll back / Keep on failure."""
+class ApplyScreen(WizardScreen[ApplyAnswer]):
+    """A progress list with each step's result; Continue when done, Roll back / Keep on a
+    failure. It stays until the user has seen it."""
 
-    STEP = "apply"
     TITLE_TEXT = "Applying the changes"
-    NEXT_LABEL = "Finish"
-    BACK = False
+    NEXT_LABEL = "Continue"
+    CAN_GO_BACK = False
+
+    @property
+    def plan(self) -> Plan:
+        """The plan being applied."""
+        assert self.session.plan is not None
+        return self.session.plan
 
     def body(self) -> ComposeResult:
-        plan = self.session.plan
-        assert plan is not None
-        for index, change in enumerate(plan.changes):
-            yield Static(f"{ICONS['pending']} {change.title}", id=f"step-{index}",
+        for index, change in enumerate(self.plan.changes):
+            yield Static(f"{PENDING} {self.plan.title_of(change)}", id=f"step-{index}",
                          classes="step", markup=False)
         yield Static("", id="result", classes="message")
         with Horizontal(id="failed", classes="row"):
@@ -38,41 +45,45 @@ class ApplyScreen(WizardScreen):
     def on_mount(self) -> None:
         self.query_one("#failed").display = False
         self.query_one("#next", Button).disabled = True
-        self.wizard.applied = True
+        self.outcome: Outcome | None = None
         self.apply()
-
-    def action_back(self) -> None:
-        """No going back once changes are being made."""
 
     @work(thread=True, exclusive=True, group="apply")
     def apply(self) -> None:
         """Apply (a thread: files and commands)."""
-        plan = self.session.plan
-        assert plan is not None
-        outcome = plan.apply(self.session.system, self.step_from_thread)
+        outcome = self.plan.apply(self.session.system, self.step_from_thread)
         self.app.call_from_thread(self.finished, outcome)
 
-    def step_from_thread(self, index: int, change: Change, state: str, message: str) -> None:
+    def step_from_thread(self, index: int, change: Change, state: StepState,
+                         message: str) -> None:
         """Progress callback, called in the worker thread."""
         self.app.call_from_thread(self.show_step, index, change, state, message)
 
-    def show_step(self, index: int, change: Change, state: str, message: str) -> None:
+    def show_step(self, index: int, change: Change, state: StepState, message: str) -> None:
         """Update one line of the progress list."""
-        line = f"{ICONS.get(state, '?')} {change.title}"
-        if state in ("undone", "undo failed", "failed"):
-            line += f"  ({state}{': ' + message if message else ''})"
+        line = f"{ICONS.get(state, '?')} {self.plan.title_of(change)}"
+        if state is StepState.DONE and message:
+            line += f": {message}"
+        elif state is StepState.FAILED:
+            line += ": failed (see below)"
+        elif state in (StepState.UNDONE, StepState.UNDO_FAILED):
+            line += f": {state}{': ' + message if message else ''}"
         widget = self.query_one(f"#step-{index}", Static)
         widget.update(Text(line))
-        widget.set_classes(f"step {'error' if 'fail' in state else 'ok' if state == 'done' else ''}"
-                           .strip())
+        failed = state in (StepState.FAILED, StepState.UNDO_FAILED)
+        kind = "error" if failed else "ok" if state is StepState.DONE else ""
+        widget.set_classes(f"step {kind}".strip())
 
     def finished(self, outcome: Outcome) -> None:
         """All done, or stop at the failure and offer the rollback."""
-        self.session.outcome = outcome
+        self.outcome = outcome
+        self.session.record_outcome(outcome)
+        next_button = self.query_one("#next", Button)
+        next_button.disabled = False
         if outcome.ok:
-            self.set_message("result", f"✓ {len(outcome.done)} changes applied.", "ok")
-            self.query_one("#next", Button).disabled = False
-            self.go_next()
+            self.set_message("result", f"✓ {len(outcome.done)} changes applied. Continue"
+                             " [Enter] for the summary and the next steps.", "ok")
+            next_button.focus()
             return
         assert outcome.failed is not None
         done = (f"{len(outcome.done)} step(s) were done (marked ✓ above): roll them back, or"
@@ -80,16 +91,14 @@ class ApplyScreen(WizardScreen):
         self.set_message("result", f"✗ {outcome.failed.title} failed:\n  {outcome.error}\n"
                          f"{done}", "error")
         self.query_one("#failed").display = bool(outcome.done)
-        self.query_one("#next", Button).disabled = False
-        self.query_one("#next", Button).label = "Quit"
+        next_button.label = "Quit"
         if outcome.done:
             self.call_after_refresh(self.offer_rollback)
 
     def offer_rollback(self) -> None:
         """Bring the rollback offer into view (below the progress list) and focus it."""
-        button = self.query_one("#rollback", Button)
-        button.focus(scroll_visible=False)
-        self.query_one("#failed").scroll_visible(animate=False)
+        self.query_one("#rollback", Button).focus(scroll_visible=False)
+        self.query_one("#body", VerticalScroll).scroll_end(animate=False)
 
     @on(Button.Pressed, "#rollback")
     def rollback_clicked(self) -> None:
@@ -105,9 +114,8 @@ class ApplyScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="apply")
     def rollback(self) -> None:
         """Undo the steps done (a thread)."""
-        plan, outcome = self.session.plan, self.session.outcome
-        assert plan is not None and outcome is not None
-        errors = plan.rollback(self.session.system, outcome, self.step_from_thread)
+        assert self.outcome is not None
+        errors = self.plan.rollback(self.session.system, self.outcome, self.step_from_thread)
         self.app.call_from_thread(self.rolled_back, errors)
 
     def rolled_back(self, errors: list[str]) -> None:
@@ -116,13 +124,8 @@ class ApplyScreen(WizardScreen):
             self.set_message("result", "✗ Some steps could not be undone:\n"
                              + "\n".join(f"  - {e}" for e in errors), "error")
         else:
-            self.wizard.applied = False
             self.set_message("result", "↺ Rolled back: everything is as it was before.", "ok")
 
-    def go_next(self) -> None:
-        outcome = self.session.outcome
-        if outcome is not None and not outcome.ok:
-            self.wizard.finish(1, f"enphase-setup: {outcome.failed.title if outcome.failed else ''}"
-                               f" failed: {outcome.error}")
-            return
-        super().go_next()
+    def submit(self) -> None:
+        if self.outcome is not None:
+            self.dismiss(ApplyAnswer(self.outcome))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from dataclasses import replace
+
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Button, Checkbox, Input, LoadingIndicator, Static
+from textual.widgets import Checkbox, Input, Static
 
 from ..answers import SecretStore
+from ..steps import CredentialsAnswer
 from ..validate import CheckResult, Failure
-from .base import WizardScreen
+from .base import WizardScreen, field_error_line
+from .busy import BusyScreen
+from .validators import validators_for
 
 TOKEN_PAGE = "https://entrez.enphaseenergy.com/entrez_tokens"
 _STORE_NAMES = {SecretStore.CREDENTIAL: "a systemd credential", SecretStore.KEYRING: "the keyring",
@@ -20,12 +25,12 @@ def _fingerprint(hexdigest: str) -> str:
     return ":".join(pairs[:6]) + ":..." if pairs else "unknown"
 
 
-class CredentialsScreen(WizardScreen):
+class CredentialsScreen(WizardScreen[CredentialsAnswer]):
     """The login, the token fetch and one gateway call, with each step shown as it runs."""
 
-    STEP = "credentials"
     TITLE_TEXT = "Enlighten credentials"
     NEXT_LABEL = "Check and continue"
+    FIRST_FIELD = "username"
 
     def body(self) -> ComposeResult:
         ans = self.session.answers
@@ -36,30 +41,34 @@ class CredentialsScreen(WizardScreen):
                      " gets from Enphase's cloud with your Enlighten login.", classes="hint",
                      markup=False)
         yield Static("Enlighten e-mail", classes="label")
-        yield Input(ans.username, placeholder="you@example.com", id="username", compact=True)
-        yield Static("Enlighten password", classes="label")
+        yield Input(ans.username, placeholder="you@example.com", id="username", compact=True,
+                    validators=validators_for("username"))
+        yield field_error_line("username")
+        yield Static("Enlighten password", classes="label", id="password-label")
         keep = ""
         if ans.keep_secret:
             keep = f"stored in {_STORE_NAMES[ans.secret_store]}: leave empty to keep it"
-        yield Input(ans.password, password=True, placeholder=keep, id="password", compact=True)
+        yield Input(ans.password, password=True, placeholder=keep, id="password", compact=True,
+                    validators=validators_for("password"))
+        yield field_error_line("password")
         yield Checkbox("My account uses multi-factor authentication: use a token instead",
                        ans.use_token, id="use-token", compact=True)
         yield Static(f"Token from Enphase ({TOKEN_PAGE}); it lasts up to a year",
                      classes="label", id="token-label")
-        yield Input(ans.token, password=True, placeholder="eyJ...", id="token", compact=True)
+        yield Input(ans.token, password=True, placeholder="eyJ...", id="token", compact=True,
+                    validators=validators_for("token"))
+        yield field_error_line("token")
         pin = "Pin the gateway's TLS certificate"
         if ans.gateway_fingerprint:
             pin += f" (SHA-256 {_fingerprint(ans.gateway_fingerprint)})"
         yield Checkbox(pin, ans.pin_certificate, id="pin", compact=True,
                        disabled=not ans.gateway_fingerprint)
-        yield LoadingIndicator(id="busy")
         yield Static("", id="steps-done", classes="message")
         yield Static("", id="result", classes="message")
 
     def on_mount(self) -> None:
-        self.query_one("#busy", LoadingIndicator).display = False
         self.show_token_fields(self.session.answers.use_token)
-        self.query_one("#username", Input).focus()
+        self._steps: list[str] = []
 
     @on(Checkbox.Changed, "#use-token")
     def token_toggled(self, event: Checkbox.Changed) -> None:
@@ -69,62 +78,59 @@ class CredentialsScreen(WizardScreen):
         """The token input replaces the password input on the manual-token path."""
         self.query_one("#token-label", Static).display = token
         self.query_one("#token", Input).display = token
+        self.query_one("#password-label", Static).display = not token
         self.query_one("#password", Input).display = not token
 
     @on(Input.Submitted)
     def submitted(self) -> None:
         self.action_next()
 
-    def go_next(self) -> None:
+    def answer(self, checked: CheckResult | None) -> CredentialsAnswer:
+        """What the fields say."""
+        return CredentialsAnswer(
+            username=self.query_one("#username", Input).value.strip(),
+            password=self.query_one("#password", Input).value,
+            token=self.query_one("#token", Input).value.strip(),
+            use_token=self.query_one("#use-token", Checkbox).value,
+            pin_certificate=self.query_one("#pin", Checkbox).value, checked=checked)
+
+    def submit(self) -> None:
+        if not self.check_fields("username", "password", "token"):
+            return
+        answer = self.answer(None)
+        secret = answer.token if answer.use_token else answer.password
         ans = self.session.answers
-        ans.username = self.query_one("#username", Input).value.strip()
-        ans.password = self.query_one("#password", Input).value
-        ans.token = self.query_one("#token", Input).value.strip()
-        ans.use_token = self.query_one("#use-token", Checkbox).value
-        ans.pin_certificate = self.query_one("#pin", Checkbox).value
-        if ans.secret():
-            ans.keep_secret = False
-        if not ans.secret() and ans.keep_secret:
-            self.session.checked = None
-            super().go_next()  # the stored secret stays; nothing to check
+        if not secret and ans.keep_secret:
+            self.dismiss(answer)  # the stored secret stays; nothing to check
             return
         missing = [name for name, value in (
-            ("the token" if ans.use_token else "the password", ans.secret()),
-            ("the e-mail", ans.username or ans.use_token)) if not value]
+            ("the token" if answer.use_token else "the password", secret),
+            ("the e-mail", answer.username or answer.use_token)) if not value]
         if missing:
             self.set_message("result", f"✗ Please enter {' and '.join(missing)}.", "error")
             return
-        self.query_one("#next", Button).disabled = True
-        self.query_one("#busy", LoadingIndicator).display = True
+        candidate = replace(ans, username=answer.username, password=answer.password,
+                            token=answer.token, use_token=answer.use_token,
+                            pin_certificate=answer.pin_certificate)
         self.set_message("result", "")
-        self._steps: list[str] = []
-        self.check()
+        self.set_message("steps-done", "")
+        self._steps = []
+        check = self.session.services.check
+        self.app.push_screen(BusyScreen("Checking the credentials live",
+                                        lambda progress: check(candidate, progress),
+                                        self._steps.append), self.checked)
 
-    @work(thread=True, exclusive=True, group="check")
-    def check(self) -> None:
-        """The live check (a thread: network)."""
-        result = self.session.services.check(
-            self.session.answers, lambda step: self.app.call_from_thread(self.step, step))
-        self.app.call_from_thread(self.checked, result)
-
-    def step(self, text: str) -> None:
-        """Show the step now running; the previous one is done."""
-        self._steps.append(text)
-        lines = [f"✓ {s}" for s in self._steps[:-1]] + [f"… {self._steps[-1]}"]
-        self.set_message("steps-done", "\n".join(lines), "hint")
-
-    def checked(self, result: CheckResult) -> None:
+    def checked(self, result: CheckResult | None) -> None:
         """Move on, or say what failed and put the cursor where the fix goes."""
-        self.query_one("#busy", LoadingIndicator).display = False
-        self.query_one("#next", Button).disabled = False
+        if result is None:
+            return
         done = [f"✓ {s}" for s in self._steps[:-1]]
         if self._steps:
             done.append(("✓ " if result.ok else "✗ ") + self._steps[-1])
         self.set_message("steps-done", "\n".join(done), "hint")
-        self.session.checked = result
         if result.ok:
             self.set_message("result", f"✓ {result.message}", "ok")
-            super().go_next()
+            self.dismiss(self.answer(result))
             return
         message = f"✗ {result.message}"
         if result.failure is Failure.MFA:

@@ -8,22 +8,24 @@ from textual.app import ComposeResult
 from textual.widgets import LoadingIndicator, Static
 
 from ..answers import SecretStore
+from ..runner import Result
 from ..session import REAUTH
-from ..system import Result
+from ..steps import DoneAnswer
 from .base import WizardScreen
+from .preview import Preview
 
 STORE_TEXT = {SecretStore.CREDENTIAL: "systemd encrypted credential",
               SecretStore.KEYRING: "the keyring of the daemon's user",
               SecretStore.CONFIG: "the config file"}
 
 
-class DoneScreen(WizardScreen):
+class DoneScreen(WizardScreen[DoneAnswer]):
     """The end of the run."""
 
-    STEP = "done"
     TITLE_TEXT = "Done"
     NEXT_LABEL = "Quit"
-    BACK = False
+    CAN_GO_BACK = False
+    FIRST_FIELD = "next"  # Enter quits
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts
@@ -43,7 +45,8 @@ class DoneScreen(WizardScreen):
         plan = self.session.plan
         steps = plan.next_steps if plan is not None else []
         yield Static("Next steps", classes="label")
-        yield Static("\n".join(f"- {s}" for s in steps), classes="hint", markup=False)
+        yield Static(Preview("\n".join(f"- {s}" for s in steps), diff=False), classes="hint",
+                     id="next-steps")
 
     def on_mount(self) -> None:
         if self.session.mode == REAUTH or not self.session.context.live:
@@ -65,7 +68,5 @@ class DoneScreen(WizardScreen):
         text = result.stdout.strip() if result.ok else result.reason()
         self.query_one("#upsc", Static).update(Text(text))
 
-    def go_next(self) -> None:
-        ans = self.session.answers
-        self.wizard.finish(0, f"enphase-setup: UPS '{ans.ups}' is set up."
-                           f" Check it with: upsc {ans.ups}@localhost")
+    def submit(self) -> None:
+        self.dismiss(DoneAnswer())

@@ -9,15 +9,18 @@ from textual.widgets import Button, Input, LoadingIndicator, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..discovery import Found, Probe
-from .base import WizardScreen
+from ..rules import Needed
+from ..steps import GatewayAnswer
+from .base import WizardScreen, field_error_line
+from .validators import validators_for
 
 
-class GatewayScreen(WizardScreen):
+class GatewayScreen(WizardScreen[GatewayAnswer]):
     """Discovery, then /info.xml of the chosen host."""
 
-    STEP = "gateway"
     TITLE_TEXT = "Find the IQ Gateway"
-    BACK = False
+    CAN_GO_BACK = False
+    FIRST_FIELD = "host"
 
     def body(self) -> ComposeResult:
         ans = self.session.answers
@@ -27,15 +30,21 @@ class GatewayScreen(WizardScreen):
         yield OptionList(id="found", markup=False, compact=True)
         yield Static("Gateway host name or IP (optionally :port)", classes="label")
         with Horizontal(classes="row"):
-            yield Input(ans.envoy_host, placeholder="envoy.local", id="host", compact=True)
+            yield Input(ans.envoy_host, placeholder="envoy.local", id="host", compact=True,
+                        validators=validators_for("envoy_host"), validate_on=["blur"])
             yield Button("Check", id="check", compact=True)
+        yield field_error_line("host")
         yield Static("", id="probe", classes="message")
         yield Static("Serial number (read from the gateway's /info.xml; tokens are per serial)",
                      classes="label")
-        yield Input(ans.serial, placeholder="e.g. 122312345678", id="serial", compact=True)
+        yield Input(ans.serial, placeholder="e.g. 122312345678", id="serial", compact=True,
+                    validators=validators_for("serial", Needed()), validate_on=["blur"])
+        yield field_error_line("serial")
 
     def on_mount(self) -> None:
         self.query_one("#found", OptionList).display = False
+        self.host_at_start = self.query_one("#host", Input).value
+        self.serial_at_probe = ""
         self.discover()
 
     @work(thread=True, exclusive=True, group="discover")
@@ -61,8 +70,9 @@ class GatewayScreen(WizardScreen):
                 if found else "No gateway found on the network: type its host name or IP.")
         self.query_one("#searching", Static).update(text)
         host = self.query_one("#host", Input)
-        configured = self.session.existing.configured
-        if found and not configured and host.value in ("", "envoy.local"):
+        if host.value != self.host_at_start:
+            return  # the user is typing a host: leave it alone
+        if found and not self.session.existing.configured and host.value in ("", "envoy.local"):
             host.value = found[0].host
         if host.value:
             self.check_host(host.value)
@@ -80,10 +90,10 @@ class GatewayScreen(WizardScreen):
 
     def check_host(self, host: str) -> None:
         """Read /info.xml from `host` in the background."""
-        if not host:
-            self.set_message("probe", "Type the gateway's host name or IP.", "error")
+        if self.check_field("host"):
             return
         self.set_message("probe", f"Asking {host} for /info.xml...", "hint")
+        self.serial_at_probe = self.query_one("#serial", Input).value
         self.probe(host)
 
     @work(thread=True, exclusive=True, group="probe")
@@ -101,27 +111,29 @@ class GatewayScreen(WizardScreen):
         info = result.info
         serial = self.query_one("#serial", Input)
         old = serial.value.strip()
-        serial.value = info.serial or old
+        typed = serial.value != self.serial_at_probe  # typed while the gateway was asked
+        if not typed:
+            serial.value = info.serial or old
         text = f"✓ IQ Gateway {info.serial}, firmware {info.firmware or 'unknown'}"
         if info.part_number:
             text += f", part {info.part_number}"
         text += f", at {result.host}"
         if old and info.serial and old != info.serial:
-            text += f"\n  (the config said SERIAL {old}: the gateway's own serial is used)"
+            text += (f"\n  (the serial typed, {old}, is kept)" if typed else
+                     f"\n  (the config said SERIAL {old}: the gateway's own serial is used)")
         self.set_message("probe", text, "ok")
+        searching = self.query_one("#searching", Static)
+        if not self.session.found:
+            searching.update(f"Not found by discovery, but {result.host} answered.")
 
-    def go_next(self) -> None:
+    @on(Input.Submitted, "#serial")
+    def serial_submitted(self) -> None:
+        self.action_next()
+
+    def submit(self) -> None:
+        if not self.check_fields("host", "serial"):
+            return
         host = self.query_one("#host", Input).value.strip()
         serial = self.query_one("#serial", Input).value.strip()
-        if not host or not serial:
-            self.set_message("probe", "✗ A host and the gateway's serial number are needed.",
-                             "error")
-            return
-        ans = self.session.answers
-        ans.envoy_host, ans.serial = host, serial
         probe = self.session.probe
-        if probe is not None and probe.host == host and probe.info is not None:
-            ans.firmware = probe.info.firmware or ""
-            if probe.fingerprint and not ans.gateway_fingerprint:
-                ans.gateway_fingerprint = probe.fingerprint
-        super().go_next()
+        self.dismiss(GatewayAnswer(host, serial, probe if probe and probe.host == host else None))

@@ -2,116 +2,155 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from textual import on
 from textual.app import ComposeResult
-from textual.validation import Function, Integer, Regex
 from textual.widgets import Input, Static
 
-from enphase_monitor.nutvars import RUNTIME_CAP_S
-
-from ..answers import UPS_NAME
+from ..facts import STATE_DIR
 from ..nutconf import UpsConf
-from ..plan import section_problem
-from ..system import STATE_DIR
-from .base import WizardScreen
+from ..planner.context import under
+from ..planner.nut import SectionCheck, nut_problem, section_check
+from ..rules import Rule
+from ..steps import NutAnswer
+from .base import StepBar, WizardScreen, field_error_line
+from .confirm import ConfirmScreen
+from .validators import validators_for
 
-VOLATILE = (PurePosixPath("/run"), PurePosixPath("/tmp"), PurePosixPath("/var/run"),
-            PurePosixPath("/dev/shm"))
-
-
-def port_problem(text: str) -> str | None:
-    """Why a port-file path will not do (None: fine)."""
-    path = PurePosixPath(text)
-    if not path.is_absolute():
-        return "the port file needs an absolute path"
-    if any(path == d or d in path.parents for d in VOLATILE):
-        return f"{path.parent} is emptied at reboot; the monitor never creates the port file"
-    return None
+FIELDS = ("ups", "charge-low", "runtime-low", "pollfreq", "port")
 
 
-class NutScreen(WizardScreen):
+class SectionRule(Rule):
+    """A UPS name whose ups.conf section belongs to another driver will not do."""
+
+    def __init__(self, screen: NutScreen) -> None:
+        self.screen = screen
+
+    def failure(self, text: str) -> str | None:
+        """The section's problem, if any."""
+        return self.screen.section(text.strip()).problem
+
+
+class NutScreen(WizardScreen[NutAnswer]):
     """The NUT side of the set-up."""
 
-    STEP = "nut"
     TITLE_TEXT = "NUT: the UPS that NUT will show"
+    FIRST_FIELD = "ups"
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts
+        self.ups_conf = UpsConf(self.session.system.read_text(facts.nut.ups_conf) or "")
         found = "\n".join(f"{what:<15} {value}" for what, value in facts.summary())
-        conf = UpsConf(self.session.system.read_text(facts.nut.ups_conf) or "")
-        sections = ", ".join(
-            f"[{s.name}] ({s.settings.get('driver', '?')})" for s in conf.sections) or "none"
+        sections = ", ".join(f"[{s.name}] ({s.settings.get('driver', '?')})"
+                             for s in self.ups_conf.sections) or "none"
         yield Static(f"{found}\n{'ups.conf':<15} {facts.nut.ups_conf}: sections {sections}",
                      classes="facts", markup=False)
+        problem = nut_problem(facts)
+        if problem:
+            note = "" if not self.session.dry_run else " (a dry run goes on)"
+            yield Static(f"✗ {problem}{note}", id="nut-problem", classes="message error",
+                         markup=False)
         yield Static("UPS name (the ups.conf section; upsc <name>@localhost)", classes="label")
-        name_rule = Regex(UPS_NAME.pattern, failure_description="letters, digits, '_', '-', '.'")
-        yield Input(ans.ups, id="ups", validators=[name_rule], compact=True)
-        hint = ("'ups' is free: Synology and other NAS clients expect that name."
-                if conf.section("ups") is None else
-                "There is a section [ups] already; its name is what Synology expects.")
-        yield Static(hint, classes="hint", id="ups-hint", markup=False)
+        yield Input(ans.ups, id="ups", compact=True,
+                    validators=validators_for("ups", SectionRule(self)), validate_on=["blur"])
+        yield field_error_line("ups")
+        yield Static("", classes="hint", id="ups-hint", markup=False)
         yield Static("battery.charge.low: NUT says LB (low battery) below this charge, in %",
                      classes="label")
-        yield Input(str(ans.charge_low), id="charge-low", type="integer", compact=True,
-                    validators=[Integer(0, 100, failure_description="0 to 100")])
+        yield Input(str(ans.charge_low), id="charge-low", compact=True,
+                    validators=validators_for("charge_low"), validate_on=["blur"])
+        yield field_error_line("charge-low")
         yield Static("battery.runtime.low: also LB when fewer seconds than this are left at the"
                      " present load (0: off)", classes="label")
-        yield Input(str(ans.runtime_low), id="runtime-low", type="integer", compact=True,
-                    validators=[Integer(0, RUNTIME_CAP_S,
-                                        failure_description=f"0 to {RUNTIME_CAP_S}")])
+        yield Input(str(ans.runtime_low), id="runtime-low", compact=True,
+                    validators=validators_for("runtime_low"), validate_on=["blur"])
+        yield field_error_line("runtime-low")
         yield Static("POLLFREQ: seconds between full polls on grid (the relay is checked"
                      " every 5 s in between)", classes="label")
-        yield Input(str(ans.pollfreq), id="pollfreq", type="integer", compact=True,
-                    validators=[Integer(5, 86400, failure_description="5 to 86400")])
+        yield Input(str(ans.pollfreq), id="pollfreq", compact=True,
+                    validators=validators_for("pollfreq"), validate_on=["blur"])
+        yield field_error_line("pollfreq")
         yield Static("Port file (dummy-ups reads it, enphase-monitor writes it)", classes="label")
-        port_rule = Function(lambda v: port_problem(v) is None, "absolute, persistent path")
-        yield Input(str(ans.port_path), id="port", validators=[port_rule], compact=True)
-        yield Static(f"{STATE_DIR} is the daemon's StateDirectory: it survives reboots, user"
-                     " nut may write it, and under SELinux it is labelled so that NUT's drivers"
-                     " may read it.", classes="hint")
-        yield Static("", id="problem", classes="message")
+        yield Input(str(ans.port_path), id="port", compact=True,
+                    validators=validators_for("port_file"), validate_on=["blur"])
+        yield field_error_line("port")
+        yield Static("", classes="hint", id="port-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.show_section(self.query_one("#ups", Input).value.strip())
+        self.show_port_hint(self.query_one("#port", Input).value.strip())
+
+    def section(self, ups: str) -> SectionCheck:
+        """What ups.conf says about the name `ups`."""
+        configured = self.session.system.exists(self.session.facts.nut.config_file(ups))
+        return section_check(ups, self.ups_conf, configured)
+
+    def show_section(self, ups: str) -> None:
+        """The hint under the name says what this name does to ups.conf."""
+        check = self.section(ups)
+        kind = "error" if check.problem else "warn" if check.takeover else ""
+        hint = self.query_one("#ups-hint", Static)
+        hint.update(check.note)
+        hint.set_classes(f"hint {kind}".strip())
+
+    def show_port_hint(self, text: str) -> None:
+        """What the directory of the port file typed means for NUT and the daemon."""
+        name = self.query_one("#ups", Input).value.strip() or "ups"
+        path = PurePosixPath(text) if text.startswith("/") else STATE_DIR / f"{name}.dev"
+        nut = self.session.facts.nut
+        if path.parent == STATE_DIR:
+            hint = (f"{STATE_DIR} is the daemon's StateDirectory: it survives reboots, user"
+                    " nut may write it, and under SELinux it is labelled so that NUT's drivers"
+                    " may read it.")
+        elif under(path.parent, nut.confdir):
+            hint = (f"{path.parent} is in NUT's config directory: NUT's drivers may read it"
+                    " (SELinux: nut_conf_t); the port file is made writable for user"
+                    f" {nut.user}.")
+        else:
+            hint = (f"{path.parent}: created (0750 {nut.user}:{nut.group}) when missing; under"
+                    " SELinux it is labelled nut_conf_t so that NUT's drivers may read it. It"
+                    " must survive reboots.")
+        self.query_one("#port-hint", Static).update(hint)
 
     @on(Input.Changed, "#ups")
     def ups_changed(self, event: Input.Changed) -> None:
+        name = event.value.strip()
+        self.query_one(StepBar).show_ups(name)
+        self.show_section(name)
         port = self.query_one("#port", Input)
-        default = str(STATE_DIR / f"{self.session.answers.ups}.dev")
-        if port.value == default or port.value.startswith(f"{STATE_DIR}/"):
-            name = event.value.strip() or "ups"
-            port.value = str(STATE_DIR / f"{name}.dev")
+        if port.value.startswith(f"{STATE_DIR}/") and port.value.endswith(".dev"):
+            port.value = str(STATE_DIR / f"{name or 'ups'}.dev")
+
+    @on(Input.Changed, "#port")
+    def port_changed(self, event: Input.Changed) -> None:
+        self.show_port_hint(event.value.strip())
 
     @on(Input.Submitted)
     def submitted(self) -> None:
         self.action_next()
 
-    def go_next(self) -> None:
-        ups = self.query_one("#ups", Input).value.strip()
-        low = self.query_one("#charge-low", Input).value.strip()
-        runtime = self.query_one("#runtime-low", Input).value.strip() or "0"
-        poll = self.query_one("#pollfreq", Input).value.strip()
-        port = self.query_one("#port", Input).value.strip()
-        problems = []
-        if not UPS_NAME.fullmatch(ups):
-            problems.append("UPS name: letters, digits, '_', '-' and '.' only")
-        if not low.isdigit() or not 0 <= int(low) <= 100:
-            problems.append("battery.charge.low: a whole number from 0 to 100")
-        if not runtime.isdigit() or not 0 <= int(runtime) <= RUNTIME_CAP_S:
-            problems.append(f"battery.runtime.low: a whole number from 0 to {RUNTIME_CAP_S}")
-        if not poll.isdigit() or not 5 <= int(poll) <= 86400:
-            problems.append("POLLFREQ: a whole number from 5 to 86400")
-        if port_problem(port):
-            problems.append(f"port file: {port_problem(port)}")
-        if not problems:
-            self.session.reload(ups)
-            ans = self.session.answers
-            ans.ups, ans.charge_low, ans.pollfreq, ans.port_file = ups, int(low), int(poll), port
-            ans.runtime_low = int(runtime)
-            conf = UpsConf(self.session.system.read_text(self.session.facts.nut.ups_conf) or "")
-            problem = section_problem(ans, conf)
-            if problem:
-                problems.append(problem)
-        if problems:
-            self.set_message("problem", "\n".join(f"✗ {p}" for p in problems), "error")
+    def submit(self) -> None:
+        if not self.check_fields(*FIELDS):
             return
-        super().go_next()
+        if nut_problem(self.session.facts) and not self.session.dry_run:
+            self.query_one("#nut-problem").scroll_visible(animate=False)
+            return
+        value = {field: self.query_one(f"#{field}", Input).value.strip() for field in FIELDS}
+        answer = NutAnswer(value["ups"], int(value["charge-low"]), int(value["runtime-low"]),
+                           int(value["pollfreq"]), value["port"])
+        check = self.section(answer.ups)
+        ans = self.session.answers
+        if not check.takeover or (ans.adopt_section and ans.ups == answer.ups):
+            self.dismiss(answer)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(replace(answer, adopt_section=True))
+            else:
+                self.focus_field("ups")
+
+        self.app.push_screen(ConfirmScreen(f"{check.takeover}.\n\nTake over [{answer.ups}]?",
+                                           "Take it over", "Choose another name"), confirmed)

@@ -51,11 +51,13 @@ class ProtectScreen(Screen[ProtectAnswers | None]):
         with VerticalScroll(id="body"):
             yield Static(self._status(), id="status", classes="hint", markup=False)
             can_protect = pre.upsmon and pre.watched.monitor is None
-            yield Checkbox(f"Protect this host: upsmon shuts it down when UPS '{pre.ups}' runs"
-                           " low (a upsmon user in upsd.users, a MONITOR line in upsmon.conf)",
+            yield Checkbox("Protect this host (upsmon shuts it down on low battery)",
                            ans.protect and can_protect, id="protect", disabled=not can_protect)
-            yield Checkbox("Serve NAS clients on the LAN (upsd listens on an address of this"
-                           " host; MODE=netserver; a secondary user)", ans.serve, id="serve")
+            yield Static(f"upsmon watches UPS '{pre.ups}': a upsmon user in upsd.users, a"
+                         " MONITOR line in upsmon.conf", classes="hint", markup=False)
+            yield Checkbox("Serve NAS clients on the LAN", ans.serve, id="serve")
+            yield Static("upsd listens on an address of this host (MODE=netserver) with a"
+                         " secondary user for the NAS", classes="hint", markup=False)
             yield Static("Address upsd listens on for the LAN" + (
                 f" (this host: {', '.join(pre.addresses)})" if pre.addresses else ""),
                 classes="label", id="listen-label")

@@ -2,39 +2,32 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.markup import escape
-from textual.widgets import Collapsible, Static
+from textual.widgets import Static
 
-from ..changes import Change, RunCommand, WriteFile
-from .base import WizardScreen
-
-
-def _lexer(change: Change) -> str:
-    if isinstance(change, RunCommand):
-        return "bash"
-    if isinstance(change, WriteFile) and change.old is not None:
-        return "diff"
-    return "ini"
+from ..changes import Change, WriteFile
+from ..plan import Plan
+from ..session import Session
+from ..steps import ReviewAnswer
+from .base import Frame, WizardScreen
+from .preview import Preview
 
 
-def preview(change: Change) -> Syntax:
-    """A change's preview, highlighted (diffs as diffs, files as ini, commands as shell)."""
-    return Syntax(change.preview().rstrip("\n"), _lexer(change), theme="ansi_dark",
-                  word_wrap=True, background_color="default")
+def preview(change: Change) -> Preview:
+    """A change's preview, wrapped to the width (a diff keeps its +/- on every row)."""
+    return Preview(change.preview(), isinstance(change, WriteFile) and change.old is not None)
 
 
-class ReviewScreen(WizardScreen):
+class ReviewScreen(WizardScreen[ReviewAnswer]):
     """The plan, change by change; Apply (or, in a dry run, leave with the plan printed)."""
 
-    STEP = "review"
     TITLE_TEXT = "Review: nothing has been written yet"
+    FIRST_FIELD = "body"  # the arrow keys scroll the plan; Apply is Ctrl+N
 
-    def compose(self) -> ComposeResult:
-        self.plan = self.session.build_plan()
-        yield from super().compose()
+    def __init__(self, session: Session, frame: Frame, focus: str | None = None) -> None:
+        super().__init__(session, frame, focus)
+        self.plan: Plan = session.build_plan()
 
     def next_label(self) -> str:
         return "Exit and print the plan" if self.session.dry_run else "Apply \\[^N]"
@@ -48,16 +41,11 @@ class ReviewScreen(WizardScreen):
             yield Static("Nothing to change: everything is already as asked.",
                          classes="message ok")
         for number, change in enumerate(plan.changes, 1):
-            with Collapsible(title=escape(f"{number}. {change.title}"), collapsed=False):
-                if change.details():
-                    yield Static(Text(change.details()), classes="details")
-                yield Static(preview(change), classes="preview")
+            yield Static(f"{number}. {plan.title_of(change)}", classes="change-title",
+                         id=f"change-{number}", markup=False)
+            if change.details():
+                yield Static(Text(change.details()), classes="details")
+            yield Static(preview(change), classes="preview", id=f"preview-{number}")
 
-    def go_next(self) -> None:
-        if self.session.dry_run:
-            self.wizard.finish(0, self.plan.describe() + "\ndry run: nothing was changed")
-            return
-        if not self.plan.changes:
-            self.wizard.finish(0, "Nothing to change: everything is already as asked.")
-            return
-        super().go_next()
+    def submit(self) -> None:
+        self.dismiss(ReviewAnswer(self.plan))

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Static
 
 from ..answers import SecretStore, credential_path
-from ..system import KeyringStatus
+from ..planner.secret import store_problem
+from ..steps import SecretAnswer
+from ..userkeyring import KeyringStatus
 from .base import WizardScreen
 
 
-class SecretScreen(WizardScreen):
+class SecretScreen(WizardScreen[SecretAnswer]):
     """Three choices; the ones this host cannot do are disabled and say why."""
 
-    STEP = "secret"
     TITLE_TEXT = "Where the secret goes"
     NEXT_LABEL = "Review"
+    FIRST_FIELD = "store"
 
     def body(self) -> ComposeResult:
         ans, facts = self.session.answers, self.session.facts
@@ -77,7 +81,7 @@ class SecretScreen(WizardScreen):
         self.set_message("keyring-note", f"{'keyring':<11} {status.note}",
                          "hint" if status.usable else "warn")
 
-    def go_next(self) -> None:
+    def submit(self) -> None:
         pressed = self.query_one("#store", RadioSet).pressed_button
         if pressed is None or pressed.disabled:
             self.set_message("problem", "✗ Choose where the secret goes.", "error")
@@ -88,5 +92,8 @@ class SecretScreen(WizardScreen):
             self.set_message("problem", "✗ Moving the secret needs it again: go Back and enter"
                              " the password (or token).", "error")
             return
-        ans.secret_store = new
-        super().go_next()
+        problem = store_problem(replace(ans, secret_store=new), self.session.facts)
+        if problem:
+            self.set_message("problem", f"✗ {problem}", "error")
+            return
+        self.dismiss(SecretAnswer(new))

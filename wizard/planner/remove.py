@@ -1,0 +1,129 @@
+"""The plan that undoes what the wizard set up for one UPS (``--remove``)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from ..answers import TRUE_WORDS, credential_path, existing_upses
+from ..changes import DeleteFile, RunCommand
+from ..facts import (
+    DRIVER_UNIT,
+    MONITOR_UNIT,
+    STATE_DIR,
+    UNIT_DIR,
+    UPSD_UNIT,
+    unit_active,
+    unit_enabled,
+)
+from ..nutconf import UpsConf
+from ..plan import Plan
+from ..runner import cmd
+from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, keyring_argv
+from .context import Context, file_change
+from .units import DROPIN, daemon_reload
+
+
+def _units(plan: Plan, ctx: Context, units: list[str]) -> None:
+    if ctx.systemctl and any(unit_enabled(ctx.system, u) or unit_active(ctx.system, u)
+                             for u in units):
+        now = ["--now"] if ctx.live else []
+        plan.add(RunCommand(cmd("systemctl", "disable", *now, *units),
+                            why="stop the monitor and the driver",
+                            undo=cmd("systemctl", "enable", *now, *units),
+                            name=f"Disable {' and '.join(units)}"))
+
+
+def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
+    for kind in ("password", "token"):
+        if ctx.system.exists(credential_path(ups, kind)):
+            plan.add(DeleteFile(credential_path(ups, kind), f"encrypted {kind}"))
+    values = ctx.existing.values
+    if values.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
+        user = ctx.nut.user
+        plan.add(RunCommand(
+            cmd(*keyring_argv(user, DELETE_SCRIPT, KEYRING_SERVICE, values.get("USERNAME", ""))),
+            why=f"delete the password from user {user}'s keyring (cannot be undone)",
+            name=f"Delete the password from {user}'s keyring"))
+
+
+def holds_secret(ctx: Context) -> bool:
+    """The UPS's config holds the password or a token in clear text."""
+    return any(ctx.existing.values.get(key) for key in ("PASSWORD", "TOKEN"))
+
+
+def port_path(ctx: Context) -> PurePosixPath | None:
+    """The UPS's port file, from its ups.conf section or its config."""
+    values = ctx.existing.values
+    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
+    port = ctx.existing.section.get("port") or values.get("PORT_FILE", "")
+    return PurePosixPath(port) if port.startswith("/") else state / port if port else None
+
+
+def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
+    """Undo what the wizard set up for `ctx.existing.ups`.
+
+    Args:
+        ctx: the host, with the UPS's current files in `existing`.
+        delete_port: also delete the port file (asked first: it may hold your own lines).
+        delete_config: also delete the config file (asked first).
+    """
+    ups = ctx.existing.ups
+    plan = Plan(f"Remove UPS '{ups}' (enphase-monitor)")
+    units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
+    _units(plan, ctx, units)
+    old = ctx.system.read_text(ctx.nut.ups_conf)
+    if old is not None and UpsConf(old).section(ups) is not None:
+        plan.add(file_change(ctx, ctx.nut.ups_conf, UpsConf(old).without_section(ups).text(),
+                             mode=None, owner=None, purpose=f"remove section [{ups}]"))
+    for unit in units:
+        dropin = UNIT_DIR / f"{unit}.d" / DROPIN
+        if ctx.system.exists(dropin):
+            plan.add(DeleteFile(dropin, "the wizard's drop-in"))
+    _secrets(plan, ctx, ups)
+    values = ctx.existing.values
+    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
+    token_file = values.get("TOKEN_FILE") or f"enphase-{ups}.token"
+    token_path = PurePosixPath(token_file) if token_file.startswith("/") else state / token_file
+    if ctx.system.exists(token_path):
+        plan.add(DeleteFile(token_path, "token cache"))
+    port = port_path(ctx)
+    names = (port, PurePosixPath(f"{port}-nocomms")) if port is not None else ()
+    if delete_port and any(ctx.system.exists(path) for path in names):
+        # both names: stopping the monitor (above) hides the port file as <port>-nocomms
+        for path in names:
+            plan.add(DeleteFile(path, "port file" if path == port else
+                                "port file as the stopped monitor hides it"))
+    config = ctx.nut.config_file(ups)
+    if delete_config and ctx.system.exists(config):
+        plan.add(DeleteFile(config, "enphase-monitor config"))
+    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
+    pattern = f"{STATE_DIR}(/.*)?"
+    if delete_port and not others and ctx.facts.selinux.has_fcontext(pattern):
+        plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),
+                            why="no UPS uses the directory any more",
+                            undo=cmd("semanage", "fcontext", "-a", "-t", "nut_conf_t", pattern),
+                            name=f"Remove the SELinux file context {pattern}"))
+    if ctx.systemctl:
+        plan.add(daemon_reload(ctx, plan.changes))
+        if ctx.live and old is not None:
+            plan.add(RunCommand(cmd("systemctl", "try-reload-or-restart", UPSD_UNIT),
+                                why="upsd forgets the UPS", name=f"Reload upsd ({UPSD_UNIT})"))
+    _notes(plan, ctx, delete_port, delete_config)
+    return plan
+
+
+def _notes(plan: Plan, ctx: Context, delete_port: bool, delete_config: bool) -> None:
+    """What stays: the port file, the config (and its secret), nut.conf's MODE."""
+    port, config = port_path(ctx), ctx.nut.config_file(ctx.existing.ups)
+    if not delete_port and port is not None and ctx.system.exists(port):
+        plan.notes.append(f"the port file {port} is kept")
+    if not delete_config and ctx.system.exists(config):
+        secret = (": it holds the Enlighten password (or token) in clear text, readable by"
+                  " root and the daemon's group" if holds_secret(ctx) else "")
+        plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)"
+                          + secret)
+    nut_conf = ctx.system.read_text(ctx.nut.nut_conf) or ""
+    put_back = f"enphase-setup --remove {ctx.existing.ups}" in nut_conf  # step 5's marker
+    if ctx.facts.nut_mode not in (None, "", "none") and not put_back:
+        plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: upsd stays on for other"
+                          " UPSes and clients; set MODE=none by hand if nothing uses it")
