@@ -17,6 +17,7 @@ from common import Simulator, workdir, write_config
 from enphase_monitor.config import load_config
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import Notifier
+from enphase_monitor.wiring import build_clients
 
 
 def main() -> None:
@@ -24,8 +25,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=200)
     args = parser.parse_args()
     with Simulator(workdir=workdir("bench-sim-")) as sim:
-        mon = Monitor(load_config(write_config(workdir("bench-prof-"), sim)),
-                      notifier=Notifier({}))
+        config = load_config(write_config(workdir("bench-prof-"), sim))
+        mon = Monitor(config, build_clients(config), Notifier({}))
         mon.cycle()  # login, handshake, first write
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(args.cycles):

@@ -2,8 +2,8 @@
 
 Usage: python benchmarks/soak.py [--cycles 10000] [--seed 1]
 Accelerated: cycles run back to back in-process (the sleeps between polls and before a
-confirming read are skipped) and the token manager's clocks (wall and monotonic) advance 5 s
-per cycle, so its back-offs (minutes) pass as they would at POLLFREQ=5. Prints cycles, faults
+confirming read are skipped) and the clients' clocks (wall and monotonic) advance 5 s per
+cycle, so the token back-offs (minutes) pass as they would at POLLFREQ=5. Prints cycles, faults
 injected, RSS and open fds at start and end, state counts, and every port file that failed to
 parse or lost the user's line.
 """
@@ -20,8 +20,10 @@ from common import Simulator, status_kib, workdir, write_config
 
 from enphase_monitor.config import load_config
 from enphase_monitor.monitor import Monitor
+from enphase_monitor.pause import Pause
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.sdnotify import Notifier
+from enphase_monitor.wiring import build_clients
 
 FAULTS = [("reset", None), ("status", 500.0), ("status", 503.0), ("garbage", None),
           ("empty", None), ("truncated", None), ("wrong_types", None), ("401", None),
@@ -43,6 +45,13 @@ def check_file(mon: Monitor) -> str | None:
     return None
 
 
+class NoWait(Pause):
+    """The confirming read's wait, skipped."""
+
+    def sleep(self, seconds: float, *, until_reload: bool = False) -> None:
+        """Return at once."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, default=10000)
@@ -53,13 +62,13 @@ def main() -> None:
     with Simulator(workdir=workdir("bench-sim-")) as sim:
         config = load_config(write_config(workdir("bench-soak-"), sim,
                                           "API_TIMEOUT=2\nCONFIRM_DELAY=1\n"))
-        mon = Monitor(config, notifier=Notifier({}))
-        mon._sleep = lambda seconds: None  # type: ignore[method-assign]
-        # simulated time for the token manager (its wall clock for token expiry, its monotonic
-        # clock for the back-off): each cycle stands for a 5 s poll
+        # simulated time for the clients (the wall clock for token expiry, the monotonic one
+        # for the back-off and the topology refresh): each cycle stands for a 5 s poll
         simulated = [time.time()]
-        mon.clients.tokens.clock = lambda: simulated[0]
-        mon.clients.tokens.backoff.clock = lambda: simulated[0]
+        clients = build_clients(config, clock=lambda: simulated[0],
+                                wall_clock=lambda: simulated[0])
+        notifier = Notifier({})
+        mon = Monitor(config, clients, notifier, NoWait(notifier))
         mon.cycle()
         rss0, fds0 = status_kib(pid, "VmRSS"), len(os.listdir(f"/proc/{pid}/fd"))
         faults: Counter[str] = Counter()

@@ -118,14 +118,14 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
 def _monitor(config: Config, single: bool) -> int:
     """The loop, or one poll for `-s` (which leaves the file written, as the seed)."""
     from .errors import AuthError
-    from .monitor import Monitor
+    from .loop import Daemon
 
-    monitor = Monitor(config)
+    daemon = Daemon.from_config(config)
     if single:
-        ok = monitor.once()
+        ok = daemon.once()
         # as the seed: an unreachable gateway is not fatal for -s, a token failure is
-        return 1 if not ok and isinstance(monitor.last_exception, AuthError) else 0
-    return monitor.run()
+        return 1 if not ok and isinstance(daemon.monitor.last_exception, AuthError) else 0
+    return daemon.run()
 
 
 def _hide(config: Config) -> None:

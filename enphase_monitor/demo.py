@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import logsetup
 from .config import load_config
-from .monitor import Monitor
+from .loop import Daemon
 from .simulator import Simulator
 
 SHOWN = ("ups.status", "battery.charge", "battery.runtime", "ups.load", "output.realpower",
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "# a user line the monitor keeps\nups.delay.shutdown: 30\n", ups="demo"))
             port = config.port_file
             print(f"simulated gateway at {sim.gateway_url}, port file {port}", flush=True)
-            monitor = Monitor(config)
+            daemon = Daemon.from_config(config)
             started = time.monotonic()
 
             seen: list[str] = []
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             def scenario() -> None:
                 last = ""
                 steps = list(SCRIPT)
-                while not monitor.stop_requested:
+                while not daemon.pause.stop_requested:
                     now = time.monotonic() - started
                     if steps and now >= steps[0][0]:
                         _, what, change = steps.pop(0)
@@ -95,12 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         if status and (not seen or seen[-1] != status):
                             seen.append(status)
                     if now >= args.seconds:
-                        monitor.request_stop()
+                        daemon.request_stop()
                     time.sleep(0.2)
 
             watcher = threading.Thread(target=scenario, daemon=True)
             watcher.start()
-            monitor.run()
+            daemon.run()
             watcher.join(2)
             print(f"demo finished: ups.status went {' -> '.join(seen)}", flush=True)
     return 0

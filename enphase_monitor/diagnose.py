@@ -21,8 +21,10 @@ from .monitor import Monitor, State
 from .nutvars import GENERATED, RUNTIME_LOW
 from .poller import Poller
 from .portfile import parse_line
+from .sdnotify import Notifier
 from .textsafe import escape
 from .topology import KIND_NAMES, SIGNAL_NAMES, Refusal, choose_signal
+from .wiring import build_clients
 
 MAX_VALUE_CHARS = 400  # one value of the report
 MAX_LINE_CHARS = 1000  # one line (a problem and what to do about it)
@@ -79,8 +81,8 @@ def diagnose(config: Config, out: TextIO) -> int:
     for key in config.unknown_keys:
         rep.problem(f"unknown config key {key}: check its spelling (it is ignored)")
 
-    monitor = Monitor(config)
-    clients = monitor.clients
+    clients = build_clients(config)
+    monitor = Monitor(config, clients, Notifier())
     try:
         rep.head("Token")
         try:

@@ -1,91 +1,71 @@
-"""The daemon's loop around the state machine (`Monitor`): when to poll, signals, reload, and
+"""The daemon's loop around the state machine (monitor.py): when to poll, signals, reload, and
 the last guards that hide the port file however the loop ends.
 
-`Loop` is a mixin of `Monitor`: it schedules (schedule.py) full polls and relay checks, sleeps
-waking for signals, and turns every end of the loop (SIGTERM, a fatal error, a bug) into a
-hidden port file before the process exits.
+`Daemon` schedules (schedule.py) full polls and relay checks, sleeps waking for signals
+(pause.py), and turns every end of the loop (SIGTERM, a fatal error, a bug) into a hidden port
+file before the process exits.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from .config import Config, load_config
 from .errors import ConfigError, describe
-from .portfile import PortFile
+from .monitor import Monitor
+from .pause import Pause
 from .schedule import Due, Schedule
 from .sdnotify import Notifier
-
-if TYPE_CHECKING:
-    from .monitor import Clients
+from .wiring import Clients, build_clients
 
 log = logging.getLogger(__name__)
 
 
-class Loop:
-    """The loop of a `Monitor` (which provides the attributes and methods declared here)."""
+class Daemon:
+    """Runs a `Monitor` until SIGTERM/SIGINT, reloading its config on SIGHUP.
 
-    config: Config
-    clients: Clients
-    port: PortFile
-    notifier: Notifier
-    clock: Callable[[], float]
-    stop: threading.Event  # set by SIGTERM/SIGINT; the transports end a request in progress
-    wake: threading.Event  # set by every signal: ends a sleep early
-    reload_requested: bool
-    first_poll: bool
+    Args:
+        monitor: the state machine; its `pause` is the loop's too (signals end its waits).
+        rebuild: the clients for a reloaded config (wiring.build_clients, with the stop flag).
+    """
 
-    # provided by Monitor: one poll, the relay check and the delays of its states
-    def cycle(self) -> bool:
-        raise NotImplementedError
+    def __init__(self, monitor: Monitor, rebuild: Callable[[Config], Clients]) -> None:
+        self.monitor = monitor
+        self.pause = monitor.pause
+        self.notifier = monitor.notifier
+        self.rebuild = rebuild
 
-    def relay_check(self) -> bool:
-        raise NotImplementedError
+    @classmethod
+    def from_config(cls, config: Config, notifier: Notifier | None = None) -> Daemon:
+        """The daemon for `config`: its clients, state machine and loop, sharing one Pause.
 
-    def delay(self) -> int:
-        raise NotImplementedError
-
-    def relay_every(self) -> int:
-        raise NotImplementedError
-
-    def _configure(self, config: Config, clients: Clients | None) -> None:
-        raise NotImplementedError
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop.is_set()
+        Raises:
+            PortFileError: the port file cannot be read.
+        """
+        notifier = notifier or Notifier()
+        pause = Pause(notifier)
+        monitor = Monitor(config, build_clients(config, pause.stop), notifier, pause)
+        return cls(monitor, lambda new: build_clients(new, pause.stop))
 
     def request_stop(self) -> None:
         """What SIGTERM does: end the loop (and any request in progress) soon."""
-        self.stop.set()
-        self.wake.set()
+        self.pause.request_stop()
 
-    def _sleep(self, seconds: float) -> None:
-        """Sleep, waking early for a signal and pinging the watchdog meanwhile."""
-        end = self.clock() + seconds
-        while not self.stop_requested:
-            left = end - self.clock()
-            if left <= 0:
-                return
-            interval = self.notifier.watchdog_interval
-            self.wake.wait(min(left, interval) if interval else left)
-            self.wake.clear()
-            self.notifier.watchdog()
-            if self.reload_requested:
-                self.reload()
-
-    def run(self) -> int:
+    def run(self, *, handle_signals: bool = True) -> int:
         """Poll until SIGTERM/SIGINT, then hide the port file. Returns the exit status (0).
+
+        Args:
+            handle_signals: install the SIGTERM/SIGINT/SIGHUP handlers; False when run in a
+                thread other than the main one (only it may), where `request_stop()` ends it.
 
         Raises:
             MonitorError: a fatal error; Exception: a bug. The port file is hidden first.
         """
-        self._install_signals()
+        if handle_signals:
+            self._install_signals()
         try:
             self._loop()
         except BaseException as exc:
@@ -95,65 +75,68 @@ class Loop:
         return 0
 
     def _loop(self) -> None:
+        pause, monitor, clock = self.pause, self.monitor, self.pause.clock
         schedule = Schedule()
         self._full_poll(schedule)
-        while not self.stop_requested:
-            now = self.clock()
+        while not pause.stop_requested:
+            if pause.reload_requested:
+                self.reload()
+            now = clock()
             due = schedule.due(now)
             if due is Due.NOTHING:
-                self._sleep(schedule.wake_at() - now)
-            elif due is Due.RELAY and not self.relay_check():
-                schedule.checked(self.clock())
-            elif not self.stop_requested:
+                pause.sleep(schedule.wake_at() - now, until_reload=True)
+            elif due is Due.RELAY and not monitor.relay_check():
+                schedule.checked(clock())
+            elif not pause.stop_requested:
                 self._full_poll(schedule)
 
     def _full_poll(self, schedule: Schedule) -> None:
-        if self.reload_requested:
+        if self.pause.reload_requested:
             self.reload()
-        self.cycle()
+        self.monitor.cycle()
         self.notifier.watchdog()
-        schedule.polled(self.clock(), self.delay(), self.relay_every())
+        schedule.polled(self.pause.clock(), self.monitor.delay(), self.monitor.relay_every())
 
     def once(self) -> bool:
         """One poll for `-s`: written as by the loop and left so (as the seed). True if the
         gateway answered. On an error the daemon did not choose, the file is hidden first."""
         try:
-            return self.cycle()
+            return self.monitor.cycle()
         except BaseException as exc:
             self.hide_on_exit(f"stopping on an error ({describe(exc)})")
             raise
         finally:
-            self.clients.close()
+            self.monitor.clients.close()
 
     def _shutdown(self, why: str) -> None:
         self.hide_on_exit(why)
         self.notifier.stopping()
         try:
-            self.clients.close()
+            self.monitor.clients.close()
         except Exception as exc:  # never hide the reason for stopping
             log.debug("closing the connections failed: %s", describe(exc))
 
     def hide_on_exit(self, why: str) -> None:
         """Hide the port file as the daemon stops: NUT must not keep showing the last reading
         while nobody watches the gateway. Never raises."""
+        port = self.monitor.port
         try:
-            hidden = self.port.hide()
+            hidden = port.hide()
         except Exception as exc:  # the last guard must not fail
             log.error("%s: the port file could not be hidden: %s", why, describe(exc))
             return
         if hidden:
             log.warning("%s: port file hidden as %s (NUT: driver not connected) until the"
-                        " monitor runs again", why, self.port.nocomms_path)
+                        " monitor runs again", why, port.nocomms_path)
         else:
             log.info("%s", why)
 
     def _install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
-            self.request_stop()
+            self.pause.request_stop()
 
         def hup(signum: int, frame: FrameType | None) -> None:
-            self.reload_requested = True
-            self.wake.set()
+            self.pause.request_reload()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -161,18 +144,18 @@ class Loop:
 
     def reload(self) -> None:
         """SIGHUP: read the config again; keep the old one if the new one is broken."""
-        self.reload_requested = False
+        self.pause.reload_requested = False
+        old = self.monitor.config
         try:
-            config = load_config(self.config.path, self.config.ups)
+            config = load_config(old.path, old.ups)
         except ConfigError as exc:
             log.error("config not reloaded, keeping the old one: %s", exc)
             return
         log.warning("config reloaded from %s", config.path)
         self.notifier.send("RELOADING=1")
-        old = self.clients
+        clients = self.monitor.clients
         try:
-            self._configure(config, None)
+            self.monitor.reconfigure(config, self.rebuild(config))
         finally:
-            old.close()
-        self.first_poll = True
+            clients.close()
         self.notifier.send("READY=1")

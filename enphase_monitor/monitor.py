@@ -1,21 +1,16 @@
 """The state machine: one poll, the states, debounce, the port-file write, sd_notify status.
 
 Truth under failure: any exception while polling is a failed poll; a port file that cannot be
-written is hidden; when the loop (loop.py) ends for any reason (SIGTERM, a fatal error, a bug)
-the port file is hidden before the process exits, so NUT never keeps a reading nobody watches.
+written is hidden. When to poll, signals, reload and the guards that hide the port file however
+the daemon stops are the loop's (loop.py); building the clients is the wiring's (wiring.py).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from .config import Config
-from .enlighten import EnlightenClient, TokenManager
 from .errors import (
     ConfigError,
     MfaRequiredError,
@@ -24,17 +19,13 @@ from .errors import (
     UnsupportedHardware,
     describe,
 )
-from .gateway import GatewayClient
-from .grid import Grid, GridSignal
-from .logsetup import REDACTOR
-from .loop import Loop
+from .grid import Grid
 from .models import Snapshot
 from .nutvars import Inputs, Refs, compute, status_text
-from .poller import Poller
+from .pause import Pause
 from .portfile import PortContent, PortFile, render
 from .sdnotify import Notifier
-from .testmode import TestCycle, TestTransport, random_expiry
-from .transport import HttpsTransport, Transport
+from .wiring import Clients
 
 log = logging.getLogger(__name__)
 
@@ -48,46 +39,6 @@ class State(enum.Enum):
     NOCOMMS = "nocomms"
 
 
-@dataclass
-class Clients:
-    """The pieces that talk to the network, built from a Config."""
-
-    tokens: TokenManager
-    gateway: GatewayClient
-    poller: Poller
-    test_cycle: TestCycle | None = None
-
-    def close(self) -> None:
-        self.gateway.close()
-        self.tokens.cloud.transport.close()
-
-
-def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0,
-                  stop: threading.Event | None = None) -> Clients:
-    """Wire config -> transports -> token manager -> gateway client -> poller.
-
-    `stop`, once set, makes the HTTPS transports end a request in progress (SIGTERM).
-    """
-    cycle = None
-    cloud_http: Transport
-    gateway_http: Transport
-    if config.test:
-        cycle = TestCycle(charge_low)
-        cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
-                                                  config.tokens_url, cycle)
-    else:
-        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop)
-        gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,
-                                      trust_env=False, stop=stop)
-    cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
-    tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
-    gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)
-    # TEST mode answers the seed's endpoints only: it reads the relay, as the seed does
-    signal = config.grid_signal or (GridSignal.RELAY if config.test else None)
-    poller = Poller(gateway, meters=not config.disable_meters, grid_signal=signal)
-    return Clients(tokens, gateway, poller, cycle)
-
-
 def _state_from_file(port: PortFile, content: PortContent) -> State:
     if port.hidden:
         return State.NOCOMMS
@@ -99,23 +50,26 @@ def _state_from_file(port: PortFile, content: PortContent) -> State:
     return State.UNKNOWN
 
 
+class Monitor:
+    """Keeps the port file true to the gateway, one `cycle()` (a full poll) at a time.
 
-class Monitor(Loop):
-    """Keeps the port file true to the gateway (the loop around it: loop.Loop)."""
+    Args:
+        config: the daemon's config.
+        clients: what talks to the gateway and the cloud (wiring.build_clients).
+        notifier: told READY=1 and STATUS= (sd_notify).
+        pause: the CONFIRM_DELAY wait and the stop flag; shared with the loop, whose signals
+            end the wait (default: a Pause of its own, on the monotonic clock).
 
-    def __init__(
-        self,
-        config: Config,
-        clients: Clients | None = None,
-        notifier: Notifier | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.notifier = notifier or Notifier()
-        self.clock = clock
-        self.stop = threading.Event()  # set by SIGTERM/SIGINT; also ends requests in progress
-        self.wake = threading.Event()  # set by every signal: ends a sleep early
-        self.reload_requested = False
-        self._configure(config, clients)
+    Raises:
+        PortFileError: the port file cannot be read (a FIFO, a symlink, too large...).
+    """
+
+    def __init__(self, config: Config, clients: Clients, notifier: Notifier,
+                 pause: Pause | None = None) -> None:
+        self.notifier = notifier
+        self.pause = pause or Pause(notifier)
+        self.config, self.clients = config, clients
+        self.port = PortFile(config.port_file)
         content = self.port.read()
         self.refs = Refs.from_values(content.values)
         self.state = _state_from_file(self.port, content)
@@ -128,14 +82,11 @@ class Monitor(Loop):
         self.writes = 0
         log.debug("initial status: %s", self.state.value)
 
-    def _configure(self, config: Config, clients: Clients | None) -> None:
-        self.config = config
-        self.clients = clients or build_clients(config, lambda: self.refs.charge_low, self.stop)
+    def reconfigure(self, config: Config, clients: Clients) -> None:
+        """A reloaded config and its clients; the next poll is a first poll (confirmed)."""
+        self.config, self.clients = config, clients
         self.port = PortFile(config.port_file)
-        REDACTOR.add(config.password)
-        REDACTOR.add(config.token, token=True)
-        for key in ("TEST_TOKEN", "TEST_SESS"):
-            REDACTOR.add(config.test_values.get(key, ""), token=True)
+        self.first_poll = True
 
     # -- one full poll ------------------------------------------------------------------
     def cycle(self) -> bool:
@@ -147,8 +98,7 @@ class Monitor(Loop):
         Raises:
             ConfigError: something only the user can fix (e.g. an insecure token file).
         """
-        if self.clients.test_cycle is not None:
-            self.clients.test_cycle.advance()
+        self.clients.poll_starting(self.refs.charge_low)
         try:
             found = self._poll_gateway()
         except ConfigError:
@@ -190,8 +140,8 @@ class Monitor(Loop):
         """A first poll never switches to OB alone: read the relay again a little later."""
         log.info("grid signal says off-grid on the first poll: confirming in %d s",
                  self.config.confirm_delay)
-        self._sleep(self.config.confirm_delay)
-        if self.stop_requested:
+        self.pause.sleep(self.config.confirm_delay)
+        if self.pause.stop_requested:
             return Grid.UNKNOWN
         grid = self.clients.poller.grid_check().grid
         if grid is not Grid.OFF:
@@ -259,7 +209,7 @@ class Monitor(Loop):
         raise exc
 
     def _poll_failed(self, exc: BaseException) -> None:
-        if self.stop_requested:  # a request cancelled by SIGTERM: not the gateway's fault
+        if self.pause.stop_requested:  # a request cancelled by SIGTERM: not the gateway's fault
             log.debug("poll cancelled: stopping (%s)", describe(exc))
             return
         if not isinstance(exc, MonitorError):
@@ -348,7 +298,7 @@ class Monitor(Loop):
     def _report(self) -> None:
         self.notifier.status(self.summary())
 
-    # -- the loop -----------------------------------------------------------------------
+    # -- between full polls ---------------------------------------------------------------
     def relay_check(self) -> bool:
         """The light check between full polls. True when a full poll is needed at once: the
         grid changed, or the check failed (the full poll then counts toward nocomms)."""
@@ -358,9 +308,9 @@ class Monitor(Loop):
         except ConfigError:
             raise
         except Exception as exc:  # any failure: let a full poll decide
-            if not self.stop_requested:
+            if not self.pause.stop_requested:
                 log.info("%s check failed (%s): polling at once", signal_name, describe(exc))
-            return not self.stop_requested
+            return not self.pause.stop_requested
         if (grid is Grid.OFF) != (self.state is State.ONBATT):
             log.info("%s check: grid now %s, polling at once", signal_name, grid.value)
             return True

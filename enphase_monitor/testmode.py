@@ -31,12 +31,14 @@ _PATHS = (
 class TestCycle:
     """Where the TEST cycle is."""
 
-    def __init__(self, charge_low: Callable[[], float]) -> None:
+    def __init__(self) -> None:
         self.step = "init"
-        self.charge_low = charge_low
+        self.charge_low = 20.0
 
-    def advance(self) -> None:
+    def advance(self, charge_low: float) -> None:
+        """The next full poll: the next step; `charge_low` places the lowbatt step."""
         self.step = CYCLE.get(self.step, "online")
+        self.charge_low = charge_low
         log.debug("TEST_CYCLE now %s", self.step)
 
     def relay_state(self) -> str:
@@ -46,7 +48,7 @@ class TestCycle:
         if self.step.startswith("onbatt"):
             return 90
         if self.step.startswith("lowbatt"):
-            return int(self.charge_low()) - 1
+            return int(self.charge_low) - 1
         return 100
 
 

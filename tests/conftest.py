@@ -12,7 +12,11 @@ import pytest
 
 from enphase_monitor import demo, logsetup
 from enphase_monitor.config import Config, load_config
+from enphase_monitor.loop import Daemon
+from enphase_monitor.monitor import Monitor
+from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator
+from enphase_monitor.wiring import build_clients
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "pyenphase"
@@ -46,6 +50,16 @@ def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str
     os.chmod(directory, 0o700)
     return demo.write_setup(directory, sim, "POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\n"
                             f"CONFIRM_DELAY=1\n{extra}", port_text, ups)
+
+
+def make_monitor(config: Config) -> Monitor:
+    """The state machine for `config` with its real clients and no systemd notifications."""
+    return Monitor(config, build_clients(config), Notifier({}))
+
+
+def make_daemon(config: Config) -> Daemon:
+    """The whole daemon for `config` (loop, state machine, clients), no systemd notifications."""
+    return Daemon.from_config(config, Notifier({}))
 
 
 @pytest.fixture

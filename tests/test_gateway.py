@@ -8,11 +8,10 @@ import pytest
 
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import GatewayDataError, GatewayUnreachable
-from enphase_monitor.monitor import Monitor, build_clients
 from enphase_monitor.portfile import PortContent
-from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator
-from tests.conftest import write_setup
+from enphase_monitor.wiring import build_clients
+from tests.conftest import make_monitor, write_setup
 
 LIVE = "/ivp/livedata/status"
 
@@ -97,7 +96,7 @@ def test_missing_optional_endpoints_degrade_values_not_status(
     tmp_path: Path, sim: Simulator
 ) -> None:
     config = load_config(write_setup(tmp_path / "s", sim))
-    mon = Monitor(config, notifier=Notifier({}))
+    mon = make_monitor(config)
     sim.inject("/ivp/meters/reports", "status", value=404)
     sim.inject("/ivp/ensemble/secctrl", "status", value=404)
     assert mon.cycle()

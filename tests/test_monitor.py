@@ -15,12 +15,12 @@ import pytest
 
 from enphase_monitor import fileutil
 from enphase_monitor.config import Config, load_config
+from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.schedule import Due, Schedule
-from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
-from tests.conftest import write_setup
+from tests.conftest import make_daemon, make_monitor, write_setup
 
 RELAY = "/ivp/ensemble/relay"
 
@@ -30,8 +30,11 @@ def values(config: Config) -> dict[str, str]:
 
 
 def make(tmp_path: Path, sim: Simulator, extra: str = "", port_text: str = "") -> Monitor:
-    config = load_config(write_setup(tmp_path / "state", sim, extra, port_text))
-    return Monitor(config, notifier=Notifier({}))
+    return make_monitor(load_config(write_setup(tmp_path / "state", sim, extra, port_text)))
+
+
+def make_running(tmp_path: Path, sim: Simulator, extra: str = "", port_text: str = "") -> Daemon:
+    return make_daemon(load_config(write_setup(tmp_path / "state", sim, extra, port_text)))
 
 
 def relay_requests(sim: Simulator) -> int:
@@ -40,7 +43,7 @@ def relay_requests(sim: Simulator) -> int:
 
 @contextlib.contextmanager
 def restored_signals() -> Iterator[None]:
-    """Put back the signal handlers Monitor.run() installs."""
+    """Put back the signal handlers Daemon.run() installs."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
                                                        signal.SIGHUP)}
     try:
@@ -219,7 +222,7 @@ def test_test_mode_cycle_is_the_seeds(tmp_path: Path) -> None:
         "</envoy_info>'\n"
     )
     config.chmod(0o600)
-    mon = Monitor(load_config(config), notifier=Notifier({}))
+    mon = make_monitor(load_config(config))
     seen = []
     for _ in range(6):
         mon.cycle()
@@ -229,18 +232,18 @@ def test_test_mode_cycle_is_the_seeds(tmp_path: Path) -> None:
 
 
 def test_relay_check_sees_grid_loss_between_full_polls(tmp_path: Path, sim: Simulator) -> None:
-    mon = make(tmp_path, sim, extra="POLLFREQ=60\nRELAY_CHECK=1\n")
-    runner = threading.Thread(target=mon.run)
-    # run() installs signal handlers, which only the main thread may do: stub them here
-    mon._install_signals = lambda: None  # type: ignore[method-assign]
+    daemon = make_running(tmp_path, sim, extra="POLLFREQ=60\nRELAY_CHECK=1\n")
+    config = daemon.monitor.config
+    # only the main thread may install signal handlers
+    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
     runner.start()
     try:
-        assert wait_for(lambda: values(mon.config).get("ups.status") == "OL")
+        assert wait_for(lambda: values(config).get("ups.status") == "OL")
         sim.update(grid="open")
         # a full poll is 60 s away: only the relay check can switch within the wait
-        assert wait_for(lambda: values(mon.config).get("ups.status") == "OB", timeout=10)
+        assert wait_for(lambda: values(config).get("ups.status") == "OB", timeout=10)
     finally:
-        mon.request_stop()
+        daemon.request_stop()
         runner.join(10)
     assert not runner.is_alive()
 
@@ -248,7 +251,8 @@ def test_relay_check_sees_grid_loss_between_full_polls(tmp_path: Path, sim: Simu
 def test_sigterm_during_a_write_finishes_it_then_hides_and_exits_zero(
     tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mon = make(tmp_path, sim, port_text="user.line: kept\n")
+    daemon = make_running(tmp_path, sim, port_text="user.line: kept\n")
+    mon = daemon.monitor
     real_fsync = os.fsync
     sent = []
 
@@ -263,7 +267,7 @@ def test_sigterm_during_a_write_finishes_it_then_hides_and_exits_zero(
 
     monkeypatch.setattr(fileutil.os, "fsync", fsync_with_sigterm)
     with restored_signals():
-        assert mon.run() == 0
+        assert daemon.run() == 0
     assert sent
     assert mon.port.hidden  # the daemon stopped: NUT must not keep its last reading
     got = PortContent.parse(mon.port.nocomms_path.read_text()).values
@@ -274,31 +278,32 @@ def test_sigterm_during_a_write_finishes_it_then_hides_and_exits_zero(
 def test_sighup_with_a_broken_config_keeps_the_old_one(
     tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mon = make(tmp_path, sim)
-    path = mon.config.path
+    daemon = make_running(tmp_path, sim)
+    path = daemon.monitor.config.path
     good = path.read_text()
-    polls = []
-    real_cycle = mon.cycle
 
-    def counting_cycle() -> bool:
-        polls.append(1)
-        if len(polls) == 1:
+    def signals() -> None:
+        """SIGHUP with a broken config, then with a good one, then SIGTERM (each once the
+        daemon has acted on the one before)."""
+        try:
+            assert wait_for(lambda: daemon.monitor.writes > 0)
             path.write_text(good + "POLLFREQ=soon\n")
             os.kill(os.getpid(), signal.SIGHUP)
-        elif len(polls) == 2:
+            assert wait_for(lambda: "config not reloaded" in caplog.text)
             path.write_text(good.replace("POLLFREQ=5", "POLLFREQ=7"))
             os.kill(os.getpid(), signal.SIGHUP)
-        elif len(polls) >= 3:
+            assert wait_for(lambda: daemon.monitor.config.pollfreq == 7)
+        finally:
             os.kill(os.getpid(), signal.SIGTERM)
-        return real_cycle()
 
-    mon.cycle = counting_cycle  # type: ignore[method-assign]
-    mon.delay = lambda: 0  # type: ignore[method-assign]
+    sender = threading.Thread(target=signals)
     with restored_signals(), caplog.at_level(logging.INFO, logger="enphase_monitor"):
-        assert mon.run() == 0
+        sender.start()
+        assert daemon.run() == 0
+    sender.join(10)
     assert "config not reloaded" in caplog.text and "POLLFREQ" in caplog.text
-    assert mon.config.pollfreq == 7
-    assert len(polls) >= 3
+    assert daemon.monitor.config.pollfreq == 7
+    assert "config reloaded from" in caplog.text
 
 
 def test_schedule_full_polls_and_relay_checks() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from enphase_monitor.config import Config
-from enphase_monitor.monitor import Monitor, State
+from enphase_monitor.monitor import State
 from enphase_monitor.portfile import PortContent
-from enphase_monitor.sdnotify import Notifier
+from tests.conftest import make_monitor
 
 
 def test_one_cycle_writes_status_and_values(setup: Config) -> None:
-    monitor = Monitor(setup, notifier=Notifier({}))
+    monitor = make_monitor(setup)
     assert monitor.cycle()
     values = PortContent.parse(setup.port_file.read_text()).values
     assert monitor.state is State.ONLINE

@@ -39,6 +39,7 @@ from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
 from enphase_monitor.transport import HttpsTransport, Reply
+from enphase_monitor.wiring import build_clients
 from tests.conftest import ROOT, write_setup
 
 HOUR = 3600.0
@@ -901,9 +902,8 @@ class TestWallClockJumps:
     def test_the_daemon_is_not_stuck_in_nocomms(self, sim: Simulator, clock: Clock,
                                                 setup: Config) -> None:
         """The poll loop's view: hidden while the clock is wrong, OL again soon after."""
-        mon = Monitor(setup, notifier=Notifier({}))
-        mon.clients.tokens.clock = clock
-        mon.clients.tokens.backoff.clock = clock.monotonic
+        clients = build_clients(setup, clock=clock.monotonic, wall_clock=clock)
+        mon = Monitor(setup, clients, Notifier({}))
         clock.jump(self.JUMP)  # a fresh install on a host whose clock is 400 days ahead
         try:
             assert not mon.cycle()

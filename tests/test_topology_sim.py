@@ -28,7 +28,8 @@ from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simdata import TOPOLOGIES
 from enphase_monitor.simulator import Simulator
 from enphase_monitor.topology import Kind, Topology
-from tests.conftest import fixture_dirs, write_setup
+from enphase_monitor.wiring import build_clients
+from tests.conftest import fixture_dirs, make_monitor, write_setup
 from tests.fixture_snapshots import FIXTURES, load_json
 from tests.test_topology import EXPECTED
 
@@ -37,7 +38,7 @@ USER = "ups.delay.shutdown: 30\n"
 
 def make(tmp_path: Path, sim: Simulator, extra: str = "") -> Monitor:
     config = load_config(write_setup(tmp_path / "state", sim, extra, USER))
-    return Monitor(config, notifier=Notifier({}))
+    return make_monitor(config)
 
 
 def status(mon: Monitor) -> str:
@@ -154,9 +155,9 @@ def test_collar_relay_check_reads_the_inventory(tmp_path: Path, sim: Simulator) 
 
 
 def test_topology_is_read_again_every_ten_minutes(tmp_path: Path, sim: Simulator) -> None:
-    mon = make(tmp_path, sim)
     now = [1000.0]
-    mon.clients.poller.clock = lambda: now[0]
+    config = load_config(write_setup(tmp_path / "state", sim, "", USER))
+    mon = Monitor(config, build_clients(config, clock=lambda: now[0]), Notifier({}))
     assert mon.cycle() and requests(sim, INVENTORY) == 1
     now[0] += 599
     assert mon.cycle() and requests(sim, INVENTORY) == 1

@@ -22,9 +22,8 @@ from enphase_monitor.config import load_config
 from enphase_monitor.errors import ConfigError
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.portfile import PortContent
-from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator
-from tests.conftest import write_setup
+from tests.conftest import make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 LOGIN = "/login/login.json"
@@ -33,7 +32,7 @@ LOGIN = "/login/login.json"
 def monitor(tmp_path: Path, sim: Simulator, extra: str = "", directory: Path | None = None
             ) -> Monitor:
     config = write_setup(directory or tmp_path / "s", sim, extra, USER)
-    return Monitor(load_config(config), notifier=Notifier({}))
+    return make_monitor(load_config(config))
 
 
 def nut_view(mon: Monitor) -> str:
@@ -302,6 +301,6 @@ def test_invalid_state_of_charge_is_a_failed_poll(tmp_path: Path, soc: str) -> N
         f"TEST_LIVE='{{\"meters\":{{\"soc\":{soc}}}}}'\n"
     )
     config.chmod(0o600)
-    mon = Monitor(load_config(config), notifier=Notifier({}))
+    mon = make_monitor(load_config(config))
     assert mon.cycle() is False
     assert "state of charge" in mon.last_error

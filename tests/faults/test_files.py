@@ -26,9 +26,8 @@ from enphase_monitor import monitor as monitor_module
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import ConfigError, InsecureFileError, PortFileError
 from enphase_monitor.monitor import Monitor
-from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator
-from tests.conftest import ROOT, write_setup
+from tests.conftest import ROOT, make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 SECRET = b"ROOT-ONLY SECRET\n" * 64
@@ -50,7 +49,7 @@ NOBODY = 65534
 
 
 def make(directory: Path, sim: Simulator, extra: str = "") -> Monitor:
-    return Monitor(load_config(write_setup(directory, sim, extra, USER)), notifier=Notifier({}))
+    return make_monitor(load_config(write_setup(directory, sim, extra, USER)))
 
 
 @pytest.fixture
@@ -185,7 +184,7 @@ def test_fifo_in_place_of_the_port_file_does_not_hang_and_is_hidden(
 def test_fifo_at_start_up_is_one_clear_error(fifo_port: Monitor) -> None:
     def start() -> str:
         try:
-            Monitor(fifo_port.config, notifier=Notifier({}))
+            make_monitor(fifo_port.config)
         except PortFileError as exc:
             return str(exc)
         return "started"
@@ -293,11 +292,11 @@ def test_the_seeds_layout_keeps_working(tmp_path: Path, sim: Simulator) -> None:
     config.rename(moved)
     os.chown(moved, 0, nut_gid)
     moved.chmod(0o640)
-    mon = Monitor(load_config(moved), notifier=Notifier({}))
+    mon = make_monitor(load_config(moved))
     assert mon.cycle() and "ups.status: OL" in port.read_text()
     st = port.stat()
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, NUT_UID, NUT_GID)
     token = mon.config.token_file.stat()
     assert (stat.S_IMODE(token.st_mode), token.st_uid) == (0o600, 0)
-    fresh = Monitor(load_config(moved), notifier=Notifier({}))  # a restart reads the token
+    fresh = make_monitor(load_config(moved))  # a restart reads the token
     assert fresh.cycle()

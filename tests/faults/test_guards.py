@@ -24,10 +24,11 @@ from enphase_monitor import monitor as monitor_module
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import GatewayUnreachable
 from enphase_monitor.gateway import LIVEDATA, GatewayClient
-from enphase_monitor.monitor import Monitor, build_clients
-from enphase_monitor.sdnotify import Notifier
+from enphase_monitor.loop import Daemon
+from enphase_monitor.monitor import Monitor
 from enphase_monitor.simulator import Simulator
-from tests.conftest import ROOT, write_setup
+from enphase_monitor.wiring import build_clients
+from tests.conftest import ROOT, make_daemon, make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 ODD = [
@@ -41,8 +42,7 @@ ODD = [
 
 
 def make(tmp_path: Path, sim: Simulator, extra: str = "") -> Monitor:
-    return Monitor(load_config(write_setup(tmp_path / "s", sim, extra, USER)),
-                   notifier=Notifier({}))
+    return make_monitor(load_config(write_setup(tmp_path / "s", sim, extra, USER)))
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -117,7 +117,7 @@ def test_a_cancelled_request_is_not_a_failed_poll(
     assert mon.cycle()
 
     def cancelled() -> None:
-        mon.request_stop()  # SIGTERM arrives; the transport ends the request
+        mon.pause.request_stop()  # SIGTERM arrives; the transport ends the request
         raise GatewayUnreachable("/ivp/ensemble/relay: request cancelled")
 
     monkeypatch.setattr(mon.clients.poller, "poll", cancelled)
@@ -127,26 +127,27 @@ def test_a_cancelled_request_is_not_a_failed_poll(
 
 
 def test_the_transports_get_the_stop_event(tmp_path: Path, sim: Simulator) -> None:
-    mon = make(tmp_path, sim)
-    assert getattr(mon.clients.gateway.transport, "stop", None) is mon.stop
-    assert getattr(mon.clients.tokens.cloud.transport, "stop", None) is mon.stop
+    daemon = make_daemon(load_config(write_setup(tmp_path / "s", sim, "", USER)))
+    clients, stop = daemon.monitor.clients, daemon.pause.stop
+    assert getattr(clients.gateway.transport, "stop", None) is stop
+    assert getattr(clients.tokens.cloud.transport, "stop", None) is stop
     event = threading.Event()
-    clients = build_clients(mon.config, stop=event)
+    clients = build_clients(daemon.monitor.config, stop=event)
     assert getattr(clients.gateway.transport, "stop", None) is event
 
 
 @pytest.fixture
-def running(tmp_path: Path, sim: Simulator, request: pytest.FixtureRequest) -> Iterator[Monitor]:
-    """A monitor's loop in a thread (signal handlers are the main thread's: not installed)."""
+def running(tmp_path: Path, sim: Simulator, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+    """The daemon's loop in a thread (signal handlers are the main thread's: not installed)."""
     marker = request.node.get_closest_marker("config")
-    mon = make(tmp_path, sim, marker.args[0] if marker else "")
-    mon._install_signals = lambda: None  # type: ignore[method-assign]
-    runner = threading.Thread(target=mon.run)
+    extra = marker.args[0] if marker else ""
+    daemon = make_daemon(load_config(write_setup(tmp_path / "s", sim, extra, USER)))
+    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
     runner.start()
     try:
-        yield mon
+        yield daemon
     finally:
-        mon.request_stop()
+        daemon.request_stop()
         runner.join(15)
         assert not runner.is_alive()
 
@@ -162,21 +163,23 @@ def wait(check: object, timeout: float) -> float:
 
 @pytest.mark.config("POLLFREQ=60\nPOLLFREQALERT=20\nRELAY_CHECK=5\n")
 def test_a_dead_gateway_is_nocomms_within_seconds_at_default_polling(
-    running: Monitor, sim: Simulator
+    running: Daemon, sim: Simulator
 ) -> None:
     """A failed relay check polls at once, so with POLLFREQ=60 a dead gateway hides the file
     after about two relay checks (~10 s), not after two full polls (~2 minutes)."""
-    wait(lambda: "ups.status: OL" in running.config.port_file.read_text(), 10)
+    mon = running.monitor
+    wait(lambda: "ups.status: OL" in mon.config.port_file.read_text(), 10)
     sim.inject("*", "reset")
-    print(f"hidden after {wait(lambda: running.port.hidden, 30):.1f} s")
+    print(f"hidden after {wait(lambda: mon.port.hidden, 30):.1f} s")
     sim.clear_faults()
 
 
 @pytest.mark.config("POLLFREQ=60\nRELAY_CHECK=5\n")
-def test_the_loop_stops_and_hides_the_file(running: Monitor) -> None:
-    wait(lambda: "ups.status: OL" in running.config.port_file.read_text(), 10)
+def test_the_loop_stops_and_hides_the_file(running: Daemon) -> None:
+    mon = running.monitor
+    wait(lambda: "ups.status: OL" in mon.config.port_file.read_text(), 10)
     running.request_stop()
-    wait(lambda: running.port.hidden, 5)
+    wait(lambda: mon.port.hidden, 5)
 
 
 # ------------------------------------------------------------------ the process: exit paths

@@ -22,9 +22,9 @@ from enphase_monitor.errors import (
     TransportError,
 )
 from enphase_monitor.models import Grid
-from enphase_monitor.monitor import Clients, build_clients
 from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import HttpsTransport, Reply, Target
+from enphase_monitor.wiring import Clients, build_clients
 from tests.conftest import write_setup
 from tests.hostile.server import HostileGateway
 
