@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .enlighten import TokenManager
 from .ensemble import Inventory
 from .errors import (
     Failure,
@@ -21,6 +20,7 @@ from .errors import (
 from .httplimits import decode_json
 from .logsetup import TRACE
 from .models import GatewayInfo, LiveData, MeterReports, Relay, SecCtrl
+from .tokens import TokenManager
 from .transport import Reply, Transport, TransportError
 
 log = logging.getLogger(__name__)

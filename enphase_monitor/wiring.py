@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import Config
-from .enlighten import EnlightenClient, TokenManager
+from .enlighten import EnlightenClient
 from .gateway import GatewayClient
 from .grid import GridSignal
 from .logsetup import REDACTOR
 from .poller import Poller
 from .testmode import TestCycle, TestTransport, random_expiry
+from .tokens import TokenManager
 from .transport import HttpsTransport, Transport
 
 

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enphase_monitor.config import KNOWN_KEYS, TEST_KEYS, parse_config
-from enphase_monitor.enlighten import TokenInfo
 from enphase_monitor.errors import ConfigError, TokenError
 from enphase_monitor.nutvars import sanitize
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import escape, has_control
+from enphase_monitor.tokeninfo import TokenInfo
 
 SHELLISH = st.text(alphabet=st.sampled_from(list("AB_=x1 \t\n#'\"\\$`(){};:-./")), max_size=80)
 json_values = st.recursive(

@@ -23,7 +23,7 @@ import pytest
 
 from enphase_monitor import credentials
 from enphase_monitor.config import Config, load_config
-from enphase_monitor.enlighten import DAY, EnlightenClient, TokenInfo, TokenManager
+from enphase_monitor.enlighten import EnlightenClient
 from enphase_monitor.errors import (
     AuthError,
     BackoffActive,
@@ -38,6 +38,8 @@ from enphase_monitor.gateway import RELAY, GatewayClient
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
+from enphase_monitor.tokeninfo import DAY, TokenInfo
+from enphase_monitor.tokens import Origin, TokenManager
 from enphase_monitor.transport import HttpsTransport, Reply
 from enphase_monitor.wiring import build_clients
 from tests.conftest import ROOT, write_setup
@@ -278,14 +280,14 @@ class TestCache:
         first = manager(setup)
         token = first.token()
         assert logins(sim) == 1
-        assert first.fresh and first.source == "Enlighten login"
+        assert first.origin is Origin.CLOUD and first.source == "Enlighten login"
         assert setup.token_file.read_text() == token
         assert stat.S_IMODE(setup.token_file.stat().st_mode) == 0o600
         assert first.token() == token  # the same process keeps it
         clock.advance(100 * DAY)
         again = manager(setup)  # a restart
         assert again.token() == token
-        assert not again.fresh and again.source.startswith("token file")
+        assert again.origin is Origin.CACHE and again.source.startswith("token file")
         assert logins(sim) == 1
 
     def test_corrupt_token_file_replaced_after_a_warning(

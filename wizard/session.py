@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from enphase_monitor.enlighten import TokenInfo
+from enphase_monitor.tokeninfo import TokenInfo
 
 from . import discovery, protectplan, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from enphase_monitor.enlighten import EnlightenClient, TokenInfo
+from enphase_monitor.enlighten import EnlightenClient
 from enphase_monitor.ensemble import Inventory
 from enphase_monitor.errors import (
     CloudError,
@@ -23,6 +23,7 @@ from enphase_monitor.errors import (
 )
 from enphase_monitor.gateway import INVENTORY, SECCTRL
 from enphase_monitor.models import SecCtrl
+from enphase_monitor.tokeninfo import TokenInfo
 from enphase_monitor.topology import SIGNAL_NAMES, Refusal, Topology, choose_signal
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 

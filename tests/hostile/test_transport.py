@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.config import load_config
-from enphase_monitor.enlighten import TokenManager
 from enphase_monitor.errors import (
     BackoffActive,
     CloudCancelled,
@@ -23,6 +22,7 @@ from enphase_monitor.errors import (
 )
 from enphase_monitor.models import Grid
 from enphase_monitor.simulator import Simulator
+from enphase_monitor.tokens import TokenManager
 from enphase_monitor.transport import HttpsTransport, Reply, Target
 from enphase_monitor.wiring import Clients, build_clients
 from tests.conftest import write_setup

@@ -35,8 +35,8 @@ def _make_importable() -> Path | None:
 
 SITE = _make_importable()
 
-from enphase_monitor.enlighten import TokenInfo  # noqa: E402
 from enphase_monitor.models import GatewayInfo  # noqa: E402
+from enphase_monitor.tokeninfo import TokenInfo  # noqa: E402
 from enphase_setup.discovery import Found, Probe  # noqa: E402
 from enphase_setup.facts import detect_host  # noqa: E402
 from enphase_setup.runner import RecordingRunner, Result  # noqa: E402

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enphase_monitor.enlighten import TokenInfo
+from enphase_monitor.tokeninfo import TokenInfo
 
 from .. import daemonconf
 from ..answers import Answers

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from enphase_monitor.enlighten import TokenInfo
 from enphase_monitor.errors import TokenError
+from enphase_monitor.tokeninfo import TokenInfo
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
