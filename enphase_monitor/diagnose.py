@@ -104,13 +104,13 @@ def diagnose(config: Config, out: TextIO) -> int:
             rep.row("info.xml", f"FAILED: {exc}")
         signal = _hardware(rep, config, clients.poller)
         grid_path = RELAY if signal is GridSignal.RELAY else INVENTORY
-        probes = tuple(dict.fromkeys((INVENTORY, grid_path, LIVEDATA, SECCTRL) + (
+        endpoints = tuple(dict.fromkeys((INVENTORY, grid_path, LIVEDATA, SECCTRL) + (
             () if config.disable_meters else (REPORTS,))))
         rep.head("Endpoints")
-        for path in probes:
+        for path in endpoints:
             with contextlib.suppress(GatewayError, AuthError):
                 clients.gateway.get_json(path)
-        for path in (INFO, *probes):
+        for path in (INFO, *endpoints):
             stat_ = clients.gateway.stats.get(path)
             if stat_ is None:
                 rep.row(path, "not tried")

@@ -85,7 +85,7 @@ class Daemon:
             due = schedule.due(now)
             if due is Due.NOTHING:
                 pause.sleep(schedule.wake_at() - now, until_reload=True)
-            elif due is Due.RELAY and not monitor.relay_check():
+            elif due is Due.RELAY and not monitor.needs_full_poll():
                 schedule.checked(clock())
             elif not pause.stop_requested:
                 self._full_poll(schedule)

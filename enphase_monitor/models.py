@@ -105,11 +105,8 @@ class LiveData:
     enc_soc: float | None = None
     acb_energy_wh: float | None = None
     acb_soc: float | None = None
-    backup_soc: float | None = None
     load_w: float | None = None
     grid_w: float | None = None
-    storage_w: float | None = None
-    pv_w: float | None = None
     last_update: float | None = None
 
     @classmethod
@@ -132,11 +129,8 @@ class LiveData:
             enc_soc=num(meters.get("enc_agg_soc")),
             acb_energy_wh=num(meters.get("acb_agg_energy")),
             acb_soc=num(meters.get("acb_agg_soc")),
-            backup_soc=num(meters.get("backup_soc")),
             load_w=watts("load"),
             grid_w=watts("grid"),
-            storage_w=watts("storage"),
-            pv_w=watts("pv"),
             last_update=num(meters.get("last_update", meters.get("timestamp"))),
         )
 
@@ -158,11 +152,7 @@ class SecCtrl:
 
     soc_recovery_exit: float | None = None
     max_energy_wh: float | None = None
-    avail_energy_wh: float | None = None
     soc: float | None = None
-    soh: float | None = None
-    vls_limit: float | None = None
-    backup_soc: float | None = None
     enc_capacity_wh: float | None = None
     acb_soc: float | None = None
     acb_energy_wh: float | None = None
@@ -173,11 +163,7 @@ class SecCtrl:
         return cls(
             soc_recovery_exit=num(data.get("soc_recovery_exit")),
             max_energy_wh=num(data.get("Max_energy")),
-            avail_energy_wh=num(data.get("ENC_agg_avail_energy")),
             soc=num(data.get("agg_soc")),
-            soh=num(data.get("ENC_agg_soh")),
-            vls_limit=num(data.get("VLS_Limit")),
-            backup_soc=num(data.get("configured_backup_soc")),
             enc_capacity_wh=num(data.get("Enc_commissioned_capacity")),
             acb_soc=num(data.get("ACB_agg_soc")),
             acb_energy_wh=num(data.get("ACB_agg_energy")),

@@ -30,7 +30,7 @@ from .wiring import Clients
 log = logging.getLogger(__name__)
 
 
-class State(enum.Enum):
+class State(enum.StrEnum):
     """What NUT is told."""
 
     UNKNOWN = "unknown"
@@ -299,9 +299,10 @@ class Monitor:
         self.notifier.status(self.summary())
 
     # -- between full polls ---------------------------------------------------------------
-    def relay_check(self) -> bool:
-        """The light check between full polls. True when a full poll is needed at once: the
-        grid changed, or the check failed (the full poll then counts toward nocomms)."""
+    def needs_full_poll(self) -> bool:
+        """The light check between full polls (RELAY_CHECK): only the grid signal is read.
+        True when a full poll is needed at once: the grid changed, or the read failed (the full
+        poll then counts toward nocomms)."""
         signal_name = self.clients.poller.signal
         try:
             grid = self.clients.poller.grid_check().grid

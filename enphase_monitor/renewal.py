@@ -40,7 +40,7 @@ class Renewal:
         """The cloud may be asked now."""
         return self.mfa is None and self.backoff.ready()
 
-    def check(self) -> None:
+    def ensure_allowed(self) -> None:
         """Raise unless the cloud may be asked now.
 
         Raises:

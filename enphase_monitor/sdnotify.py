@@ -73,8 +73,3 @@ class Notifier:
 
     def stopping(self) -> None:
         self.send("STOPPING=1")
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None

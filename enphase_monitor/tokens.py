@@ -184,7 +184,7 @@ class TokenManager:
                         self.source, left_days)
 
     def _renew(self, now: float) -> TokenInfo:
-        self.renewal.check()
+        self.renewal.ensure_allowed()
         secret = self._password()
         if secret is None or not self.config.username:
             raise TokenError(

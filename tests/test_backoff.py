@@ -95,11 +95,11 @@ def test_default_clock_is_monotonic() -> None:
 
 def test_renewal_backs_off_on_cloud_and_token_failures(clock: Clock) -> None:
     renewal = Renewal(clock)
-    renewal.check()
+    renewal.ensure_allowed()
     renewal.failed(CloudError("down"))
     assert not renewal.allowed()
     with pytest.raises(BackoffActive, match=f"in {int(BACKOFF_S[0])} s"):
-        renewal.check()
+        renewal.ensure_allowed()
     clock.t += BACKOFF_S[0]
     assert renewal.allowed()
     renewal.failed(TokenError("refused"))
@@ -128,7 +128,7 @@ def test_renewal_stops_for_good_after_mfa_and_not_after_a_stop(clock: Clock) -> 
     clock.t += 10 * BAD_LOGIN_WAIT_S
     assert renewal.ready() and not renewal.allowed()
     with pytest.raises(MfaRequiredError) as raised:
-        renewal.check()
+        renewal.ensure_allowed()
     assert raised.value is mfa
 
 

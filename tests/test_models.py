@@ -86,8 +86,7 @@ def test_every_capture_parses(directory: Path) -> None:
 def test_real_captures_values() -> None:
     split = FIXTURES / "8.2.4286_with_3cts_and_battery_split"
     sec = SecCtrl.from_api(load_json(split, "ivp_ensemble_secctrl"))
-    assert (sec.max_energy_wh, sec.soc, sec.soc_recovery_exit, sec.avail_energy_wh,
-            sec.soh, sec.vls_limit, sec.backup_soc) == (25000, 46, 10, 11600, 100, 10, 100)
+    assert (sec.max_energy_wh, sec.soc, sec.soc_recovery_exit) == (25000, 46, 10)
     gen = MeterReports.from_api(
         load_json(FIXTURES / "8.3.5169_with_generator", "ivp_meters_reports"))
     total = gen.get("total-consumption")
@@ -150,7 +149,7 @@ def test_secctrl_tolerates_missing_null_strings_and_extras() -> None:
         "VLS_Limit": float("nan"), "configured_backup_soc": [], "new_field": {"x": 1},
         "ENC_agg_avail_energy": 8500,
     })
-    assert sec == SecCtrl(max_energy_wh=10000.0, soc=85.0, avail_energy_wh=8500.0)
+    assert sec == SecCtrl(max_energy_wh=10000.0, soc=85.0)
 
 
 def test_relay_tolerates_missing_and_non_strings() -> None:
@@ -181,8 +180,7 @@ def test_livedata_full_payload() -> None:
     assert live.soc == 86.0 and live.enc_soc == 86.0
     assert live.enc_energy_wh == 8600.0
     assert live.phase_count == 3 and live.split_phase is False
-    assert (live.load_w, live.grid_w, live.storage_w, live.pv_w) == (1500.0, -250.5, 1200.0,
-                                                                     -0.001)
+    assert (live.load_w, live.grid_w) == (1500.0, -250.5)
     assert live.last_update == 1722967007.0
     assert live.full_capacity_wh == 10000.0
 
@@ -210,8 +208,7 @@ def test_livedata_tolerates_odd_shapes() -> None:
     live = LiveData.from_api({"meters": {"soc": 50, "phase_count": "3", "is_split_phase": "0",
                                          "timestamp": "17", "load": [], "grid": {"agg_p_mw": None},
                                          "pv": {"agg_p_mw": "2500"}, "extra": 1}})
-    assert live == LiveData(soc=50.0, phase_count=3, split_phase=False, last_update=17.0,
-                            pv_w=2.5)
+    assert live == LiveData(soc=50.0, phase_count=3, split_phase=False, last_update=17.0)
     # last_update wins over the older firmware's timestamp
     assert LiveData.from_api({"last_update": 5, "timestamp": 7}).last_update == 5.0
 

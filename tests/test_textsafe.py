@@ -199,7 +199,6 @@ class TestNotify:
             notifier = Notifier({"NOTIFY_SOCKET": address})
             notifier.status(HOSTILE)
             notifier.notify_ready(HOSTILE)
-            notifier.close()
             first, second = sock.recv(65536), sock.recv(65536)
         assert lines_of(first) == [f"STATUS={escape(HOSTILE)}"]
         assert [line.split("=", 1)[0] for line in lines_of(second)] == ["READY", "STATUS"]

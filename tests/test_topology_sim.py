@@ -149,7 +149,7 @@ def test_collar_relay_check_reads_the_inventory(tmp_path: Path, sim: Simulator) 
     before = requests(sim, INVENTORY)
     sim.update(grid="open")
     # the light check between full polls asks for a full poll at once on a change
-    assert mon.relay_check() is True and mon.cycle()
+    assert mon.needs_full_poll() is True and mon.cycle()
     assert status(mon) == "OB"
     assert requests(sim, INVENTORY) == before + 2  # the check, then the poll's grid read
 

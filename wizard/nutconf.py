@@ -143,10 +143,6 @@ class UpsConf:
         """The file's text."""
         return "".join(self.lines)
 
-    def names(self) -> list[str]:
-        """The section names, in file order."""
-        return [s.name for s in self.sections]
-
     def section(self, name: str) -> Section | None:
         """The first section with this name."""
         return next((s for s in self.sections if s.name == name), None)

@@ -100,13 +100,13 @@ def test_an_exception_in_a_relay_check_asks_for_a_full_poll(
 ) -> None:
     mon = make(tmp_path, sim)
     assert mon.cycle()
-    assert mon.relay_check() is False  # grid unchanged: nothing to do
+    assert mon.needs_full_poll() is False  # grid unchanged: nothing to do
 
     def deep() -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(mon.clients.poller, "grid_check", deep)
-    assert mon.relay_check() is True
+    assert mon.needs_full_poll() is True
 
 
 def test_a_cancelled_request_is_not_a_failed_poll(

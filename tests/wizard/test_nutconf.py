@@ -41,6 +41,11 @@ pollinterval=5   # global, no spaces around '='
 """
 
 
+def names(conf: UpsConf) -> list[str]:
+    """The section names, in file order."""
+    return [section.name for section in conf.sections]
+
+
 def lines_except(text: str, start: int, end: int) -> list[str]:
     lines = text.splitlines(keepends=True)
     return lines[:start] + lines[end:]
@@ -56,7 +61,7 @@ def test_words_as_parseconf_splits_them() -> None:
 
 def test_parse_sections_globals_and_values() -> None:
     conf = UpsConf(SEVERAL)
-    assert conf.names() == ["eaton", "ups", "apc"]
+    assert names(conf) == ["eaton", "ups", "apc"]
     assert conf.globals == {"maxretry": "3", "pollinterval": "5"}
     eaton = conf.section("eaton")
     assert eaton is not None
@@ -123,7 +128,7 @@ def test_remove_section_keeps_neighbours_and_their_comments() -> None:
     assert "[ups]" not in new
     assert "# the solar battery, via enphase-monitor\n\n[apc]" in new  # comment above stays
     assert new.count("\n\n\n") == 0
-    assert UpsConf(new).names() == ["eaton", "apc"]
+    assert names(UpsConf(new)) == ["eaton", "apc"]
     assert new.startswith(SEVERAL[: SEVERAL.index("[ups]")])
 
 
@@ -164,7 +169,7 @@ def test_debian_stock_ups_conf() -> None:
     commented = [s.name for s in conf.sections]
     new = conf.with_section("ups", OURS, "enphase-monitor").text()
     assert new.encode("utf-8", "surrogateescape").startswith(raw)
-    assert UpsConf(new).names() == [*commented, "ups"]
+    assert names(UpsConf(new)) == [*commented, "ups"]
     assert UpsConf(new).without_section("ups").text() == text
 
 
