@@ -2,8 +2,9 @@
 
 The captures have /ivp/meters/readings + /ivp/meters but (except 8.3.5169_*) no
 /ivp/meters/reports, and none has /ivp/livedata/status. This module turns readings into the
-reports shape (docs/enphase-api.md section 2) and writes a livedata payload consistent with the
-capture, so the NUT values can be computed from real numbers.
+reports shape (a list of `reportType` production / net-consumption / total-consumption /
+storage, each with `cumulative` and per-leg `lines` of `currW`, `rmsVoltage`, ...) and writes
+a livedata payload consistent with the capture, so the NUT values can be computed from real numbers.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Golden files: tests/golden/<case>.txt, the port file rendered from a real captur
 tests/fixture_snapshots.py for how readings become reports and how livedata is built).
 Regenerate with UPDATE_GOLDEN=1, then read every changed file by hand.
 
-Checked by hand against docs/design.md section 2, digit by digit, from the capture's raw numbers
-(cell volts: 3.60 at 100 %, so battery.voltage = cell * battery.voltage.high / 3.60):
+Checked by hand against the formulas in docs/behaviour.md, digit by digit, from the capture's raw
+numbers (the seed's LiFePO4 cell curve in nutvars.py: 3.60 V at 100 %, so battery.voltage = cell *
+battery.voltage.high / 3.60):
 
 split_battery_8.2.4286 (Max_energy 25000 Wh, soc 46, restart 10; net 1749.504 W over 2 legs,
 production 7131.017 W, storage -7083.656 W at 247.392 V; split-phase):

@@ -1,7 +1,7 @@
 """A NUT sandbox for end-to-end tests: NUT's own dummy-ups and upsd on 127.0.0.1, in a temp dir.
 
-Follows ../shared/docs/nut-sandbox.sh: NUT_CONFPATH/NUT_STATEPATH/NUT_ALTPIDPATH point into the
-directory, the driver runs in the foreground (`-F`), upsd listens on a free loopback port.
+Never touches /etc/nut, /run/nut or systemd: NUT_CONFPATH/NUT_STATEPATH/NUT_ALTPIDPATH point into
+the directory, the driver runs in the foreground (`-F`), upsd listens on a free loopback port.
 """
 
 from __future__ import annotations

@@ -50,7 +50,9 @@ def test_link_fails_without_nut_module(selinux_build: Build, refpolicy: dict[str
 
 def test_bogus_requirement_compiles_but_fails_to_link(refpolicy: dict[str, Path],
                                                       tmp_path: Path):
-    """A compile alone does not prove the required types exist; the link does (nut.md 6.3)."""
+    """A compile alone does not prove the required types exist: `make -f .../devel/Makefile`
+    builds a module requiring a type no policy defines, only `semodule_link` against base.pp
+    and nut.pp fails."""
     need(DEVEL, "checkmodule")
     work = tmp_path / "bogus"
     work.mkdir()
