@@ -24,7 +24,7 @@ from .portfile import parse_line
 from .sdnotify import Notifier
 from .textsafe import escape
 from .topology import KIND_NAMES, SIGNAL_NAMES, Refusal, choose_signal
-from .wiring import build_clients
+from .wiring import Clients, build_clients
 
 MAX_VALUE_CHARS = 400  # one value of the report
 MAX_LINE_CHARS = 1000  # one line (a problem and what to do about it)
@@ -74,82 +74,16 @@ def diagnose(config: Config, out: TextIO) -> int:
     """Print the report; returns 0 when nothing is wrong, 1 otherwise."""
     rep = Report(out)
     rep.line(f"enphase-monitor diagnostics for UPS '{config.ups}'")
-    rep.head("Config")
-    for key, value in config.shown():
-        rep.row(key, value)
-    rep.row("config file", _file_facts(config.path))
-    for key in config.unknown_keys:
-        rep.problem(f"unknown config key {key}: check its spelling (it is ignored)")
-
+    _config(rep, config)
     clients = build_clients(config)
     monitor = Monitor(config, clients, Notifier())
     try:
-        rep.head("Token")
-        try:
-            clients.tokens.token()
-            rep.row("token", clients.tokens.describe())
-        except (AuthError, MonitorError) as exc:
-            rep.row("token", f"NONE: {exc}")
-            rep.problem(f"no token: {exc}")
-
-        rep.head(f"Gateway https://{config.envoy_host}")
-        try:
-            info = clients.gateway.info()
-            rep.row("serial", info.serial or "?")
-            rep.row("firmware", info.firmware or "?")
-            if info.serial and config.serial and info.serial != config.serial:
-                rep.problem(f"gateway serial is {info.serial} but SERIAL={config.serial}:"
-                            " fix SERIAL (the token is issued for one serial)")
-        except GatewayError as exc:
-            rep.row("info.xml", f"FAILED: {exc}")
-        signal = _hardware(rep, config, clients.poller)
-        grid_path = RELAY if signal is GridSignal.RELAY else INVENTORY
-        endpoints = tuple(dict.fromkeys((INVENTORY, grid_path, LIVEDATA, SECCTRL) + (
-            () if config.disable_meters else (REPORTS,))))
-        rep.head("Endpoints")
-        for path in endpoints:
-            with contextlib.suppress(GatewayError, AuthError):
-                clients.gateway.get_json(path)
-        for path in (INFO, *endpoints):
-            stat_ = clients.gateway.stats.get(path)
-            if stat_ is None:
-                rep.row(path, "not tried")
-                continue
-            status = "no answer" if stat_.status is None else f"HTTP {stat_.status}"
-            latency = f"{stat_.latency:.3f} s" if stat_.latency is not None else "-"
-            ok = stat_.status == 200
-            rep.row(path, f"{status:<10} {latency:<9} {'ok' if ok else stat_.error or ''}")
-            if not ok:
-                why = stat_.error or status
-                rep.problem(f"{path} failed ({why}): {_ADVICE[path]};"
-                            f" check ENVOY_HOST={config.envoy_host} and API_TIMEOUT")
-
-        rep.head(f"Port file {config.port_file}")
-        try:
-            ok = monitor.cycle()
-        except UnsupportedHardware:
-            ok = False  # reported under Hardware; the daemon would hide the file and exit
-        where = monitor.port.path if not monitor.port.hidden else monitor.port.nocomms_path
-        rep.row("file", f"{where} ({_file_facts(where)})")
-        rep.row("state", monitor.state.value)
-        if not ok and monitor.last_error:
-            rep.problem(f"poll failed: {monitor.last_error}")
-        snap = monitor.last_snapshot
-        if ok and snap is not None:
-            _values(rep, snap, monitor.refs.runtime_low)
-        if ok and snap is not None and snap.live is not None and not snap.live.full_capacity_wh \
-                and not (snap.secctrl and snap.secctrl.max_energy_wh):
-            rep.problem("no IQ Battery energy reported (battery.charge 0, no capacity): without"
-                        " batteries this gateway cannot act as a UPS; check the batteries in"
-                        " the Enphase app")
-        if monitor.state is not State.NOCOMMS:
-            for raw in monitor.port.read().lines:
-                name, _ = parse_line(raw)
-                if name in GENERATED:
-                    rep.line(raw, "    ")
+        _token(rep, clients)
+        _gateway(rep, config, clients)
+        _endpoints(rep, config, clients, _hardware(rep, config, clients.poller))
+        _port_file(rep, config, monitor)
     finally:
         clients.close()
-
     rep.head("Result")
     if not rep.problems:
         rep.line("everything works", "  ")
@@ -157,6 +91,90 @@ def diagnose(config: Config, out: TextIO) -> int:
     for text in rep.problems:
         rep.line(text, "  - ")
     return 1
+
+
+def _config(rep: Report, config: Config) -> None:
+    rep.head("Config")
+    for key, value in config.shown():
+        rep.row(key, value)
+    rep.row("config file", _file_facts(config.path))
+    for key in config.unknown_keys:
+        rep.problem(f"unknown config key {key}: check its spelling (it is ignored)")
+
+
+def _token(rep: Report, clients: Clients) -> None:
+    rep.head("Token")
+    try:
+        clients.tokens.token()
+        rep.row("token", clients.tokens.describe())
+    except (AuthError, MonitorError) as exc:
+        rep.row("token", f"NONE: {exc}")
+        rep.problem(f"no token: {exc}")
+
+
+def _gateway(rep: Report, config: Config, clients: Clients) -> None:
+    rep.head(f"Gateway https://{config.envoy_host}")
+    try:
+        info = clients.gateway.info()
+        rep.row("serial", info.serial or "?")
+        rep.row("firmware", info.firmware or "?")
+        if info.serial and config.serial and info.serial != config.serial:
+            rep.problem(f"gateway serial is {info.serial} but SERIAL={config.serial}:"
+                        " fix SERIAL (the token is issued for one serial)")
+    except GatewayError as exc:
+        rep.row("info.xml", f"FAILED: {exc}")
+
+
+def _endpoints(rep: Report, config: Config, clients: Clients, signal: GridSignal | None
+               ) -> None:
+    """Each endpoint the daemon reads: its HTTP status and latency, and advice if it failed."""
+    grid_path = RELAY if signal is GridSignal.RELAY else INVENTORY
+    endpoints = tuple(dict.fromkeys((INVENTORY, grid_path, LIVEDATA, SECCTRL) + (
+        () if config.disable_meters else (REPORTS,))))
+    rep.head("Endpoints")
+    for path in endpoints:
+        with contextlib.suppress(GatewayError, AuthError):
+            clients.gateway.get_json(path)
+    for path in (INFO, *endpoints):
+        stat_ = clients.gateway.stats.get(path)
+        if stat_ is None:
+            rep.row(path, "not tried")
+            continue
+        status = "no answer" if stat_.status is None else f"HTTP {stat_.status}"
+        latency = f"{stat_.latency:.3f} s" if stat_.latency is not None else "-"
+        ok = stat_.status == 200
+        rep.row(path, f"{status:<10} {latency:<9} {'ok' if ok else stat_.error or ''}")
+        if not ok:
+            why = stat_.error or status
+            rep.problem(f"{path} failed ({why}): {_ADVICE[path]};"
+                        f" check ENVOY_HOST={config.envoy_host} and API_TIMEOUT")
+
+
+def _port_file(rep: Report, config: Config, monitor: Monitor) -> None:
+    """One poll written as the daemon writes it (`-s`), and the values it wrote."""
+    rep.head(f"Port file {config.port_file}")
+    try:
+        ok = monitor.cycle()
+    except UnsupportedHardware:
+        ok = False  # reported under Hardware; the daemon would hide the file and exit
+    where = monitor.port.path if not monitor.port.hidden else monitor.port.nocomms_path
+    rep.row("file", f"{where} ({_file_facts(where)})")
+    rep.row("state", monitor.state.value)
+    if not ok and monitor.last_error:
+        rep.problem(f"poll failed: {monitor.last_error}")
+    snap = monitor.last_snapshot
+    if ok and snap is not None:
+        _values(rep, snap, monitor.refs.runtime_low)
+    if ok and snap is not None and snap.live is not None and not snap.live.full_capacity_wh \
+            and not (snap.secctrl and snap.secctrl.max_energy_wh):
+        rep.problem("no IQ Battery energy reported (battery.charge 0, no capacity): without"
+                    " batteries this gateway cannot act as a UPS; check the batteries in"
+                    " the Enphase app")
+    if monitor.state is not State.NOCOMMS:
+        for raw in monitor.port.read().lines:
+            name, _ = parse_line(raw)
+            if name in GENERATED:
+                rep.line(raw, "    ")
 
 
 def _hardware(rep: Report, config: Config, poller: Poller) -> GridSignal | None:
