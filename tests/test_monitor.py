@@ -17,8 +17,10 @@ from enphase_monitor import fileutil
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor, State
+from enphase_monitor.pause import Pause
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.schedule import Due, Schedule
+from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.simulator import Simulator, make_jwt
 from tests.conftest import make_daemon, make_monitor, write_setup
 
@@ -327,3 +329,19 @@ def test_after_a_failed_poll_the_next_comes_at_pollfreqalert(tmp_path: Path,
     assert (mon.delay(), mon.relay_every()) == (20, 5)  # still relay checks in between
     assert not mon.cycle() and mon.port.hidden
     assert (mon.delay(), mon.relay_every()) == (20, 0)  # nocomms: full polls only
+
+
+def test_a_reload_ends_the_sleep_between_polls_but_not_a_poll_s_wait() -> None:
+    """SIGHUP wakes the loop's sleep at once; the CONFIRM_DELAY wait goes on to its end (the
+    reload waits for the poll), while SIGTERM ends both."""
+    # the clock, read at: each sleep's start, each wait's start, and after each wake
+    readings = [0.0, 0.0, 0.0, 10.0, 20.0]
+    pause = Pause(Notifier({}), clock=lambda: readings.pop(0))
+    pause.request_reload()
+    pause.sleep(10, until_reload=True)
+    assert len(readings) == 4  # returned without waiting
+    pause.sleep(10)  # woken by the reload request at once, it sleeps on until the clock says 10
+    assert readings == [20.0] and pause.reload_requested
+    pause.request_stop()
+    pause.sleep(3600)  # would hang the test if the stop did not end it
+    assert pause.stop_requested
