@@ -2,7 +2,8 @@
 
 Every constructor is tolerant: missing keys, nulls, numbers sent as strings and extra fields
 give None (or are ignored) instead of an exception. A payload of the wrong shape altogether
-(a list where an object belongs, say) raises GatewayDataError.
+(a list where an object belongs, say) raises GatewayDataError; a number no gateway sends (NaN,
+an infinity, a boolean, 1e308, a negative count) raises GatewayImplausible, its subclass.
 """
 
 from __future__ import annotations
@@ -14,19 +15,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GatewayDataError
+from .errors import GatewayDataError, GatewayImplausible
 from .grid import Grid, GridMode, GridReading, GridSignal, Raw, grid_from_state
+from .textsafe import escape
+
+MAX_MAGNITUDE = 1e15  # no gateway value comes near (lifetime Wh ~1e9, timestamps ~2e9)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"  # str() of 4300+ digits raises
+    return escape(repr(value), 40)
 
 
 def num(value: object) -> float | None:
-    """A finite number from an int, float or numeric string; None otherwise."""
-    if isinstance(value, bool) or value is None:
+    """A finite number from an int, float or numeric string; None when absent (missing, null,
+    or a string that is no number at all, as some firmware sends).
+
+    Raises:
+        GatewayImplausible: a boolean, NaN, an infinity, or a magnitude beyond MAX_MAGNITUDE
+            (1e308, a 400-digit integer or numeric string).
+    """
+    if value is None:
         return None
+    if isinstance(value, bool):
+        raise GatewayImplausible(f"implausible number: a boolean ({value})")
     if isinstance(value, int | float):
         try:
             result = float(value)
         except OverflowError:  # an int beyond the float range (JSON allows it)
-            return None
+            raise GatewayImplausible(f"implausible number: {_shown(value)} (out of range)"
+                                     ) from None
     elif isinstance(value, str):
         try:
             result = float(value.strip().replace(",", "."))
@@ -34,7 +53,24 @@ def num(value: object) -> float | None:
             return None
     else:
         return None
-    return result if math.isfinite(result) else None
+    if not math.isfinite(result) or abs(result) > MAX_MAGNITUDE:
+        raise GatewayImplausible(f"implausible number: {_shown(value)}")
+    return result
+
+
+def count(value: object, most: int) -> int | None:
+    """A whole number 0..most (a phase count, a flag); None when absent.
+
+    Raises:
+        GatewayImplausible: negative, fractional, above `most`, or implausible as for num().
+    """
+    found = num(value)
+    if found is None:
+        return None
+    if not found.is_integer() or not 0 <= found <= most:
+        raise GatewayImplausible(f"implausible count: {_shown(value)} (not a whole number"
+                                 f" from 0 to {most})")
+    return int(found)
 
 
 def _obj(payload: object, endpoint: str) -> Mapping[str, Any]:
@@ -122,11 +158,11 @@ class LiveData:
             mw = num(_sub(meters, source).get("agg_p_mw"))
             return None if mw is None else mw / 1000.0
 
-        phases = num(meters.get("phase_count"))
-        split = num(meters.get("is_split_phase"))
+        phases = count(meters.get("phase_count"), 3)
+        split = count(meters.get("is_split_phase"), 1)
         return cls(
             soc=num(meters.get("soc")),
-            phase_count=None if phases is None else int(phases),
+            phase_count=phases,
             split_phase=None if split is None else bool(split),
             enc_energy_wh=num(meters.get("enc_agg_energy")),
             enc_soc=num(meters.get("enc_agg_soc")),
@@ -341,7 +377,12 @@ class GatewayInfo:
             value = device.findtext(tag)
             return value.strip() if value and value.strip() else None
 
-        return cls(serial=get("sn"), firmware=get("software"), part_number=get("pn"))
+        firmware = get("software")
+        version = _VERSION.match(firmware or "")
+        if version and any(len(part) > 9 for part in version.group(1).split(".")):
+            assert firmware is not None
+            raise GatewayImplausible(f"implausible firmware version {escape(firmware, 40)}")
+        return cls(serial=get("sn"), firmware=firmware, part_number=get("pn"))
 
 
 @dataclass(frozen=True, slots=True)
