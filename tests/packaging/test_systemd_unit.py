@@ -90,7 +90,7 @@ def test_unit_directives():
     assert d["Before"] == ["nut-driver@%i.service"]
     assert d["WantedBy"] == ["nut-driver@%i.service"]
     # requests feed the watchdog while they wait, so it need not cover a whole poll: it must
-    # cover the longest gap between two requests (~25 s) with room to spare (docs/behaviour.md)
+    # cover the longest gap between two requests (~10 s) with room to spare (docs/behaviour.md)
     assert 60 <= int(d["WatchdogSec"][0]) <= 300
     # the first poll at default settings (~125 s) fits; longer ones extend the start
     assert int(d["TimeoutStartSec"][0]) >= 150
