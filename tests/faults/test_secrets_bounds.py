@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,13 @@ import pytest
 
 from enphase_monitor import credentials, keyringlookup
 from enphase_monitor.config import load_config
+from enphase_monitor.enlighten import DAY, EnlightenClient, TokenManager
 from enphase_monitor.errors import InsecureFileError
 from enphase_monitor.keyringlookup import KeyringTimeout
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator
+from enphase_monitor.simulator import Simulator, make_jwt
+from enphase_monitor.transport import HttpsTransport
 from tests.conftest import write_setup
 
 HANG_S = 60.0
@@ -85,6 +88,26 @@ def test_a_hung_keyring_is_a_failed_poll_with_one_line(
     line = failed[0].getMessage()
     assert "poll failed (1 of 2" in line and "keyring did not answer within 0.3 s" in line
     assert failed[0].exc_info is None
+    hung.release.set()
+
+
+def test_a_hung_keyring_never_drops_a_token_that_is_still_valid(
+    tmp_path: Path, sim: Simulator, hung: HungKeyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cached token due for renewal (1 day left of 11) is still sent: the failed renewal is
+    one warning, the poll goes on."""
+    config = load_config(write_setup(tmp_path / "s", sim, "PASSWORD_KEYRING=1\nPASSWORD=\n"))
+    now = time.time()
+    token = make_jwt({"aud": config.serial, "exp": int(now + DAY), "iat": int(now - 10 * DAY),
+                      "enphaseUser": "owner"})
+    config.token_file.write_text(token)
+    config.token_file.chmod(0o600)
+    cloud = EnlightenClient(HttpsTransport(), config.login_url, config.tokens_url, 5)
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        assert TokenManager(config, cloud).token() == token
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith(
+        "token renewal failed, still using the current one: the system keyring did not answer")
     hung.release.set()
 
 
