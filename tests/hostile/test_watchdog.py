@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from enphase_monitor.config import load_config
 from enphase_monitor.errors import Failure, TransportError
+from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import EXTEND_START_S, Notifier
 from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import HttpsTransport
@@ -130,6 +132,16 @@ def test_a_request_waiting_for_its_deadline_feeds_the_watchdog(
     assert first == "WATCHDOG=1"
     assert caught and caught[0].kind is Failure.TIMEOUT
     assert hostile.counts["attacked"] >= 1
+
+
+def test_the_daemon_gives_both_transports_its_keepalive(tmp_path: Path, sim: Simulator) -> None:
+    """The gateway's requests and the cloud login's (up to 4 x LOGIN_TIMEOUT in a poll)."""
+    notifier = Notifier({})
+    mon = Monitor(load_config(write_setup(tmp_path / "s", sim)), notifier=notifier)
+    transports = (mon.clients.gateway.transport, mon.clients.tokens.cloud.transport)
+    for transport in transports:
+        assert isinstance(transport, HttpsTransport)
+        assert transport.keepalive == notifier.keepalive
 
 
 def test_ready_after_a_failed_first_poll_with_a_true_status(
