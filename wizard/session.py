@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from enphase_monitor.enlighten import TokenInfo
 
-from . import discovery, protectplan, validate
+from . import discovery, protectplan, undo, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
 from .discovery import Found, Probe
 from .draft import Draft
@@ -115,6 +115,7 @@ class Session:
         if self.mode == REMOVE:
             self.plan = build_remove(self.context, delete_port, delete_config)
             protectplan.extend_remove(self.plan, self.context, self.existing.ups)
+            undo.finish_remove(self.plan, self.facts.nut, self.existing.ups, self.system)
         elif self.mode == REAUTH:
             self.plan = build_reauth(self.answers, self.context, self.token)
         else:
@@ -122,6 +123,7 @@ class Session:
             if self.protect is not None:
                 protectplan.extend_setup(self.plan, self.protect, self.answers.ups,
                                          self.context)
+            undo.record_setup(self.plan, self.facts.nut, self.answers.ups, self.system)
         if self.system.fake_root:
             self.plan.record_commands_only()
         return self.plan

@@ -212,6 +212,7 @@ def test_remove_asks_before_deleting(root: Path, sim: Simulator, tmp_path: Path,
 
 def test_remove_says_what_stays(root: Path, sim: Simulator, tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (root / "etc/nut/nut.conf").write_text("MODE=standalone\n")  # set before: it stays
     answers = answers_file(tmp_path / "answers", sim)
     assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
     capsys.readouterr()

@@ -16,7 +16,7 @@ import pytest
 
 from enphase_setup import marked, upsdconf, upsdusers, upsmonconf
 from enphase_setup.facts import nut_mode
-from enphase_setup.protectplan import restore_mode, set_mode
+from enphase_setup.nutmode import restore_mode, set_mode
 
 DEBIAN = Path(__file__).resolve().parents[1] / "fixtures" / "nut-debian"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "nut-protect"

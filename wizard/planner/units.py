@@ -101,15 +101,19 @@ def unit_notes(ctx: Context, units: list[str]) -> list[str]:
 def service_changes(ctx: Context, ups: str, changed: bool) -> list[Change]:
     """Enable (and start) the monitor and the driver, or restart them after an edit."""
     units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
-    enabled = all(unit_enabled(ctx.system, u) for u in units)
+    off = [u for u in units if not unit_enabled(ctx.system, u)]  # only these are enabled
     now = ["--now"] if ctx.live else []
-    if not enabled:
+    if off:
         verb = "Enable and start" if now else "Enable"
+        restart = [u for u in units if u not in off]
         return [*enumerator_wait(ctx),
-                RunCommand(cmd("systemctl", "enable", *now, *units),
+                RunCommand(cmd("systemctl", "enable", *now, *off),
                            why="the monitor starts first (ordered before the driver)",
-                           undo=cmd("systemctl", "disable", *now, *units),
-                           name=f"{verb} {' and '.join(units)}")]
+                           undo=cmd("systemctl", "disable", *now, *off),
+                           name=f"{verb} {' and '.join(off)}"),
+                *([RunCommand(cmd("systemctl", "restart", *restart), why="use the new settings",
+                              name=f"Restart {' and '.join(restart)}")]
+                  if restart and changed and ctx.live else [])]
     if changed and ctx.live:
         return [*enumerator_wait(ctx),
                 RunCommand(cmd("systemctl", "restart", *units),
