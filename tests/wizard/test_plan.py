@@ -349,9 +349,20 @@ def test_systemd_not_running_enables_only(tmp_path: Path) -> None:
 
 def test_upsd_reloaded_when_it_runs_already(tmp_path: Path) -> None:
     root = make_root(tmp_path, mode="standalone")
-    session = session_for(root)
+    session = session_for(root, recorder(**{"systemctl is-enabled nut-server": "enabled\n"}))
     plan = session.build_plan()
     assert "systemctl try-reload-or-restart nut-server.service" in commands(plan)
+    assert not any(c.path.name == "nut.conf" for c in plan.changes if isinstance(c, WriteFile))
+    assert not [c for c in commands(plan) if "enable" in c and "nut-server" in c]
+
+
+def test_standalone_with_upsd_disabled_enables_it(tmp_path: Path) -> None:
+    """Fedora ships MODE=standalone with nut-server disabled: the plan enables it."""
+    root = make_root(tmp_path, mode="standalone")
+    session = session_for(root, recorder(**{"systemctl is-enabled nut-server": "disabled\n"}))
+    plan = session.build_plan()
+    assert "systemctl enable --now nut-server.service" in commands(plan)
+    assert "try-reload-or-restart" not in " ".join(commands(plan))
     assert not any(c.path.name == "nut.conf" for c in plan.changes if isinstance(c, WriteFile))
 
 

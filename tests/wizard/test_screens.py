@@ -353,6 +353,19 @@ async def test_without_dummy_ups_the_nut_step_refuses(tmp_path: Path) -> None:
         assert name(app) == "NutScreen"
 
 
+@sync
+async def test_netclient_the_nut_step_refuses(tmp_path: Path) -> None:
+    root = make_root(tmp_path, mode="netclient")
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        problem = str(app.screen.query_one("#nut-problem", Static).render())
+        assert "says MODE=netclient" in problem and "needs MODE=standalone or netserver" in problem
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "NutScreen"
+
+
 # --------------------------------------------------------------------------- item 11
 
 @sync

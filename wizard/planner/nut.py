@@ -119,6 +119,10 @@ def nut_problem(facts: Facts) -> str | None:
     if facts.dummy_ups is None:
         return ("NUT's dummy-ups driver is not installed: install nut-server (Debian) or nut"
                 " (Fedora), then run enphase-setup again")
+    if facts.nut_mode == "netclient":
+        return (f"{facts.nut.nut_conf} says MODE=netclient (this host only watches another"
+                " host's upsd): a dummy-ups driver needs MODE=standalone or netserver; change"
+                " MODE there (and enable nut-server), or run enphase-setup on the upsd host")
     return None
 
 

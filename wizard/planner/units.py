@@ -137,16 +137,19 @@ def enumerator_wait(ctx: Context) -> list[Change]:
 
 
 def upsd_changes(ctx: Context, mode_changed: bool, conf_changed: bool) -> list[Change]:
-    """Make upsd know the UPS: start it if MODE was none, else reload it."""
+    """Make upsd know the UPS: enable (and start) it when its unit is not enabled (MODE was
+    none, or MODE=standalone with nut-server disabled, as Fedora ships it), else reload it."""
     if not ctx.systemctl:
         return []
-    if mode_changed:
+    if not unit_enabled(ctx.system, UPSD_UNIT):
         now = ["--now"] if ctx.live else []
+        why = ("upsd was off (MODE=none)" if mode_changed else
+               f"nut.conf says MODE={ctx.facts.nut_mode} but {UPSD_UNIT} is not enabled")
         return [RunCommand(cmd("systemctl", "enable", *now, UPSD_UNIT),
-                           why="upsd was off (MODE=none); it serves the UPS to upsc and upsmon",
+                           why=f"{why}; it serves the UPS to upsc and upsmon",
                            undo=cmd("systemctl", "disable", *now, UPSD_UNIT),
                            name=f"{'Enable and start' if now else 'Enable'} upsd ({UPSD_UNIT})")]
-    if conf_changed and ctx.live:
+    if (conf_changed or mode_changed) and ctx.live:
         return [RunCommand(cmd("systemctl", "try-reload-or-restart", UPSD_UNIT),
                            why="upsd reads the new ups.conf section",
                            name=f"Reload upsd ({UPSD_UNIT})")]
