@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from enphase_monitor.errors import MonitorError
+from enphase_monitor.textsafe import escape
 
-from .runner import Command
+from .runner import MAX_REASON, Command
 from .system import FileData, System
 
 
@@ -375,7 +376,7 @@ class RunCommand(Change):
             return "recorded, not run"
         output = next((line.strip() for line in (result.stdout + result.stderr).splitlines()
                        if line.strip()), "")
-        return "exit status 0" + (f": {output}" if output else "")
+        return "exit status 0" + (f": {escape(output, MAX_REASON)}" if output else "")
 
     def _restore(self, system: System) -> None:
         if self.writes is not None:

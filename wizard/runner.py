@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from enphase_monitor.textsafe import escape
+
 NOT_RUN = "not run (recorded only)"
+MAX_REASON = 400  # characters of a failed command's output in its error message
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,18 @@ class Result:
         return self.returncode == 0
 
     def reason(self) -> str:
-        """The first line of the error output, else the exit status."""
+        """Why it failed: the exit status and its error output (stderr, else stdout).
+
+        The output's lines are joined with " | ", escaped (`textsafe.escape`: a command's
+        output is outside text) and cut to MAX_REASON characters.
+        """
+        status = f"exit status {self.returncode}"
         for text in (self.stderr, self.stdout):
-            for line in text.splitlines():
-                if line.strip():
-                    return line.strip()
-        return f"exit status {self.returncode}"
+            lines = [line.strip() for line in text[: MAX_REASON * 4].splitlines()
+                     if line.strip()]
+            if lines:
+                return f"{status}: {escape(' | '.join(lines), MAX_REASON)}"
+        return status
 
 
 class Runner(Protocol):
