@@ -130,8 +130,8 @@ def apply_values(base: ProtectAnswers, values: dict[str, str]) -> ProtectAnswers
         if upper in ("PROTECT", "NAS_SYNOLOGY"):
             changes[upper.lower()] = _flag(upper, raw)
         elif upper == "NAS_PASSWORD_FILE":
-            text, mode = read_input(Path(raw), upper)
-            problem = private_problem(Path(raw), mode, upper)
+            text, meta = read_input(Path(raw), upper)
+            problem = private_problem(Path(raw), meta, upper)
             if problem:
                 raise AnswerError(problem)
             changes["nas_password"] = text.strip()
