@@ -83,12 +83,15 @@ class Session:
             answers.keep_secret = False  # renewing means giving the secret again
         return cls(system, facts, answers, existing, mode, dry_run, services or Services())
 
-    def resume(self, answers: Answers) -> None:
-        """Take the answers of a draft (prefilled for its UPS, the stored secret kept)."""
+    def resume(self, answers: Answers, protect: ProtectAnswers | None = None) -> None:
+        """Take the answers of a draft (prefilled for its UPS, the stored secret kept), and
+        its "protect this host" answers (None: that step was not reached)."""
         self.reload(answers.ups)
         keep = self.answers.keep_secret
         self.answers = answers
         self.answers.keep_secret = keep and not answers.secret()
+        if protect is not None:
+            self.protect = protect
 
     def reload(self, ups: str) -> None:
         """Switch to another UPS name: prefill from its files if it exists."""
