@@ -16,6 +16,7 @@ from enphase_monitor.textsafe import escape
 
 NOT_RUN = "not run (recorded only)"
 MAX_REASON = 400  # characters of a failed command's output in its error message
+MAX_LINES = 100  # lines of a command's output shown (upsc prints ~40)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,18 @@ class Result:
     def ok(self) -> bool:
         """Exit status 0."""
         return self.returncode == 0
+
+    def shown(self) -> str:
+        """Its output to print: each line of stdout escaped (`textsafe.escape`, so a terminal
+        escape in, say, upsc's answer never reaches the terminal), at most MAX_LINES lines of
+        MAX_REASON characters; for a failure, `reason()`."""
+        if not self.ok:
+            return self.reason()
+        lines = self.stdout[: MAX_LINES * MAX_REASON].strip().splitlines()
+        shown = [escape(line.rstrip(), MAX_REASON) for line in lines[:MAX_LINES]]
+        if len(lines) > MAX_LINES:
+            shown.append(f"... ({len(lines) - MAX_LINES} more lines)")
+        return "\n".join(shown)
 
     def reason(self) -> str:
         """Why it failed: the exit status and its error output (stderr, else stdout).
