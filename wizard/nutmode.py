@@ -33,7 +33,10 @@ def set_mode(text: str, ups: str, mode: str) -> str:
     lines = daemonconf.edit(text, {"MODE": mode}).splitlines(keepends=True)
     index = max(i for i, line in enumerate(lines) if nut_mode(line) is not None)
     if lines[index].endswith("\n"):  # the file's own line ending (CRLF stays CRLF)
-        lines[index] = lines[index].rstrip("\r\n") + eol
+        bare = index == len(lines) - 1 and bool(text) and not text.endswith("\n")
+        lines[index] = lines[index].rstrip("\r\n") + ("" if bare else eol)
+        if bare and was is None and index > 0:  # appended after the old last line
+            lines[index - 1] = lines[index - 1].rstrip("\r\n") + eol
     if _marker_at(lines, ups) is not None:
         return "".join(lines)  # the first marker keeps what MODE was before the wizard
     mark = marked.MARK.format(ups=ups) + MODE_MARK.format(mode=was or UNSET, ups=ups)
@@ -51,6 +54,8 @@ def restore_mode(text: str, ups: str) -> str:
     following = lines[index + 1]
     ending = following[len(following.rstrip("\r\n")):]
     lines[index:index + 2] = [] if was == UNSET else [f"MODE={was}{ending}"]
+    if was == UNSET and not ending and index == len(lines) and index > 0:
+        lines[index - 1] = lines[index - 1].rstrip("\r\n")  # the file had no final line end
     return "".join(lines)
 
 
