@@ -33,11 +33,13 @@ def record_path(nut: NutLayout, ups: str) -> PurePosixPath:
 
 @dataclass
 class UndoRecord:
-    """Units enabled, directories (parents first) and files created by the wizard."""
+    """Units enabled, directories (parents first), files and SELinux file contexts created
+    by the wizard."""
 
     units: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    fcontexts: list[str] = field(default_factory=list)  # SELinux patterns `semanage -a` added
     found: bool = False  # read from a record file (False: none, as before records existed)
 
     @classmethod
@@ -57,23 +59,25 @@ class UndoRecord:
             return [i for i in items[:MAX_ENTRIES] if isinstance(i, str) and i
                     and "\n" not in i and (i.startswith("/") if absolute else "/" not in i)]
 
-        return cls(strings("units", False), strings("dirs", True), strings("files", True), True)
+        return cls(strings("units", False), strings("dirs", True), strings("files", True),
+                   strings("fcontexts", True), True)
 
     def to_json(self) -> str:
         """The record as the file holds it."""
-        return json.dumps({"units": self.units, "dirs": self.dirs, "files": self.files},
-                          indent=1) + "\n"
+        return json.dumps({"units": self.units, "dirs": self.dirs, "files": self.files,
+                           "fcontexts": self.fcontexts}, indent=1) + "\n"
 
     def merged(self, other: UndoRecord) -> UndoRecord:
         """This record and what `other` adds (an earlier run's entries first)."""
         def union(a: list[str], b: list[str]) -> list[str]:
             return a + [x for x in b if x not in a]
         return UndoRecord(union(self.units, other.units), union(self.dirs, other.dirs),
-                          union(self.files, other.files), self.found)
+                          union(self.files, other.files),
+                          union(self.fcontexts, other.fcontexts), self.found)
 
     def empty(self) -> bool:
         """Nothing to undo."""
-        return not (self.units or self.dirs or self.files)
+        return not (self.units or self.dirs or self.files or self.fcontexts)
 
 
 def load(system: System, path: PurePosixPath) -> UndoRecord:
@@ -106,6 +110,9 @@ def done_by(changes: list[Change], predict: bool = False) -> UndoRecord:
             record.files.append(str(change.path))
         elif isinstance(change, RunCommand):
             record.units.extend(u for u in enabled_units(change) if u not in record.units)
+            argv = list(change.command.argv)
+            if argv[:3] == ["semanage", "fcontext", "-a"] and argv[-1] not in record.fcontexts:
+                record.fcontexts.append(argv[-1])
     return record
 
 

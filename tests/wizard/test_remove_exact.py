@@ -113,3 +113,21 @@ def test_the_marker_is_handed_to_a_ups_that_still_needs_upsd() -> None:
     assert not has_marker(kept, "a") and has_marker(kept, "b")
     assert "`enphase-setup --remove b`" in kept
     assert restore_mode(kept, "b") == "MODE=none\n"
+
+
+PATTERN = "/var/lib/enphase-monitor(/.*)?"
+
+
+@pytest.mark.parametrize("before", [False, True], ids=["added-by-setup", "the-users-own"])
+def test_an_selinux_file_context_is_deleted_only_when_the_setup_added_it(
+        tmp_path: Path, sim: Simulator, before: bool) -> None:
+    root = make_root(tmp_path, selinux=True)
+    listed = f"{PATTERN}  all files  system_u:object_r:nut_conf_t:s0\n"
+    setup = recorder(**{"semanage fcontext -l -C": listed if before else ""})
+    answers = answers_file(tmp_path / "a", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)], setup) == 0
+    added = f"semanage fcontext -a -t nut_conf_t '{PATTERN}'"
+    assert (added in setup.changes) is not before
+    remover = recorder(**{"semanage fcontext -l -C": listed})
+    assert run(root, sim, ["-n", "--remove", "ups", "--delete-files"], remover) == 0
+    assert (f"semanage fcontext -d '{PATTERN}'" in remover.changes) is not before

@@ -117,7 +117,8 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
         plan.add(DeleteFile(config, "enphase-monitor config"))
     others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
     pattern = f"{STATE_DIR}(/.*)?"
-    if delete_port and not others and ctx.facts.selinux.has_fcontext(pattern):
+    ours = pattern in record.fcontexts or not record.found  # one the user added stays
+    if delete_port and not others and ours and ctx.facts.selinux.has_fcontext(pattern):
         plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),
                             why="no UPS uses the directory any more",
                             undo=cmd("semanage", "fcontext", "-a", "-t", "nut_conf_t", pattern),
