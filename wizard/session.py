@@ -121,12 +121,14 @@ class Session:
             undo.finish_remove(self.plan, self.facts.nut, self.existing.ups, self.system)
         elif self.mode == REAUTH:
             self.plan = build_reauth(self.answers, self.context, self.token)
+            undo.record_setup(self.plan, self.facts.nut, self.answers.ups, self.system, True)
         else:
             self.plan = build_setup(self.answers, self.context, self.token)
             if self.protect is not None:
                 protectplan.extend_setup(self.plan, self.protect, self.answers.ups,
                                          self.context)
-            undo.record_setup(self.plan, self.facts.nut, self.answers.ups, self.system)
+            undo.record_setup(self.plan, self.facts.nut, self.answers.ups, self.system,
+                              self.existing.configured)
         if self.system.fake_root:
             self.plan.record_commands_only()
         return self.plan

@@ -41,6 +41,7 @@ class UndoRecord:
     files: list[str] = field(default_factory=list)
     fcontexts: list[str] = field(default_factory=list)  # SELinux patterns `semanage -a` added
     found: bool = False  # read from a record file (False: none, as before records existed)
+    partial: bool = False  # begun on a set-up older than records: the first apply is not in it
 
     @classmethod
     def from_json(cls, text: str) -> UndoRecord:
@@ -60,12 +61,13 @@ class UndoRecord:
                     and "\n" not in i and (i.startswith("/") if absolute else "/" not in i)]
 
         return cls(strings("units", False), strings("dirs", True), strings("files", True),
-                   strings("fcontexts", True), True)
+                   strings("fcontexts", True), True, data.get("partial") is True)
 
     def to_json(self) -> str:
         """The record as the file holds it."""
         return json.dumps({"units": self.units, "dirs": self.dirs, "files": self.files,
-                           "fcontexts": self.fcontexts}, indent=1) + "\n"
+                           "fcontexts": self.fcontexts, "partial": self.partial},
+                          indent=1) + "\n"
 
     def merged(self, other: UndoRecord) -> UndoRecord:
         """This record and what `other` adds (an earlier run's entries first)."""
@@ -73,7 +75,13 @@ class UndoRecord:
             return a + [x for x in b if x not in a]
         return UndoRecord(union(self.units, other.units), union(self.dirs, other.dirs),
                           union(self.files, other.files),
-                          union(self.fcontexts, other.fcontexts), self.found)
+                          union(self.fcontexts, other.fcontexts), self.found,
+                          self.partial or other.partial)
+
+    @property
+    def complete(self) -> bool:
+        """A record of everything the set-up did (else --remove also goes by what is there)."""
+        return self.found and not self.partial
 
     def empty(self) -> bool:
         """Nothing to undo."""
@@ -146,10 +154,18 @@ class RecordUndo(WriteFile):
                 f" {len(record.files)} files")
 
 
-def record_setup(plan: Plan, nut: NutLayout, ups: str, system: System) -> None:
-    """End a set-up plan with its undo record, when it creates or enables something new."""
+def record_setup(plan: Plan, nut: NutLayout, ups: str, system: System,
+                 configured: bool) -> None:
+    """End a set-up plan with its undo record, when it creates or enables something new.
+
+    Args:
+        configured: the UPS was set up already; without a record, that set-up predates
+            records, and the new record says it is partial.
+    """
     path = record_path(nut, ups)
     previous = load(system, path)
+    if not previous.found and configured:
+        previous.partial = True
     steps = list(plan.changes)
     predicted = done_by(steps, predict=True)
     if predicted.empty() or (previous.found and previous.merged(predicted) == previous):

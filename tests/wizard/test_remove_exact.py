@@ -131,3 +131,21 @@ def test_an_selinux_file_context_is_deleted_only_when_the_setup_added_it(
     remover = recorder(**{"semanage fcontext -l -C": listed})
     assert run(root, sim, ["-n", "--remove", "ups", "--delete-files"], remover) == 0
     assert (f"semanage fcontext -d '{PATTERN}'" in remover.changes) is not before
+
+
+def test_a_record_begun_on_an_older_setup_still_removes_its_units(
+        tmp_path: Path, sim: Simulator) -> None:
+    """A set-up from before records, then an edit that records something: the record is
+    partial, so --remove still disables the UPS's enabled units as before."""
+    root = nut_host(tmp_path, "MODE=standalone\n")
+    answers = answers_file(tmp_path / "a", sim, PROTECT="no")
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    record = root / "etc/nut/enphase-ups.undo"
+    record.unlink()  # as an older enphase-setup left it
+    shutil.rmtree(root / "etc/systemd/system/nut-driver@ups.service.d")
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0  # re-creates the drop-in
+    assert '"partial": true' in record.read_text()
+    remover = recorder(**{"systemctl is-enabled": "enabled\n"})
+    assert run(root, sim, ["-n", "--remove", "ups", "--delete-files"], remover) == 0
+    assert "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service" \
+        in remover.changes

@@ -29,15 +29,13 @@ from .units import DROPIN, daemon_reload
 def _units(plan: Plan, ctx: Context, units: list[str], record: UndoRecord) -> None:
     """Disable the units the set-up enabled; stop (only) the others that run.
 
-    Without a record (a set-up older than records) every enabled one is disabled.
+    Without a complete record (a set-up older than records) every enabled one is disabled.
     """
     if not ctx.systemctl:
         return
     now = ["--now"] if ctx.live else []
-    if record.found:
-        ours = [u for u in units if u in record.units]
-    else:
-        ours = [u for u in units if unit_enabled(ctx.system, u) or unit_active(ctx.system, u)]
+    ours = [u for u in units if u in record.units or (not record.complete and (
+        unit_enabled(ctx.system, u) or unit_active(ctx.system, u)))]
     if ours:
         plan.add(RunCommand(cmd("systemctl", "disable", *now, *ours),
                             why="stop the monitor and the driver (enabled by enphase-setup)",
@@ -117,7 +115,7 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
         plan.add(DeleteFile(config, "enphase-monitor config"))
     others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
     pattern = f"{STATE_DIR}(/.*)?"
-    ours = pattern in record.fcontexts or not record.found  # one the user added stays
+    ours = pattern in record.fcontexts or not record.complete  # one the user added stays
     if delete_port and not others and ours and ctx.facts.selinux.has_fcontext(pattern):
         plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),
                             why="no UPS uses the directory any more",
