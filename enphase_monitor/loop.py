@@ -47,8 +47,9 @@ class Daemon:
         """
         notifier = notifier or Notifier()
         pause = Pause(notifier)
-        monitor = Monitor(config, build_clients(config, pause.stop), notifier, pause)
-        return cls(monitor, lambda new: build_clients(new, pause.stop))
+        clients = build_clients(config, pause.stop, notifier.keepalive)
+        monitor = Monitor(config, clients, notifier, pause)
+        return cls(monitor, lambda new: build_clients(new, pause.stop, notifier.keepalive))
 
     def request_stop(self) -> None:
         """What SIGTERM does: end the loop (and any request in progress) soon."""
@@ -66,6 +67,7 @@ class Daemon:
         """
         if handle_signals:
             self._install_signals()
+        self.notifier.status("starting, no reading yet")
         try:
             self._loop()
         except BaseException as exc:

@@ -224,6 +224,7 @@ class Monitor:
                 self.config.nocomms_after, self.last_error)
         if self.failures >= self.config.nocomms_after and not self.port.hidden:
             self.set_nocomms()
+        self.notifier.notify_ready(self.summary())  # the first poll is over: start-up is too
         self._report()
 
     def set_nocomms(self) -> None:
@@ -283,9 +284,13 @@ class Monitor:
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""
+        if self.last_snapshot is None and not self.last_error:
+            return "starting, no reading yet"
         if self.state is State.NOCOMMS:
             return f"nocomms: {self.last_error or 'gateway not reachable'}"
         snap = self.last_snapshot
+        if snap is None:  # the port file may still hold an earlier process's reading
+            return f"starting, no reading yet (last poll failed: {self.last_error})"
         soc = snap.live.soc if snap and snap.live else None
         status = "OL" if self.state is State.ONLINE else "OB"
         if snap and snap.reading and snap.reading.generator:

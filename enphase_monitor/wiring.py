@@ -38,7 +38,8 @@ class Clients:
         self.tokens.cloud.transport.close()
 
 
-def build_clients(config: Config, stop: threading.Event | None = None, *,
+def build_clients(config: Config, stop: threading.Event | None = None,
+                  keepalive: Callable[[], None] | None = None, *,
                   clock: Callable[[], float] = time.monotonic,
                   wall_clock: Callable[[], float] = time.time) -> Clients:
     """Wire config -> transports -> token manager -> gateway client -> poller.
@@ -48,6 +49,7 @@ def build_clients(config: Config, stop: threading.Event | None = None, *,
     Args:
         config: the daemon's config; TEST=1 selects TEST mode's stand-ins (testmode.py).
         stop: once set, the HTTPS transports end a request in progress (SIGTERM).
+        keepalive: called while a request waits (the watchdog ping).
         clock: the monotonic clock of every wait and refresh (tests pass their own).
         wall_clock: only to compare with a token's expiry.
     """
@@ -63,9 +65,10 @@ def build_clients(config: Config, stop: threading.Event | None = None, *,
         cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
                                                   config.tokens_url, cycle)
     else:
-        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop)
+        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop,
+                                    keepalive=keepalive)
         gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,
-                                      trust_env=False, stop=stop)
+                                      trust_env=False, stop=stop, keepalive=keepalive)
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, clock=wall_clock, monotonic=clock,
                           random_expiry=random_expiry() if config.test else None)
