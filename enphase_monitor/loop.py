@@ -105,20 +105,20 @@ class Daemon:
         try:
             return self.monitor.cycle()
         except BaseException as exc:
-            self.hide_on_exit(f"stopping on an error ({describe(exc)})")
+            self._hide_on_exit(f"stopping on an error ({describe(exc)})")
             raise
         finally:
             self.monitor.clients.close()
 
     def _shutdown(self, why: str) -> None:
-        self.hide_on_exit(why)
+        self._hide_on_exit(why)
         self.notifier.stopping()
         try:
             self.monitor.clients.close()
         except Exception as exc:  # never hide the reason for stopping
             log.debug("closing the connections failed: %s", describe(exc))
 
-    def hide_on_exit(self, why: str) -> None:
+    def _hide_on_exit(self, why: str) -> None:
         """Hide the port file as the daemon stops: NUT must not keep showing the last reading
         while nobody watches the gateway. Never raises."""
         port = self.monitor.port

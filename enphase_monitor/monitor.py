@@ -223,11 +223,11 @@ class Monitor:
         log.log(level, "poll failed (%d of %d before nocomms): %s", self.failures,
                 self.config.nocomms_after, self.last_error)
         if self.failures >= self.config.nocomms_after and not self.port.hidden:
-            self.set_nocomms()
+            self._set_nocomms()
         self.notifier.notify_ready(self.summary())  # the first poll is over: start-up is too
         self._report()
 
-    def set_nocomms(self) -> None:
+    def _set_nocomms(self) -> None:
         """Hide the port file (dummy-ups then stops: NUT says the driver is not connected)."""
         try:
             if self.port.hide():
