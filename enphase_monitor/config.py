@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import paths
 from .configvalues import Values
 from .errors import ConfigError, InsecureFileError, UnsafeFileError
 from .fileutil import FileMeta, meta_of, read_regular
@@ -50,6 +51,7 @@ _STRING_KEYS = (
 KNOWN_KEYS = frozenset(_INT_KEYS) | frozenset(_STRING_KEYS) | frozenset(TEST_KEYS)
 SECRET_KEYS = frozenset({"PASSWORD", "TOKEN", "TEST_TOKEN", "TEST_SESS"})
 TOKEN_KEYS = ("TOKEN", "TEST_TOKEN")
+PATH_KEYS = ("STATE_DIR", "PORT_FILE", "TOKEN_FILE")
 # JSON / XML documents of the TEST mode: line breaks and tabs are only whitespace there
 _DOCUMENT_KEYS = frozenset(TEST_KEYS) - {"TEST_TOKEN"}
 _UPS = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -132,22 +134,6 @@ class Config:
         ]
 
 
-def default_config_dir(env: Mapping[str, str]) -> Path:
-    """NUT_SYSCONFIG, then NUT_CONFPATH, then /etc/ups if present, else /etc/nut."""
-    for key in ("NUT_SYSCONFIG", "NUT_CONFPATH"):
-        if env.get(key):
-            return Path(env[key])
-    return Path("/etc/ups") if Path("/etc/ups").is_dir() else Path("/etc/nut")
-
-
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    """NUT_LOCALSTATE, then NUT_STATEPATH, else /var/lib/ups (the seed's default)."""
-    for key in ("NUT_LOCALSTATE", "NUT_STATEPATH"):
-        if env.get(key):
-            return Path(env[key])
-    return Path("/var/lib/ups")
-
-
 def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str]) -> Path:
     """Find the config file from `-c`, $CONFIG_FILE, or the UPS name.
 
@@ -161,7 +147,7 @@ def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str])
     if not name:
         raise ConfigError("no config: give -c <config> or a <ups> name (or set CONFIG_FILE/UPS)")
     _check_ups_name(name)
-    return default_config_dir(env) / f"enphase-{name}.conf"
+    return paths.config_file(name, env)
 
 
 def _check_ups_name(name: str) -> None:
@@ -239,15 +225,6 @@ def _grid_signal(raw: Values) -> GridSignal | None:
                         f" '{raw.shown('GRID_SIGNAL', text)}')") from None
 
 
-def _resolve(base: Path, value: str, key: str) -> Path:
-    try:
-        path = Path(value).expanduser()
-    except RuntimeError:  # "~name" of a user without a home directory
-        raise ConfigError(f"{key} '{escape(value, 60)}': no such user's home directory for"
-                          " '~'") from None
-    return path if path.is_absolute() else base / path
-
-
 def parse_config(
     text: str,
     path: Path,
@@ -280,7 +257,6 @@ def parse_config(
     _check_ups_name(name)
 
     ints = {key: raw.integer(key, *spec) for key, spec in _INT_KEYS.items()}
-    state_dir = Path(raw.get("STATE_DIR") or default_state_dir(env))
     tokens = {key: raw.token(key) for key in TOKEN_KEYS}
 
     test = bool(raw.get("TEST"))
@@ -298,7 +274,9 @@ def parse_config(
     if missing:
         raise ConfigError(f"config {path} requires values for {' '.join(missing)}")
 
-    token_file = raw.get("TOKEN_FILE") or f"enphase-{name}.token"
+    where = paths.DaemonPaths.of({k: raw.get(k) for k in PATH_KEYS}, name, env)
+    if where.port_file is None:  # PORT_FILE is required: refused above
+        raise ConfigError(f"config {path} requires values for PORT_FILE")
     if not test and ints["API_TIMEOUT"] >= ints["POLLFREQ"]:
         log.warning("API_TIMEOUT (%d) is not shorter than POLLFREQ (%d)",
                     ints["API_TIMEOUT"], ints["POLLFREQ"])
@@ -308,9 +286,9 @@ def parse_config(
         username=raw.get("USERNAME"),
         password=raw.get("PASSWORD"),
         serial=raw.get("SERIAL").strip(),
-        port_file=_resolve(state_dir, raw.get("PORT_FILE"), "PORT_FILE"),
-        state_dir=state_dir,
-        token_file=_resolve(state_dir, token_file, "TOKEN_FILE"),
+        port_file=where.port_file,
+        state_dir=where.state_dir,
+        token_file=where.token_file,
         envoy_host=raw.host("ENVOY_HOST", DEFAULT_ENVOY_HOST),
         disable_meters=bool(raw.get("DISABLE_METERS")),
         pollfreq=ints["POLLFREQ"],

@@ -15,13 +15,13 @@ from enphase_monitor.config import (
     check_secret_file,
     check_state_dir,
     config_path_for,
-    default_config_dir,
     load_config,
     parse_config,
 )
 from enphase_monitor.enlighten import TokenCache
 from enphase_monitor.errors import ConfigError, InsecureFileError
 from enphase_monitor.grid import GridSignal
+from enphase_monitor.paths import config_dir
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.simulator import Simulator
 
@@ -381,7 +381,7 @@ class TestConfigPath:
 
     def test_default_dir(self) -> None:
         expected = Path("/etc/ups") if Path("/etc/ups").is_dir() else Path("/etc/nut")
-        assert default_config_dir({}) == expected
+        assert config_dir({}) == expected
         assert config_path_for("x", None, {}) == expected / "enphase-x.conf"
 
     def test_nothing_given(self) -> None:

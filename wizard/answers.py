@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
+from enphase_monitor import paths
 from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
 from enphase_monitor.errors import ConfigError, MonitorError
 from enphase_monitor.fileutil import read_regular
@@ -255,6 +256,18 @@ class Existing:
     config_text: str | None = None
     section: dict[str, str] = field(default_factory=dict)
     port_text: str | None = None
+    daemon: paths.DaemonPaths | None = None  # the files the daemon writes for this config
+
+    @property
+    def port_file(self) -> PurePosixPath | None:
+        """The port file the daemon writes (None: not known)."""
+        found = self.daemon.port_file if self.daemon is not None else None
+        return None if found is None else PurePosixPath(found)
+
+    @property
+    def token_file(self) -> PurePosixPath | None:
+        """The token cache the daemon keeps (None: not known)."""
+        return None if self.daemon is None else PurePosixPath(self.daemon.token_file)
 
     @property
     def configured(self) -> bool:
@@ -269,24 +282,42 @@ class Existing:
 
 def existing_upses(system: System, facts: Facts) -> list[str]:
     """UPS names that have an enphase-<ups>.conf in the NUT config dir."""
-    return [name[len("enphase-"):-len(".conf")] for name in system.list_dir(facts.nut.confdir)
-            if name.startswith("enphase-") and name.endswith(".conf")]
+    names = (paths.ups_of_config(name) for name in system.list_dir(facts.nut.confdir))
+    return [ups for ups in names if ups is not None]
+
+
+def daemon_paths(values: dict[str, str], section: dict[str, str], ups: str,
+                 system: System, facts: Facts) -> paths.DaemonPaths | None:
+    """The daemon's files for a config's `values` (enphase_monitor.paths: the daemon's rules).
+
+    Without PORT_FILE the port is the ups.conf section's, as dummy-ups reads it. None when
+    there is neither a config nor a section, or a path names a `~user` without a home.
+    """
+    if not values and not section:
+        return None
+    try:
+        found = paths.DaemonPaths.of(values, ups, system.env)
+    except ConfigError:
+        return None
+    port = section.get("port", "")
+    if found.port_file is None and port:
+        found = replace(found, port_file=paths.driver_port(port, Path(facts.nut.confdir)))
+    return found
 
 
 def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     """Read the current files for `ups` (config, ups.conf section, port file)."""
     config = system.read_text(facts.nut.config_file(ups))
     conf = UpsConf(system.read_text(facts.nut.ups_conf) or "")
-    section = conf.section(ups)
-    port = section.settings.get("port", "") if section else ""
-    values = daemonconf.read_values(config)
-    port = port or values.get("PORT_FILE", "")
-    if port and not port.startswith("/"):
-        port = str(PurePosixPath(values.get("STATE_DIR") or "/var/lib/ups") / port)
+    found = conf.section(ups)
+    section = dict(found.settings) if found else {}
+    daemon = daemon_paths(daemonconf.read_values(config), section, ups, system, facts)
+    existing = Existing(ups, config, section, None, daemon)
+    port = existing.port_file
     port_text = system.read_text(port) if port else None
     if port and port_text is None:
-        port_text = system.read_text(port + "-nocomms")
-    return Existing(ups, config, dict(section.settings) if section else {}, port_text)
+        port_text = system.read_text(PurePosixPath(paths.nocomms_file(Path(port))))
+    return replace(existing, port_text=port_text)
 
 
 def _port_number(port_text: str | None, variable: str) -> int | None:
@@ -321,11 +352,8 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
     ans.enphase_login = v.get("ENPHASE_LOGIN", "")
     ans.enphase_tokens = v.get("ENPHASE_TOKENS", "")
     ans.cloud_ca_file = v.get("CLOUD_CA_FILE", "")
-    port = existing.section.get("port") or v.get("PORT_FILE", "")
-    if port.startswith("/"):
-        ans.port_file = port
-    elif port:
-        ans.port_file = str(PurePosixPath(v.get("STATE_DIR") or str(STATE_DIR)) / port)
+    if existing.port_file is not None:
+        ans.port_file = str(existing.port_file)
     ans.desc = existing.section.get("desc", "")
     low = _port_number(existing.port_text, CHARGE_LOW)
     ans.charge_low = ans.charge_low if low is None else low

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+
+from enphase_monitor.paths import nocomms_file
 
 from ..answers import TRUE_WORDS, credential_path, existing_upses
 from ..changes import DeleteFile, RunCommand
@@ -52,11 +54,8 @@ def holds_secret(ctx: Context) -> bool:
 
 
 def port_path(ctx: Context) -> PurePosixPath | None:
-    """The UPS's port file, from its ups.conf section or its config."""
-    values = ctx.existing.values
-    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
-    port = ctx.existing.section.get("port") or values.get("PORT_FILE", "")
-    return PurePosixPath(port) if port.startswith("/") else state / port if port else None
+    """The port file the UPS's daemon writes (its config's PORT_FILE, else the section's)."""
+    return ctx.existing.port_file
 
 
 def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
@@ -80,14 +79,11 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
         if ctx.system.exists(dropin):
             plan.add(DeleteFile(dropin, "the wizard's drop-in"))
     _secrets(plan, ctx, ups)
-    values = ctx.existing.values
-    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
-    token_file = values.get("TOKEN_FILE") or f"enphase-{ups}.token"
-    token_path = PurePosixPath(token_file) if token_file.startswith("/") else state / token_file
-    if ctx.system.exists(token_path):
+    token_path = ctx.existing.token_file
+    if token_path is not None and ctx.system.exists(token_path):
         plan.add(DeleteFile(token_path, "token cache"))
     port = port_path(ctx)
-    names = (port, PurePosixPath(f"{port}-nocomms")) if port is not None else ()
+    names = (port, PurePosixPath(nocomms_file(Path(port)))) if port is not None else ()
     if delete_port and any(ctx.system.exists(path) for path in names):
         # both names: stopping the monitor (above) hides the port file as <port>-nocomms
         for path in names:

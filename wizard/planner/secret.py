@@ -4,9 +4,11 @@ keyring, and the token cache the live check filled."""
 from __future__ import annotations
 
 import time
+from pathlib import Path, PurePosixPath
 
+from enphase_monitor import paths
 from enphase_monitor.enlighten import TokenInfo
-from enphase_monitor.errors import TokenError
+from enphase_monitor.errors import ConfigError, TokenError
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
@@ -120,6 +122,16 @@ def cached_token_good(text: str | None, ans: Answers, now: float) -> bool:
     return info.remaining(now) > info.renew_margin
 
 
+def token_path(ans: Answers, ctx: Context) -> PurePosixPath:
+    """The token cache the daemon reads once the config is written: the config's TOKEN_FILE
+    (the edit keeps it) under the new STATE_DIR, by the daemon's rule (enphase_monitor.paths)."""
+    kept = ctx.existing.values.get("TOKEN_FILE", "") if ctx.existing.ups == ans.ups else ""
+    try:
+        return PurePosixPath(paths.token_file(kept, ans.ups, Path(ans.state_dir)))
+    except ConfigError:  # a `~user` without a home: the daemon refuses that config
+        return PurePosixPath(paths.token_file("", ans.ups, Path(ans.state_dir)))
+
+
 def token_change(ans: Answers, ctx: Context, token: TokenInfo | None) -> Change | None:
     """Save the token the live check fetched, so the daemon starts without a cloud login.
 
@@ -128,7 +140,7 @@ def token_change(ans: Answers, ctx: Context, token: TokenInfo | None) -> Change 
     """
     if token is None or ans.use_token:
         return None
-    path = ans.state_dir / f"enphase-{ans.ups}.token"
+    path = token_path(ans, ctx)
     now = time.time()
     old = ctx.system.read_text(path)
     if old is not None and cached_token_good(old, ans, now):
