@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,16 @@ from pathlib import Path
 from . import paths
 from .configvalues import Values
 from .errors import ConfigError, InsecureFileError, UnsafeFileError
+from .facts import (
+    ENVOY_HOST,
+    LOGIN_URL,
+    PASSWORD_CREDENTIAL,
+    TOKEN_CREDENTIAL,
+    TOKENS_URL,
+    UPS_NAME,
+    UPS_NAME_RULE,
+    is_true,
+)
 from .fileutil import FileMeta, meta_of, read_regular
 from .grid import GridSignal
 from .shellvars import parse_lines
@@ -20,11 +29,6 @@ from .textsafe import escape
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LOGIN_URL = "https://enlighten.enphaseenergy.com/login/login.json?"
-DEFAULT_TOKENS_URL = "https://entrez.enphaseenergy.com/tokens"
-DEFAULT_ENVOY_HOST = "envoy.local"
-DEFAULT_PASSWORD_CREDENTIAL = "enphase-password"
-DEFAULT_TOKEN_CREDENTIAL = "enphase-token"
 TEST_KEYS = (
     "TEST_SESS", "TEST_TOKEN", "TEST_RELAY", "TEST_LIVE", "TEST_REPORTS", "TEST_SECCTRL",
     "TEST_INFO",
@@ -54,8 +58,6 @@ TOKEN_KEYS = ("TOKEN", "TEST_TOKEN")
 PATH_KEYS = ("STATE_DIR", "PORT_FILE", "TOKEN_FILE")
 # JSON / XML documents of the TEST mode: line breaks and tabs are only whitespace there
 _DOCUMENT_KEYS = frozenset(TEST_KEYS) - {"TEST_TOKEN"}
-_UPS = re.compile(r"[A-Za-z0-9_.\-]+")
-_TRUE = {"1", "yes", "true", "on"}
 GRID_SIGNAL_AUTO = "auto"
 CONFIG_MAX = 64 * 1024  # the seed's config is ~2 KiB; anything near this is not a config
 
@@ -80,7 +82,7 @@ class Config:
     port_file: Path
     state_dir: Path
     token_file: Path
-    envoy_host: str = DEFAULT_ENVOY_HOST
+    envoy_host: str = ENVOY_HOST
     disable_meters: bool = False
     pollfreq: int = _INT_KEYS["POLLFREQ"][0]
     pollfreqalert: int = _INT_KEYS["POLLFREQALERT"][0]
@@ -92,14 +94,14 @@ class Config:
     confirm_delay: int = _INT_KEYS["CONFIRM_DELAY"][0]
     token_warn_days: int = _INT_KEYS["TOKEN_WARN_DAYS"][0]
     debug: int = _INT_KEYS["DEBUG"][0]
-    login_url: str = DEFAULT_LOGIN_URL
-    tokens_url: str = DEFAULT_TOKENS_URL
+    login_url: str = LOGIN_URL
+    tokens_url: str = TOKENS_URL
     token: str = field(default="", repr=False)
     gateway_fingerprint: str = ""
     cloud_ca_file: str = ""
     password_keyring: bool = False
-    password_credential: str = DEFAULT_PASSWORD_CREDENTIAL
-    token_credential: str = DEFAULT_TOKEN_CREDENTIAL
+    password_credential: str = PASSWORD_CREDENTIAL
+    token_credential: str = TOKEN_CREDENTIAL
     test: bool = False
     test_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     unknown_keys: tuple[str, ...] = ()
@@ -151,10 +153,8 @@ def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str])
 
 
 def _check_ups_name(name: str) -> None:
-    if not _UPS.fullmatch(name):
-        raise ConfigError(
-            f"UPS name '{escape(name, 40)}' may hold only letters, digits, '_', '-' and '.'"
-        )
+    if not UPS_NAME.fullmatch(name):
+        raise ConfigError(f"UPS name '{escape(name, 40)}': {UPS_NAME_RULE}")
 
 
 def check_dir_perms(kind: str, directory: Path) -> None:
@@ -260,7 +260,7 @@ def parse_config(
     tokens = {key: raw.token(key) for key in TOKEN_KEYS}
 
     test = bool(raw.get("TEST"))
-    keyring = raw.get("PASSWORD_KEYRING").strip().lower() in _TRUE
+    keyring = is_true(raw.get("PASSWORD_KEYRING"))
     creds_possible = bool(
         raw.get("PASSWORD") or tokens["TOKEN"] or keyring
         or env.get("CREDENTIALS_DIRECTORY") or test
@@ -289,7 +289,7 @@ def parse_config(
         port_file=where.port_file,
         state_dir=where.state_dir,
         token_file=where.token_file,
-        envoy_host=raw.host("ENVOY_HOST", DEFAULT_ENVOY_HOST),
+        envoy_host=raw.host("ENVOY_HOST", ENVOY_HOST),
         disable_meters=bool(raw.get("DISABLE_METERS")),
         pollfreq=ints["POLLFREQ"],
         pollfreqalert=ints["POLLFREQALERT"],
@@ -301,16 +301,16 @@ def parse_config(
         confirm_delay=ints["CONFIRM_DELAY"],
         token_warn_days=ints["TOKEN_WARN_DAYS"],
         debug=ints["DEBUG"],
-        login_url=raw.url("ENPHASE_LOGIN", DEFAULT_LOGIN_URL),
-        tokens_url=raw.url("ENPHASE_TOKENS", DEFAULT_TOKENS_URL),
+        login_url=raw.url("ENPHASE_LOGIN", LOGIN_URL),
+        tokens_url=raw.url("ENPHASE_TOKENS", TOKENS_URL),
         token=tokens["TOKEN"],
         gateway_fingerprint=raw.fingerprint("GATEWAY_FINGERPRINT"),
         # `-x` (no credentials needed) must hide the port file even with a broken CA file
         cloud_ca_file=raw.ca_file("CLOUD_CA_FILE") if require_credentials
         else raw.get("CLOUD_CA_FILE").strip(),
         password_keyring=keyring,
-        password_credential=raw.get("PASSWORD_CREDENTIAL") or DEFAULT_PASSWORD_CREDENTIAL,
-        token_credential=raw.get("TOKEN_CREDENTIAL") or DEFAULT_TOKEN_CREDENTIAL,
+        password_credential=raw.get("PASSWORD_CREDENTIAL") or PASSWORD_CREDENTIAL,
+        token_credential=raw.get("TOKEN_CREDENTIAL") or TOKEN_CREDENTIAL,
         test=test,
         test_values={k: tokens.get(k, raw.get(k)) for k in TEST_KEYS},
         unknown_keys=raw.unknown(KNOWN_KEYS),

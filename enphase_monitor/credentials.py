@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
+from .facts import KEYRING_SERVICE
 from .logsetup import REDACTOR
 
 log = logging.getLogger(__name__)
-
-KEYRING_SERVICE = "enphase-monitor"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from .ensemble import Inventory
 from .errors import GatewayDataError, GatewayError, GatewayHTTPError, UnsupportedHardware
-from .gateway import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL, GatewayClient
+from .facts import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
+from .gateway import GatewayClient
 from .grid import Grid, GridReading, GridSignal, wire_pairs
 from .models import GatewayInfo, LiveData, SecCtrl, Snapshot
 from .topology import SIGNAL_NAMES, Refusal, Topology, choose_signal

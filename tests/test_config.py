@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.config import (
-    DEFAULT_LOGIN_URL,
-    DEFAULT_TOKENS_URL,
     Config,
     check_secret_file,
     check_state_dir,
@@ -20,6 +18,7 @@ from enphase_monitor.config import (
 )
 from enphase_monitor.enlighten import TokenCache
 from enphase_monitor.errors import ConfigError, InsecureFileError
+from enphase_monitor.facts import LOGIN_URL, TOKENS_URL
 from enphase_monitor.grid import GridSignal
 from enphase_monitor.paths import config_dir
 from enphase_monitor.shellvars import parse_assignments
@@ -221,7 +220,7 @@ class TestKeys:
         assert c.disable_meters is False
         assert c.state_dir == Path("/var/lib/ups")
         assert c.token_file == Path("/var/lib/ups/enphase-home.token")
-        assert (c.login_url, c.tokens_url) == (DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL)
+        assert (c.login_url, c.tokens_url) == (LOGIN_URL, TOKENS_URL)
         assert (c.token, c.gateway_fingerprint, c.cloud_ca_file) == ("", "", "")
         assert c.password_keyring is False
         assert (c.password_credential, c.token_credential) == ("enphase-password",

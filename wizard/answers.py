@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor import paths
-from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
 from enphase_monitor.errors import ConfigError, MonitorError
+from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, is_true
 from enphase_monitor.fileutil import read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.shellvars import parse_assignments
@@ -29,7 +29,6 @@ from .rules import answer_problem
 from .system import System
 
 CHARGE_LOW = "battery.charge.low"
-TRUE_WORDS = {"1", "yes", "true", "on", "y"}
 
 
 class SecretStore(enum.StrEnum):
@@ -49,7 +48,7 @@ class Answers:
     """Every answer of the flow; field names double as answers-file keys (upper case)."""
 
     ups: str = "ups"
-    envoy_host: str = "envoy.local"
+    envoy_host: str = ENVOY_HOST
     serial: str = ""
     firmware: str = ""
     username: str = ""
@@ -88,12 +87,12 @@ class Answers:
     @property
     def login_url(self) -> str:
         """Enlighten's login URL (or the simulator's)."""
-        return self.enphase_login or DEFAULT_LOGIN_URL
+        return self.enphase_login or LOGIN_URL
 
     @property
     def tokens_url(self) -> str:
         """Entrez's token URL (or the simulator's)."""
-        return self.enphase_tokens or DEFAULT_TOKENS_URL
+        return self.enphase_tokens or TOKENS_URL
 
     def secret(self) -> str:
         """The secret that gets stored: the token on the manual path, else the password."""
@@ -128,10 +127,6 @@ INPUT_LIMIT = 64 * 1024  # an answers file is a few hundred bytes
 PRIVATE_MASK = 0o037  # group write or execute, anything for others: not 0600/0640
 BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
 INT_ANSWERS = ("charge_low", "runtime_low", "pollfreq")
-
-
-def _bool(text: str) -> bool:
-    return text.strip().lower() in TRUE_WORDS
 
 
 def _store(text: str) -> SecretStore:
@@ -173,7 +168,7 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
         if problem:
             raise AnswerError(problem)
         if name in BOOL_ANSWERS:
-            changes[name] = _bool(raw)
+            changes[name] = is_true(raw)
         elif name in INT_ANSWERS:
             changes[name] = int(raw.strip())
         elif name == "secret_store":
@@ -363,7 +358,7 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
         ans.use_token = True
     if any(facts.system.exists(path) for path in stored):
         ans.secret_store = SecretStore.CREDENTIAL
-    elif v.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
+    elif is_true(v.get("PASSWORD_KEYRING", "")):
         ans.secret_store = SecretStore.KEYRING
     else:
         ans.secret_store = SecretStore.CONFIG

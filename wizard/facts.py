@@ -22,8 +22,6 @@ UNIT_PATHS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/sy
 MONITOR_UNIT = "enphase-monitor@{ups}.service"
 DRIVER_UNIT = "nut-driver@{ups}.service"
 UPSD_UNIT = "nut-server.service"
-PASSWORD_CREDENTIAL = "enphase-password"
-TOKEN_CREDENTIAL = "enphase-token"
 MIN_SYSTEMD_CREDS = 250  # LoadCredentialEncrypted= and systemd-creds
 DUMMY_UPS_PATHS = ("/lib/nut/dummy-ups", "/usr/lib/nut/dummy-ups", "/usr/libexec/nut/dummy-ups",
                    "/usr/sbin/dummy-ups", "/usr/bin/dummy-ups")

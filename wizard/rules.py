@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from enphase_monitor.config import _INT_KEYS, _UPS
+from enphase_monitor.config import _INT_KEYS
 from enphase_monitor.configvalues import _FINGERPRINT
+from enphase_monitor.facts import UPS_NAME as UPS_NAME_PATTERN
+from enphase_monitor.facts import UPS_NAME_RULE
 from enphase_monitor.netloc import HostError, normal_host
 from enphase_monitor.nutvars import RUNTIME_CAP_S
 from enphase_monitor.textsafe import has_control
@@ -121,7 +123,7 @@ def _range(key: str) -> WholeNumber:
     return WholeNumber(low, high)
 
 
-UPS_NAME = Matches(_UPS, "letters, digits, '_', '-' and '.' only")
+UPS_NAME = Matches(UPS_NAME_PATTERN, UPS_NAME_RULE)
 FINGERPRINT = Matches(_FINGERPRINT, "the SHA-256 of the gateway certificate: 64 hex digits")
 CHARGE_LOW = WholeNumber(0, 100)
 RUNTIME_LOW = WholeNumber(0, RUNTIME_CAP_S)  # seconds; 0: the rule is off

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from enphase_monitor.facts import is_true
 from enphase_monitor.paths import nocomms_file
 
-from ..answers import TRUE_WORDS, credential_path, existing_upses
+from ..answers import credential_path, existing_upses
 from ..changes import DeleteFile, RunCommand
 from ..facts import (
     DRIVER_UNIT,
@@ -40,7 +41,7 @@ def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
         if ctx.system.exists(credential_path(ups, kind)):
             plan.add(DeleteFile(credential_path(ups, kind), f"encrypted {kind}"))
     values = ctx.existing.values
-    if values.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
+    if is_true(values.get("PASSWORD_KEYRING", "")):
         user = ctx.nut.user
         plan.add(RunCommand(
             cmd(*keyring_argv(user, DELETE_SCRIPT, KEYRING_SERVICE, values.get("USERNAME", ""))),

@@ -9,15 +9,18 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor import paths
 from enphase_monitor.enlighten import TokenInfo
 from enphase_monitor.errors import ConfigError, TokenError
+from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
-from ..facts import CREDSTORE, MIN_SYSTEMD_CREDS, PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, Facts
+from ..facts import CREDSTORE, MIN_SYSTEMD_CREDS, Facts
 from ..runner import cmd
 from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, SET_SCRIPT, keyring_argv
 from .context import Context, dir_change, file_change
 
-SECRET_KEYS = ("PASSWORD", "TOKEN", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL")
+# the config keys that say where the secret is (what a re-authentication rewrites)
+SECRET_STORE_KEYS = ("PASSWORD", "TOKEN", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL",
+                     "TOKEN_CREDENTIAL")
 CREDENTIAL_NAMES = {"password": PASSWORD_CREDENTIAL, "token": TOKEN_CREDENTIAL}
 
 

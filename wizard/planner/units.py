@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL
+
 from ..answers import Answers, SecretStore
 from ..changes import Change, DeleteFile, RunCommand, WriteFile
 from ..facts import (
     DRIVER_UNIT,
     MONITOR_UNIT,
-    PASSWORD_CREDENTIAL,
-    TOKEN_CREDENTIAL,
     UNIT_DIR,
     UNIT_PATHS,
     UPSD_UNIT,
