@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
+from .configkeys import GRID_SIGNAL_AUTO, Key, Kind
 from .errors import ConfigError
+from .facts import is_true
+from .grid import GridSignal
 from .netloc import HostError, https_url, normal_host
 from .shellvars import Assignment
 from .textsafe import JWT_CHARACTERS, escape, has_control, is_jwt_text
@@ -19,7 +22,7 @@ from .textsafe import JWT_CHARACTERS, escape, has_control, is_jwt_text
 log = logging.getLogger(__name__)
 
 SHOWN_VALUE_CHARS = 60
-_FINGERPRINT = re.compile(r"(?:[0-9a-fA-F]{2}:?){32}")
+FINGERPRINT = re.compile(r"(?:[0-9a-fA-F]{2}:?){32}")
 # JSON / XML documents (the TEST mode's answers): line breaks and tabs are whitespace there
 _DOCUMENT_SPACE = str.maketrans("", "", "\t\n\r")
 
@@ -141,7 +144,7 @@ class Values:
             text = text[7:]
         if not text:
             return ""
-        if not _FINGERPRINT.fullmatch(text):
+        if not FINGERPRINT.fullmatch(text):
             raise self.error(key, "must be the SHA-256 of the gateway certificate:"
                              " 64 hex digits, colons allowed")
         return text.replace(":", "").lower()
@@ -164,6 +167,50 @@ class Values:
             raise self.error(key, f"'{self.shown(key, path)}' cannot be read:"
                              f" {exc.strerror or exc}") from None
         return path
+
+    def grid_signal(self, key: str) -> GridSignal | None:
+        """A grid signal (GridSignal), or None for `auto` or unset.
+
+        Raises:
+            ConfigError: another word.
+        """
+        text = self.get(key).strip().lower()
+        if text in ("", GRID_SIGNAL_AUTO):
+            return None
+        try:
+            return GridSignal(text)
+        except ValueError:
+            choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
+            raise self.error(key, f"must be {choices} (got '{self.shown(key, text)}')") from None
+
+    def read(self, spec: Key, *, check_files: bool = True) -> object:
+        """The value of a key of configkeys.KEYS, read and checked as its kind says.
+
+        Args:
+            spec: the key.
+            check_files: load a CLOUD_CA_FILE (False for `-x`: it needs no network).
+
+        Raises:
+            ConfigError: as the kind's reader says.
+        """
+        name, kind = spec.name, spec.kind
+        if kind is Kind.INT:
+            return self.integer(name, spec.int_default, spec.low, spec.high)
+        if kind is Kind.CA_FILE and check_files:
+            return self.ca_file(name)
+        readers: dict[Kind, Callable[[str], object]] = {
+            Kind.TEXT: self.get,
+            Kind.WORD: lambda key: self.get(key).strip() or str(spec.default),
+            Kind.FLAG: lambda key: bool(self.get(key)),
+            Kind.YES: lambda key: is_true(self.get(key)),
+            Kind.HOST: lambda key: self.host(key, str(spec.default)),
+            Kind.URL: lambda key: self.url(key, str(spec.default)),
+            Kind.TOKEN: self.token,
+            Kind.FINGERPRINT: self.fingerprint,
+            Kind.CA_FILE: lambda key: self.get(key).strip(),
+            Kind.GRID_SIGNAL: self.grid_signal,
+        }
+        return readers.get(kind, self.get)(name)
 
     def unknown(self, known: Collection[str]) -> tuple[str, ...]:
         """Unknown keys, each named only when it cannot be the tail of a secret.

@@ -12,7 +12,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .config import GRID_SIGNAL_AUTO, Config
+from .config import Config
+from .configkeys import GRID_SIGNAL_AUTO
 from .errors import AuthError, GatewayError, MonitorError, UnsupportedHardware
 from .facts import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL, CtKind
 from .grid import Grid, GridSignal, wire_pairs

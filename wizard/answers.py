@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor import paths
+from enphase_monitor.configkeys import default_int
 from enphase_monitor.errors import ConfigError, MonitorError
 from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, is_true
 from enphase_monitor.fileutil import read_regular
@@ -59,7 +60,7 @@ class Answers:
     gateway_fingerprint: str = ""
     charge_low: int = 20
     runtime_low: int = 0  # battery.runtime.low in seconds; 0: not used
-    pollfreq: int = 60
+    pollfreq: int = default_int("POLLFREQ")
     port_file: str = ""
     desc: str = ""
     secret_store: SecretStore = SecretStore.CONFIG
