@@ -52,6 +52,12 @@ ENVOY_HOST = "envoy.local"  # the gateway's mDNS name
 PASSWORD_CREDENTIAL = "enphase-password"  # systemd credential names the unit loads
 TOKEN_CREDENTIAL = "enphase-token"
 KEYRING_SERVICE = "enphase-monitor"  # keyring service; the user name is USERNAME
+CREDSTORE_FILE = "enphase-monitor-{ups}.{kind}"  # in the credential store; kind: password, token
+
+
+def credstore_file(ups: str, kind: str) -> str:
+    """The credential store's file of one UPS's secret (`ups` "%i" in a unit)."""
+    return CREDSTORE_FILE.format(ups=ups, kind=kind)
 
 # --------------------------------------------------------------------------- config words
 

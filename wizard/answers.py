@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor import paths
 from enphase_monitor.configkeys import default_int
 from enphase_monitor.errors import ConfigError, MonitorError
-from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, is_true
+from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, credstore_file, is_true
 from enphase_monitor.fileutil import read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.shellvars import parse_assignments
@@ -369,7 +369,7 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
 
 def credential_path(ups: str, kind: str) -> PurePosixPath:
     """/etc/credstore.encrypted/enphase-monitor-<ups>.<kind> (kind: password or token)."""
-    return CREDSTORE / f"enphase-monitor-{ups}.{kind}"
+    return CREDSTORE / credstore_file(ups, kind)
 
 
 def default_store(facts: Facts) -> SecretStore:

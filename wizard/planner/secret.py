@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor import paths
 from enphase_monitor.enlighten import TokenInfo
 from enphase_monitor.errors import ConfigError, TokenError
-from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL
+from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, credstore_file
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
@@ -99,7 +99,7 @@ def secret_changes(ans: Answers, ctx: Context) -> list[Change]:
             cmd("systemd-creds", "encrypt", f"--name={name}", "-", str(path),
                 stdin=ans.secret()),
             why=f"encrypt the {kind} for this host; the unit loads it from the credential"
-                f" store (LoadCredentialEncrypted={name}:enphase-monitor-%i.{kind})",
+                f" store (LoadCredentialEncrypted={name}:{credstore_file('%i', kind)})",
             writes=path, mode=0o600, name=f"Encrypt the {kind} with systemd-creds"))
     elif ans.secret_store is SecretStore.KEYRING and not ans.use_token:
         user = ctx.nut.user
