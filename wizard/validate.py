@@ -190,8 +190,9 @@ def _hardware(answers: Answers, info: TokenInfo, gateway: Transport,
                        f" {SIGNAL_NAMES[choice]}", token=info)
 
 
-def check(answers: Answers, progress: Progress | None = None,
-          cloud: Transport | None = None, gateway: Transport | None = None) -> CheckResult:
+def check_credentials(answers: Answers, progress: Progress | None = None,
+                      cloud: Transport | None = None,
+                      gateway: Transport | None = None) -> CheckResult:
     """Validate the credentials live.
 
     Args:
