@@ -122,3 +122,16 @@ def test_a_relative_port_in_ups_conf_is_under_nuts_config_dir(tmp_path: Path) ->
     (root / "etc/ups").mkdir()
     assert config_dir({}, root) == Path("/etc/ups")
     assert config_dir({"NUT_CONFPATH": "/opt/nut"}, root) == Path("/opt/nut")
+
+
+@pytest.mark.parametrize(("line", "low"), [
+    ('battery.charge.low: "25"', 25), ("battery.charge.low: 25 # mine", 25),
+    ("battery.charge.low: inf", 20), ("battery.charge.low: nan", 20),
+    ("# battery.charge.low: 5", 20),
+])
+def test_prefill_reads_the_port_file_as_dummy_ups_does(tmp_path: Path, line: str,
+                                                        low: int) -> None:
+    root, state = seed_root(tmp_path, {})
+    (state / "ups.dev").write_text(f"{line}\nups.status: OL\n")
+    system = System(root, env={}, runner=recorder())
+    assert Session.start(system, detect_host(system), "ups", SETUP).answers.charge_low == low
