@@ -10,7 +10,7 @@ import pytest
 
 from enphase_monitor.config import Config, parse_config
 from enphase_monitor.paths import DaemonPaths, config_dir, driver_port, nocomms_file
-from enphase_setup.changes import Change, DeleteFile, WriteFile
+from enphase_setup.changes import Change, DeleteFile, RunCommand, WriteFile
 from enphase_setup.facts import detect_host
 from enphase_setup.planner import build_setup
 from enphase_setup.planner.secret import token_path
@@ -135,3 +135,18 @@ def test_prefill_reads_the_port_file_as_dummy_ups_does(tmp_path: Path, line: str
     (state / "ups.dev").write_text(f"{line}\nups.status: OL\n")
     system = System(root, env={}, runner=recorder())
     assert Session.start(system, detect_host(system), "ups", SETUP).answers.charge_low == low
+
+
+def test_remove_takes_back_the_selinux_label_of_the_seeds_directory(tmp_path: Path) -> None:
+    """The set-up labels the port file's directory (/var/lib/ups for a seed config): --remove
+    with the files deletes that rule, not one for a directory the UPS never used."""
+    root, _ = seed_root(tmp_path, {})
+    (root / "sys/fs/selinux").mkdir(parents=True)
+    (root / "sys/fs/selinux/enforce").write_text("1")
+    rule = "/var/lib/ups(/.*)?"
+    runner = recorder(**{"semanage fcontext -l -C": f"{rule}  all files  nut_conf_t\n"})
+    system = System(root, env={}, runner=runner)
+    session = Session.start(system, detect_host(system), "ups", REMOVE)
+    plan = session.build_plan(delete_port=True, delete_config=True)
+    argvs = [c.command.argv for c in plan.changes if isinstance(c, RunCommand)]
+    assert ("semanage", "fcontext", "-d", rule) in argvs

@@ -94,7 +94,8 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     if delete_config and ctx.system.exists(config):
         plan.add(DeleteFile(config, "enphase-monitor config"))
     others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
-    pattern = f"{STATE_DIR}(/.*)?"
+    # the label the set-up gave the port file's directory (planner/nut.py port_label)
+    pattern = f"{port.parent if port is not None else STATE_DIR}(/.*)?"
     if delete_port and not others and ctx.facts.selinux.has_fcontext(pattern):
         plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),
                             why="no UPS uses the directory any more",
