@@ -4,6 +4,7 @@ the parser, the Config defaults, docs/config.md and the wizard's rules all follo
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,22 @@ def test_wizard_rules_take_the_tables_range() -> None:
     assert rules.answer_problem("pollfreq", str(spec.low)) is None
     assert rules.answer_problem("pollfreq", str(spec.high + 1)) is not None
     assert rules.answer_problem("pollfreq", str(spec.low - 1)) is not None
+
+
+def test_man_page_defaults_are_the_tables() -> None:
+    """enphase-monitor(8) says "Default N, minimum M" in its own words: the numbers agree."""
+    text = (ROOT / "packaging/man/enphase-monitor.8").read_text()
+    checked = 0
+    for spec in INTS:
+        start = text.find(f".TP\n.B {spec.name}\n")
+        if start < 0:
+            continue
+        entry = text[start:text.find(".TP", start + 3)]
+        default = re.search(r"Default (\d+)", entry)
+        minimum = re.search(r"minimum (\d+)", entry)
+        if default:
+            assert int(default.group(1)) == spec.default, spec.name
+            checked += 1
+        if minimum:
+            assert int(minimum.group(1)) == spec.low, spec.name
+    assert checked >= 3
