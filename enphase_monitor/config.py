@@ -242,7 +242,7 @@ def parse_config(
     return Config(
         path=path, ups=name, port_file=where.port_file, state_dir=where.state_dir,
         token_file=where.token_file, unknown_keys=raw.unknown(KNOWN_KEYS),
-        test_values={name: str(raw.read(BY_NAME[name])) for name in TEST_KEYS}, **values,
+        test_values={k: str(raw.read(BY_NAME[k])) for k in TEST_KEYS}, **values,
     )
 
 
