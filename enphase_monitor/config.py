@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
+from .cafile import check_ca_file
 from .configkeys import (
     BY_NAME,
     DOCUMENT_KEYS,
@@ -294,6 +295,8 @@ def load_config(
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if str(path) in msg else f"config {path}: {msg}") from None
+    if config.cloud_ca_file and require_credentials:
+        check_ca_file(config.cloud_ca_file)  # a trust anchor: as safe as the config
     for key in config.unknown_keys:
         log.warning("config %s: unknown key %s ignored", path, key)
     return config

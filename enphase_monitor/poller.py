@@ -8,7 +8,13 @@ import time
 from collections.abc import Callable
 
 from .ensemble import Inventory
-from .errors import GatewayDataError, GatewayError, GatewayHTTPError, UnsupportedHardware
+from .errors import (
+    GatewayDataError,
+    GatewayError,
+    GatewayHTTPError,
+    GatewayImplausible,
+    UnsupportedHardware,
+)
 from .facts import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
 from .gateway import GatewayClient
 from .grid import Grid, GridReading, GridSignal, wire_pairs
@@ -78,6 +84,8 @@ class Poller:
             inventory = Inventory()
         try:
             self.secctrl, self._secctrl_at = self.client.secctrl(), self.clock()
+        except GatewayImplausible:
+            raise
         except GatewayError as exc:
             gone = isinstance(exc, GatewayHTTPError) and exc.status == 404
             if not gone and not Topology.detect(inventory, None).has_battery:
@@ -159,6 +167,8 @@ class Poller:
         if self.info is None:
             try:
                 self.info = self.client.info()
+            except GatewayImplausible:  # garbage is a failed poll, not a gap
+                raise
             except GatewayError as exc:
                 errors[INFO] = str(exc)
         now = self.clock()
@@ -166,12 +176,16 @@ class Poller:
             try:
                 self.secctrl = self.client.secctrl()
                 self._secctrl_at = now
+            except GatewayImplausible:  # garbage is a failed poll, not a gap
+                raise
             except GatewayError as exc:
                 errors[SECCTRL] = str(exc)
         reports = None
         if self.meters:
             try:
                 reports = self.client.meter_reports()
+            except GatewayImplausible:  # garbage is a failed poll, not a gap
+                raise
             except GatewayError as exc:
                 errors[REPORTS] = str(exc)
         for path, why in errors.items():
