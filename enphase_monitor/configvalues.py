@@ -193,24 +193,9 @@ class Values:
         Raises:
             ConfigError: as the kind's reader says.
         """
-        name, kind = spec.name, spec.kind
-        if kind is Kind.INT:
-            return self.integer(name, spec.int_default, spec.low, spec.high)
-        if kind is Kind.CA_FILE and check_files:
-            return self.ca_file(name)
-        readers: dict[Kind, Callable[[str], object]] = {
-            Kind.TEXT: self.get,
-            Kind.WORD: lambda key: self.get(key).strip() or str(spec.default),
-            Kind.FLAG: lambda key: bool(self.get(key)),
-            Kind.YES: lambda key: is_true(self.get(key)),
-            Kind.HOST: lambda key: self.host(key, str(spec.default)),
-            Kind.URL: lambda key: self.url(key, str(spec.default)),
-            Kind.TOKEN: self.token,
-            Kind.FINGERPRINT: self.fingerprint,
-            Kind.CA_FILE: lambda key: self.get(key).strip(),
-            Kind.GRID_SIGNAL: self.grid_signal,
-        }
-        return readers.get(kind, self.get)(name)
+        if spec.kind is Kind.CA_FILE and check_files:
+            return self.ca_file(spec.name)
+        return _READERS[spec.kind](self, spec)
 
     def unknown(self, known: Collection[str]) -> tuple[str, ...]:
         """Unknown keys, each named only when it cannot be the tail of a secret.
@@ -223,3 +208,21 @@ class Values:
             " holds spaces needs quotes)"
             for key, found in self.found.items() if key not in known
         )
+
+
+# how each kind of key is read (a CA file is loaded only when asked: see Values.read)
+_READERS: dict[Kind, Callable[[Values, Key], object]] = {
+    Kind.TEXT: lambda raw, spec: raw.get(spec.name),
+    Kind.WORD: lambda raw, spec: raw.get(spec.name).strip() or str(spec.default),
+    Kind.INT: lambda raw, spec: raw.integer(spec.name, spec.int_default, spec.low, spec.high),
+    Kind.FLAG: lambda raw, spec: bool(raw.get(spec.name)),
+    Kind.YES: lambda raw, spec: is_true(raw.get(spec.name)),
+    Kind.HOST: lambda raw, spec: raw.host(spec.name, str(spec.default)),
+    Kind.URL: lambda raw, spec: raw.url(spec.name, str(spec.default)),
+    Kind.TOKEN: lambda raw, spec: raw.token(spec.name),
+    Kind.FINGERPRINT: lambda raw, spec: raw.fingerprint(spec.name),
+    Kind.CA_FILE: lambda raw, spec: raw.get(spec.name).strip(),
+    Kind.GRID_SIGNAL: lambda raw, spec: raw.grid_signal(spec.name),
+    Kind.PATH: lambda raw, spec: raw.get(spec.name),
+    Kind.DOCUMENT: lambda raw, spec: raw.get(spec.name),
+}
