@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import keyringlookup
 from .config import Config
 from .enlighten import EnlightenClient
 from .gateway import GatewayClient
@@ -48,7 +49,8 @@ def build_clients(config: Config, stop: threading.Event | None = None,
 
     Args:
         config: the daemon's config; TEST=1 selects TEST mode's stand-ins (testmode.py).
-        stop: once set, the HTTPS transports end a request in progress (SIGTERM).
+        stop: once set, the HTTPS transports end a request in progress, and a keyring
+            look-up its wait (SIGTERM).
         keepalive: called while a request waits (the watchdog ping).
         clock: the monotonic clock of every wait and refresh (tests pass their own).
         wall_clock: only to compare with a token's expiry.
@@ -57,6 +59,8 @@ def build_clients(config: Config, stop: threading.Event | None = None,
     REDACTOR.add(config.token, token=True)
     for key in ("TEST_TOKEN", "TEST_SESS"):
         REDACTOR.add(config.test_values.get(key, ""), token=True)
+    if stop is not None:
+        keyringlookup.stop_on(stop)
     cycle = None
     cloud_http: Transport
     gateway_http: Transport
