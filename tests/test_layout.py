@@ -61,8 +61,10 @@ def imported(module: str, path: Path, known: dict[str, Path]) -> set[str]:
                 source = ".".join([*base, node.module] if node.module else base)
             else:
                 source = node.module or ""
-            names.add(source)
-            names.update(f"{source}.{alias.name}" for alias in node.names)
+            # `from pkg import mod` depends on pkg.mod; on pkg only for names pkg defines
+            # (the parent package every import loads first is no edge, as for `import a.b`)
+            names.update(f"{source}.{alias.name}" if f"{source}.{alias.name}" in known
+                         else source for alias in node.names)
     return {found for name in names if (found := _project_module(name, known)) != module
             and found}
 
@@ -141,10 +143,12 @@ def test_no_import_cycle_between_the_projects_modules() -> None:
 
 def test_the_cycle_check_sees_local_and_type_checking_imports(tmp_path: Path) -> None:
     """The check itself can fail: a cycle closed only by a TYPE_CHECKING import, and one
-    closed only by an import inside a function, are both found."""
+    closed only by an import inside a function, are both found; a package that re-exports
+    its modules, which import each other through it, is none."""
     pkg = tmp_path / "enphase_monitor"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("from .c import C\n")
+    (pkg / "h.py").write_text("from . import c\nfrom enphase_monitor import e\n")
     (pkg / "a.py").write_text("from .b import B\n")
     (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                               "    from .a import A\n")
@@ -157,6 +161,7 @@ def test_the_cycle_check_sees_local_and_type_checking_imports(tmp_path: Path) ->
     known["enphase_monitor"] = pkg / "__init__.py"
     graph = {module: imported(module, path, known) for module, path in known.items()}
     assert graph["enphase_monitor.c"] == {"enphase_monitor.a"}
+    assert graph["enphase_monitor.h"] == {"enphase_monitor.c", "enphase_monitor.e"}
     assert cycles(graph) == [["enphase_monitor.a", "enphase_monitor.b", "enphase_monitor.a"],
                              ["enphase_monitor.d", "enphase_monitor.g", "enphase_monitor.f",
                               "enphase_monitor.e", "enphase_monitor.d"]]
