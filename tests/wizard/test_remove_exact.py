@@ -149,3 +149,19 @@ def test_a_record_begun_on_an_older_setup_still_removes_its_units(
     assert run(root, sim, ["-n", "--remove", "ups", "--delete-files"], remover) == 0
     assert "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service" \
         in remover.changes
+
+
+def test_mode_stays_while_another_ups_of_the_wizard_needs_upsd(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    root = nut_host(tmp_path, "MODE=none\n")
+    before = (root / "etc/nut/nut.conf").read_text()
+    for ups in ("a", "b"):
+        answers = answers_file(tmp_path / ups, sim, UPS=ups, PROTECT="no")
+        assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    capsys.readouterr()
+    assert run(root, sim, ["-n", "--remove", "a", "--delete-files"]) == 0
+    assert "note: nut.conf keeps MODE=standalone: UPS b (set up by enphase-setup too) needs" \
+        " upsd" in capsys.readouterr().out
+    assert "MODE=standalone" in (root / "etc/nut/nut.conf").read_text()
+    assert run(root, sim, ["-n", "--remove", "b", "--delete-files"]) == 0
+    assert (root / "etc/nut/nut.conf").read_text() == before
