@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.simulator import Simulator
+from enphase_setup.facts import nut_mode
 from enphase_setup.nutmode import hand_over, has_marker, restore_mode, set_mode
 
 from .conftest import make_root, recorder
@@ -97,13 +98,19 @@ def test_directories_that_are_not_empty_stay(tmp_path: Path, sim: Simulator) -> 
     assert not (root / "etc/credstore.encrypted").exists()
 
 
-@pytest.mark.parametrize("before", ["", "MODE=none\n", "# c\r\nMODE=standalone\r\n",
-                                    "MODE=none\n# after\n"])
+@pytest.mark.parametrize("before", [
+    "", "MODE=none\n", "# c\r\nMODE=standalone\r\n", "MODE=none\n# after\n", "x", "MODE=none",
+    'MODE = "none"  # off; see `man nut.conf`\n', "  MODE=none\r\n",
+    "MODE=none\nMODE = none # 2\n"])
 def test_one_mode_marker_restores_through_two_changes(before: str) -> None:
     standalone = set_mode(before, "ups", "standalone")
     netserver = set_mode(standalone, "ups", "netserver")
     assert has_marker(netserver, "ups")
     assert netserver.count("enphase-setup ups:") == 1
+    def mode_lines(text: str) -> int:
+        return sum(nut_mode(line) is not None for line in text.splitlines())
+    assert nut_mode(netserver) == "netserver"
+    assert mode_lines(netserver) == max(mode_lines(before), 1)  # replaced, never added
     assert restore_mode(netserver, "ups") == before
 
 
