@@ -36,7 +36,9 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from enphase_monitor import simdata, simtopology
-from enphase_monitor.gateway import INVENTORY
+from enphase_monitor.facts import DATA_ENDPOINTS as GATEWAY_PATHS
+from enphase_monitor.facts import INVENTORY
+from enphase_monitor.jwtpayload import jwt_payload as decode_jwt_payload
 from enphase_monitor.simdata import SimState
 
 __all__ = [
@@ -58,8 +60,6 @@ FAULT_KINDS = frozenset({
 OWNER_LIFETIME_S = 365 * 24 * 3600.0
 INSTALLER_LIFETIME_S = 12 * 3600.0
 CLOUD_TARGETS = {"login": "/login/login.json", "tokens": "/tokens"}
-GATEWAY_PATHS = ("/ivp/ensemble/relay", "/ivp/livedata/status", "/ivp/ensemble/secctrl",
-                 "/ivp/meters/reports", "/ivp/meters", INVENTORY)
 _FIXTURE_FILES = {"/ivp/ensemble/secctrl": "ivp_ensemble_secctrl",
                   "/ivp/meters/reports": "ivp_meters_reports", "/ivp/meters": "ivp_meters",
                   "/ivp/ensemble/relay": "ivp_ensemble_relay", INVENTORY: "ivp_ensemble_inventory"}
@@ -144,18 +144,6 @@ def make_jwt(payload: dict[str, object]) -> str:
     parts = [json.dumps(header, separators=(",", ":")).encode(),
              json.dumps(payload, separators=(",", ":")).encode(), secrets.token_bytes(64)]
     return ".".join(_b64url(p) for p in parts)
-
-
-def decode_jwt_payload(token: str) -> dict[str, Any]:
-    """Decode a JWT payload unverified (ValueError if malformed, TypeError if not an object)."""
-    try:
-        part = token.split(".")[1]
-        data = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (IndexError, ValueError) as exc:
-        raise ValueError(f"malformed JWT: {exc}") from exc
-    if not isinstance(data, dict):
-        raise TypeError("JWT payload is not an object")
-    return data
 
 
 # --------------------------------------------------------------------------- HTTP plumbing

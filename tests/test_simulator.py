@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from enphase_monitor.errors import TokenError
 from enphase_monitor.simulator import (
     SimState,
     Simulator,
@@ -168,7 +169,7 @@ def test_make_jwt_roundtrip() -> None:
     header = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header == {"kid": "sim", "typ": "JWT", "alg": "ES256"}
     assert decode_jwt_payload(token) == {"exp": 123, "aud": "x"}
-    with pytest.raises(ValueError):
+    with pytest.raises(TokenError):
         decode_jwt_payload("garbage")
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from enphase_monitor.simulator import Simulator
 from enphase_setup.answers import Answers
-from enphase_setup.validate import Failure, check
+from enphase_setup.validate import Failure
+from enphase_setup.validate import check_credentials as check
 
 
 def answers_for(sim: Simulator, **changes: object) -> Answers:
