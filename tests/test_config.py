@@ -23,7 +23,7 @@ from enphase_monitor.enlighten import TokenCache
 from enphase_monitor.errors import ConfigError, InsecureFileError
 from enphase_monitor.grid import GridSignal
 from enphase_monitor.shellvars import parse_assignments
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 
 HERE = Path("/etc/enphase-test.conf")
 BASE = "UPS=home\nUSERNAME=me@example.com\nPASSWORD=pw\nSERIAL=123456789012\nPORT_FILE=home.dev\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
 from enphase_setup.answers import Answers
 from enphase_setup.validate import Failure, check
+from enphase_sim import Simulator
 
 
 def answers_for(sim: Simulator, **changes: object) -> Answers:
