@@ -151,7 +151,18 @@ class LiveData:
         return total or None
 
 
+def _first_num(data: Mapping[str, Any], *names: str) -> float | None:
+    """The first of `names` that holds a number (firmware renamed some fields)."""
+    for name in names:
+        value = num(data.get(name))
+        if value is not None:
+            return value
+    return None
+
+
 # Data source: /ivp/ensemble/secctrl
+# The restart SOC is `soc_recovery_exit` from firmware 8.2; 8.1.41 calls it
+# `Recovery_threshold_soc` (tests/fixtures/pyenphase/8.1.41).
 @dataclass(frozen=True, slots=True)
 class SecCtrl:
     """Battery controller settings: capacity and the SOC the batteries restart at."""
@@ -171,7 +182,7 @@ class SecCtrl:
     def from_api(cls, payload: object) -> SecCtrl:
         data = _obj(payload, "/ivp/ensemble/secctrl")
         return cls(
-            soc_recovery_exit=num(data.get("soc_recovery_exit")),
+            soc_recovery_exit=_first_num(data, "soc_recovery_exit", "Recovery_threshold_soc"),
             max_energy_wh=num(data.get("Max_energy")),
             avail_energy_wh=num(data.get("ENC_agg_avail_energy")),
             soc=num(data.get("agg_soc")),
@@ -326,6 +337,8 @@ class GatewayInfo:
     serial: str | None = None
     firmware: str | None = None
     part_number: str | None = None
+    # the gateway's clock (epoch s, <time>) when it answered: a reading, not part of the identity
+    time: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_xml(cls, text: str) -> GatewayInfo:
@@ -341,7 +354,8 @@ class GatewayInfo:
             value = device.findtext(tag)
             return value.strip() if value and value.strip() else None
 
-        return cls(serial=get("sn"), firmware=get("software"), part_number=get("pn"))
+        return cls(serial=get("sn"), firmware=get("software"), part_number=get("pn"),
+                   time=num(root.findtext("time")))
 
 
 @dataclass(frozen=True, slots=True)

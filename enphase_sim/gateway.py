@@ -29,7 +29,8 @@ class Gateway:
         self.tokens = tokens
         self.fixture_dir = fixture_dir
         self._energy = payloads.EnergyCounters()
-        self._energy_lock = threading.Lock()
+        self._lock = threading.Lock()  # the energy counters and the frozen livedata
+        self._frozen_live: bytes | None = None
 
     def answer(self, method: str, path: str, headers: dict[str, str], state: SimState,
                now: float) -> Response:
@@ -51,17 +52,35 @@ class Gateway:
         if fixture is not None:
             return Response(200, fixture)
         if path == REPORTS:
-            with self._energy_lock:
+            with self._lock:
                 return json_reply(payloads.meters_reports(state, now, self._energy))
         battery = topology.battery_view(state)
+        if path == LIVEDATA:
+            return Response(200, self._livedata(battery, now))
         builders: dict[str, Callable[[], object]] = {
             RELAY: lambda: topology.relay(state),
-            LIVEDATA: lambda: payloads.livedata(battery, now),
             SECCTRL: lambda: payloads.secctrl(battery),
             METERS: lambda: payloads.meters(state),
             INVENTORY: lambda: topology.inventory(state, now),
         }
         return json_reply(builders[path]())
+
+    def freeze_live(self, state: SimState, now: float) -> None:
+        """Freeze livedata as it is at `now` (state.live_stale just became true)."""
+        body = json_reply(payloads.livedata(topology.battery_view(state), now)).body
+        with self._lock:
+            self._frozen_live = body
+
+    def _livedata(self, battery: SimState, now: float) -> bytes:
+        """The livedata body: live, or frozen as it was when `live_stale` became true."""
+        with self._lock:
+            if not battery.live_stale:
+                self._frozen_live = None
+            elif self._frozen_live is None:  # stale from the start: frozen at the first request
+                self._frozen_live = json_reply(payloads.livedata(battery, now)).body
+            if self._frozen_live is not None:
+                return self._frozen_live
+        return json_reply(payloads.livedata(battery, now)).body
 
     def _check_jwt(self, token: str, now: float) -> Response:
         if not self.tokens.valid(token, now):

@@ -154,7 +154,10 @@ class Simulator:
         """Change state fields (validated; ValueError if bad); returns the new state."""
         changes = validate_fields(fields)
         with self._lock:
+            was_stale = self._state.live_stale
             self._state = dataclasses.replace(self._state, **changes)
+            if self._state.live_stale and not was_stale:
+                self._gateway.freeze_live(self._state, self.now())
             return dataclasses.replace(self._state)
 
     def now(self) -> float:

@@ -35,6 +35,8 @@ class SimState:
     has_storage_ct: bool = False
     has_relay: bool = True
     clock_offset_s: float = 0.0
+    # livedata frozen as it was when this became true (its streaming off: last_update stops)
+    live_stale: bool = False
     topology: str = "system-controller"  # see simtopology.py
 
 
