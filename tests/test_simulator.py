@@ -246,6 +246,27 @@ def test_relay_and_livedata_follow_state(sim: Simulator) -> None:
     assert sec["agg_soc"] == 15 and sec["Max_energy"] == 10080
 
 
+def test_live_stale_freezes_livedata_as_it_was(sim: Simulator) -> None:
+    token = sim.issue_token()
+    sim.update(soc=70.0)
+    sim.update(live_stale=True)
+    frozen = get(sim, "/ivp/livedata/status", token).content
+    sim.update(soc=20.0, clock_offset_s=600.0, load_w=300.0)
+    assert get(sim, "/ivp/livedata/status", token).content == frozen
+    meters = json.loads(frozen)["meters"]
+    assert meters["soc"] == 70 and meters["last_update"] < sim.now() - 590
+    assert get(sim, "/ivp/ensemble/secctrl", token).json()["agg_soc"] == 20  # not frozen
+    sim.update(live_stale=False)
+    meters = get(sim, "/ivp/livedata/status", token).json()["meters"]
+    assert meters["soc"] == 20 and meters["last_update"] >= int(sim.now()) - 1
+    with Simulator(workdir=sim.workdir / "again", state=dataclasses.replace(
+            sim.state, live_stale=True)) as stale_from_start:
+        token = stale_from_start.issue_token()
+        first = get(stale_from_start, "/ivp/livedata/status", token).content
+        stale_from_start.update(soc=90.0)
+        assert get(stale_from_start, "/ivp/livedata/status", token).content == first
+
+
 def test_livedata_energy_balance_on_grid(sim: Simulator) -> None:
     token = sim.issue_token()
     sim.update(pv_w=4000.0, load_w=1000.0, soc=50.0)
