@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--phases", choices=PHASES, default="split")
     p.add_argument("--load", type=float, default=1500.0, help="house load in W")
     p.add_argument("--mfa", action="store_true", help="the account needs MFA")
+    p.add_argument("--live-stale", action="store_true",
+                   help="livedata frozen from the start (its streaming off; or POST /__sim/state"
+                   " {\"live_stale\": true} later)")
     p.add_argument("--topology", choices=TOPOLOGIES, default="system-controller",
                    help="the backup hardware (grid on and off for each: --grid, or"
                    " POST /__sim/state {\"grid\": \"open\"})")
@@ -58,7 +61,7 @@ def serve(args: argparse.Namespace) -> int:
     from .simulator import Simulator
 
     state = SimState(grid=args.grid, soc=args.soc, phases=args.phases, load_w=args.load,
-                     mfa=args.mfa, topology=args.topology)
+                     mfa=args.mfa, topology=args.topology, live_stale=args.live_stale)
     done = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -37,7 +37,7 @@ class SimState:
     clock_offset_s: float = 0.0
     # livedata frozen as it was when this became true (its streaming off: last_update stops)
     live_stale: bool = False
-    topology: str = "system-controller"  # see simtopology.py
+    topology: str = "system-controller"  # see enphase_sim/topology.py
 
 
 def validate_fields(changes: dict[str, Any]) -> dict[str, Any]:
