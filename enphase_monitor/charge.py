@@ -4,9 +4,10 @@ The gateway's /ivp/livedata/status goes stale when its streaming is off: `meters
 stops moving and every value in it is frozen (docs/behaviour.md, "Stale live data"). Its age is
 judged against the gateway's own clock, not ours: the clock is taken from /info.xml `<time>` on
 the first poll (and the first after nocomms) and carried forward with our monotonic clock; a
-`last_update` ahead of that estimate moves it forward. Live data older than STALE_AFTER_S is not
-fresh: the charge then comes from /ivp/ensemble/secctrl `agg_soc`, read in the same poll, and
-livedata's other measurements are left out; without that, the poll fails.
+`last_update` ahead of that estimate, or one that went back, is the gateway's clock from then on.
+Live data older than STALE_AFTER_S is not fresh: the charge then comes from
+/ivp/ensemble/secctrl `agg_soc`, read in the same poll, and livedata's other measurements are
+left out; without that, the poll fails.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ class LiveAge:
 
     def __init__(self) -> None:
         self.clock: GatewayClock | None = None
+        self.last_update: float | None = None  # the previous poll's
 
     def forget(self) -> None:
         """Take the gateway's clock again at the next poll (after nocomms)."""
         self.clock = None
+        self.last_update = None
 
     def set_gateway_time(self, gateway: float | None, ours: float) -> None:
         """The gateway's clock as /info.xml said it (None: not known; keep what we have)."""
@@ -62,12 +65,16 @@ class LiveAge:
     def age(self, live: LiveData, ours: float) -> float | None:
         """Seconds since livedata's `last_update` by the gateway's clock; None without one.
 
-        Without a gateway time yet, the first `last_update` seen stands for it (fresh then).
+        A `last_update` ahead of the estimate, or one that went back since the previous poll
+        (NTP stepped the gateway's clock back), is the gateway's clock from then on; without a
+        gateway time yet, the first one seen stands for it.
         """
         updated = live.last_update
         if updated is None:
             return None
-        if self.clock is None or updated > self.clock.now(ours):
+        went_back = self.last_update is not None and updated < self.last_update
+        self.last_update = updated
+        if self.clock is None or went_back or updated > self.clock.now(ours):
             self.clock = GatewayClock(updated, ours)
         return self.clock.now(ours) - updated
 

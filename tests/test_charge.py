@@ -100,6 +100,31 @@ def test_a_gateway_clock_ahead_of_the_estimate_moves_it_forward() -> None:
     assert age.age(livedata(1100.0), ours=40.0) == 30
 
 
+def test_a_moving_last_update_follows_the_gateways_clock_stepped_back() -> None:
+    """NTP steps the gateway's clock back 300 s: live data that moves stays fresh."""
+    age = LiveAge()
+    age.set_gateway_time(1000.0, ours=0.0)
+    assert age.age(livedata(1000.0), ours=0.0) == 0
+    assert age.age(livedata(1030.0), ours=30.0) == 0
+    assert age.age(livedata(735.0), ours=35.0) == 0  # went back: the clock now
+    assert age.age(livedata(735.0), ours=100.0) == 65  # then frozen: stale
+
+
+def test_a_frozen_value_never_moves_the_clock() -> None:
+    age = LiveAge()
+    age.set_gateway_time(10_000.0, ours=0.0)
+    assert [age.age(livedata(6400.0), ours=t) for t in (0.0, 5.0, 10.0)] == [3600, 3605, 3610]
+
+
+def test_a_value_that_moved_and_froze_ages_from_its_own_time() -> None:
+    """Polled every 50 s: the last change is judged by its own time, not by when it was seen."""
+    age = LiveAge()
+    age.set_gateway_time(1000.0, ours=0.0)
+    assert age.age(livedata(1000.0), ours=0.0) == 0
+    assert age.age(livedata(1010.0), ours=50.0) == 40  # changed at 1010, then froze
+    assert age.age(livedata(1010.0), ours=100.0) == 90  # stale at this poll, not 50 s later
+
+
 def test_forget_takes_the_clock_again() -> None:
     age = LiveAge()
     age.age(livedata(1000.0), ours=0.0)
