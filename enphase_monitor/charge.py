@@ -121,9 +121,11 @@ class ChargeLog:
 
     def __init__(self) -> None:
         self.source = ChargeSource.LIVEDATA
+        self.age: float | None = None  # livedata's, at the last poll that read a charge
 
     def note(self, source: ChargeSource, age: float | None) -> None:
         """Record this poll's source; log when it changed."""
+        self.age = age
         if source is self.source:
             return
         self.source = source

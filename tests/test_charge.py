@@ -7,6 +7,8 @@ fixtures hold none. The secctrl and info.xml bodies are real captures (tests/fix
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +23,10 @@ from enphase_monitor.charge import (
 )
 from enphase_monitor.errors import GatewayDataError
 from enphase_monitor.models import GatewayInfo, LiveData, SecCtrl
-from tests.conftest import FIXTURES
+from enphase_sim import Simulator
+from tests.conftest import FIXTURES, write_setup
 from tests.fixture_snapshots import load_json
+from tests.test_cli import run
 
 CAPTURE_8_1 = FIXTURES / "8.1.41"  # names the restart SOC Recovery_threshold_soc
 CAPTURE_8_2 = FIXTURES / "8.2.4286_with_3cts_and_battery_split"
@@ -182,3 +186,13 @@ def test_the_source_change_is_logged_once_each_way(caplog: pytest.LogCaptureFixt
     assert len(messages) == 2, messages
     assert "75 s old" in messages[0] and "secctrl agg_soc" in messages[0]
     assert "fresh again" in messages[1]
+
+
+def test_diagnostics_say_where_the_charge_comes_from(tmp_path: Path, sim: Simulator) -> None:
+    sim.update(live_stale=True)
+    sim.update(clock_offset_s=600.0)
+    out = run("-v", "-s", "-c", str(write_setup(tmp_path / "s", sim)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"battery\.charge +from /ivp/ensemble/secctrl agg_soc: /ivp/livedata/status"
+                     r" is stale \(last_update 60\d s old", out.stdout), out.stdout
+    assert "battery.charge: 80" in out.stdout
