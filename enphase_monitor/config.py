@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cafile import check_ca_file
 from .configvalues import Values
 from .errors import ConfigError, InsecureFileError, UnsafeFileError
 from .fileutil import FileMeta, meta_of, read_regular
@@ -369,6 +370,8 @@ def load_config(
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if str(path) in msg else f"config {path}: {msg}") from None
+    if config.cloud_ca_file and require_credentials:
+        check_ca_file(config.cloud_ca_file)  # a trust anchor: as safe as the config
     for key in config.unknown_keys:
         log.warning("config %s: unknown key %s ignored", path, key)
     return config

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import keyringlookup
 from .config import Config
 from .logsetup import REDACTOR
 
@@ -40,22 +41,24 @@ def _credential(name: str, env: Mapping[str, str]) -> Secret | None:
 
 
 def _keyring(username: str) -> Secret | None:
+    """Raises KeyringTimeout (an AuthError): the keyring hangs (keyringlookup.py)."""
     try:
-        import keyring
-        from keyring.errors import KeyringError
-    except ImportError:
+        value = keyringlookup.lookup(KEYRING_SERVICE, username)
+    except keyringlookup.KeyringMissing:
         log.warning("PASSWORD_KEYRING is set but the Python keyring module is not installed")
         return None
-    try:
-        value = keyring.get_password(KEYRING_SERVICE, username)
-    except (KeyringError, RuntimeError, OSError) as exc:
-        log.warning("keyring has no working backend here (%s)", type(exc).__name__)
+    except keyringlookup.KeyringBroken as exc:
+        log.warning("keyring has no working backend here (%s)", exc)
         return None
     return Secret(value, "system keyring") if value else None
 
 
 def password(config: Config, env: Mapping[str, str] | None = None) -> Secret | None:
-    """The Enlighten password: systemd credential, then keyring (if asked for), then config."""
+    """The Enlighten password: systemd credential, then keyring (if asked for), then config.
+
+    Raises:
+        KeyringTimeout: PASSWORD_KEYRING is set and the keyring does not answer in time.
+    """
     env = os.environ if env is None else env
     found = _credential(config.password_credential, env)
     if found is None and config.password_keyring:

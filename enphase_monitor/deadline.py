@@ -3,8 +3,11 @@
 The standard library only bounds each blocking call (`settimeout`), so a peer that drips one byte
 per call keeps a request alive for ever. Here every blocking call waits at most `SLICE_S`, and
 between slices the request's `Deadline` is checked: past it, or once the stop event is set, the
-call raises `TransportError` (kind timeout or cancelled). Retrying a socket or TLS read or write
-after a slice ran out is safe: nothing was consumed (OpenSSL's documented non-blocking retry).
+call raises `TransportError` (kind timeout or cancelled), and its keep-alive is called (the
+daemon's rate-limited sd_notify WATCHDOG=1: a request that legitimately waits up to its
+deadline never starves systemd's watchdog, docs/behaviour.md "Watchdog"). Retrying a socket or
+TLS read or write after a slice ran out is safe: nothing was consumed (OpenSSL's documented
+non-blocking retry).
 """
 
 from __future__ import annotations
@@ -32,12 +35,18 @@ AddrInfo = tuple[int, int, int, str, Any]  # as socket.getaddrinfo returns them
 Resolver = Callable[[str, int], list[AddrInfo]]
 
 
-class Deadline:
-    """The end of one request (monotonic clock), and the stop event that cuts it short."""
+KeepAlive = Callable[[], None]
 
-    def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
+
+class Deadline:
+    """The end of one request (monotonic clock), the stop event that cuts it short, and the
+    keep-alive called between slices while it waits."""
+
+    def __init__(self, seconds: float, stop: threading.Event | None = None,
+                 keepalive: KeepAlive | None = None) -> None:
         self.seconds = seconds
         self.stop = stop
+        self.keepalive = keepalive
         self.end = time.monotonic() + seconds
 
     def check(self) -> float:
@@ -55,8 +64,11 @@ class Deadline:
         return left
 
     def slice(self) -> float:
-        """How long the next blocking call may wait (raises like check())."""
-        return min(self.check(), SLICE_S)
+        """How long the next blocking call may wait (raises like check()); keeps alive."""
+        left = self.check()
+        if self.keepalive is not None:
+            self.keepalive()
+        return min(left, SLICE_S)
 
 
 def _sliced(sock: socket.socket, deadline: Deadline | None, call: Callable[[], T]) -> T:

@@ -307,10 +307,10 @@ class TokenManager:
             self._warn_manual(cur, now)
         if cur is not None and cur.remaining(now) > cur.renew_margin:
             return cur.token
-        if cur is not None and cur.remaining(now) > 0 and self._password() is None:
-            self._warn_manual(cur, now)  # nothing to renew with: a daily warning, no retries
-            return cur.token
-        try:
+        try:  # a hung keyring (KeyringTimeout) fails the renewal, not a valid token
+            if cur is not None and cur.remaining(now) > 0 and self._password() is None:
+                self._warn_manual(cur, now)  # nothing to renew with: a daily warning, no retries
+                return cur.token
             return self._renew(now).token
         except AuthError as exc:
             if cur is not None and cur.remaining(now) > 0:

@@ -135,6 +135,11 @@ class GatewayDataError(GatewayError):
     """The gateway answered 200 with a body that cannot be used."""
 
 
+class GatewayImplausible(GatewayDataError):
+    """A value no real gateway sends (NaN, 1e308, a negative count...): the whole poll fails,
+    even from an endpoint that may otherwise be missing (docs/behaviour.md)."""
+
+
 class UnsupportedHardware(MonitorError):
     """The gateway's hardware cannot act as a UPS: no grid signal that can change, or no battery.
 

@@ -15,6 +15,7 @@ from .errors import (
     GatewayDataError,
     GatewayError,
     GatewayHTTPError,
+    GatewayImplausible,
     GatewayUnauthorized,
     GatewayUnreachable,
 )
@@ -142,7 +143,17 @@ class GatewayClient:
             raise GatewayDataError(f"{path}: {exc}", path, reply.status) from None
 
     def _model(self, path: str, build: Callable[[object], T]) -> T:
-        return build(self.get_json(path))
+        """The typed answer of `path`.
+
+        Raises:
+            GatewayImplausible: a value no real gateway sends (models.num).
+            GatewayError, AuthError: as get_json.
+        """
+        payload = self.get_json(path)
+        try:
+            return build(payload)
+        except GatewayImplausible as exc:
+            raise GatewayImplausible(f"{path}: {exc}", path) from None
 
     def relay(self) -> Relay:
         return self._model(RELAY, Relay.from_api)
@@ -160,7 +171,11 @@ class GatewayClient:
         return self._model(REPORTS, MeterReports.from_api)
 
     def info(self) -> GatewayInfo:
-        return GatewayInfo.from_xml(self.get(INFO, auth=False).text)
+        text = self.get(INFO, auth=False).text
+        try:
+            return GatewayInfo.from_xml(text)
+        except GatewayImplausible as exc:
+            raise GatewayImplausible(f"{INFO}: {exc}", INFO) from None
 
     def close(self) -> None:
         self.transport.close()

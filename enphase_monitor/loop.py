@@ -86,6 +86,7 @@ class Loop:
             MonitorError: a fatal error; Exception: a bug. The port file is hidden first.
         """
         self._install_signals()
+        self.notifier.status("starting, no reading yet")
         try:
             self._loop()
         except BaseException as exc:

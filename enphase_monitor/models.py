@@ -2,39 +2,23 @@
 
 Every constructor is tolerant: missing keys, nulls, numbers sent as strings and extra fields
 give None (or are ignored) instead of an exception. A payload of the wrong shape altogether
-(a list where an object belongs, say) raises GatewayDataError.
+(a list where an object belongs, say) raises GatewayDataError; a number no gateway sends (NaN,
+an infinity, a boolean, 1e308, a negative count) raises GatewayImplausible, its subclass.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GatewayDataError
+from .errors import GatewayDataError, GatewayImplausible
 from .grid import Grid, GridMode, GridReading, GridSignal, Raw, grid_from_state
-
-
-def num(value: object) -> float | None:
-    """A finite number from an int, float or numeric string; None otherwise."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        try:
-            result = float(value)
-        except OverflowError:  # an int beyond the float range (JSON allows it)
-            return None
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip().replace(",", "."))
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if math.isfinite(result) else None
+from .textsafe import escape
+from .wirenum import count as count
+from .wirenum import num as num  # re-exported: models.num is the parsers' number
 
 
 def _obj(payload: object, endpoint: str) -> Mapping[str, Any]:
@@ -122,11 +106,11 @@ class LiveData:
             mw = num(_sub(meters, source).get("agg_p_mw"))
             return None if mw is None else mw / 1000.0
 
-        phases = num(meters.get("phase_count"))
-        split = num(meters.get("is_split_phase"))
+        phases = count(meters.get("phase_count"), 3)
+        split = count(meters.get("is_split_phase"), 1)
         return cls(
             soc=num(meters.get("soc")),
-            phase_count=None if phases is None else int(phases),
+            phase_count=phases,
             split_phase=None if split is None else bool(split),
             enc_energy_wh=num(meters.get("enc_agg_energy")),
             enc_soc=num(meters.get("enc_agg_soc")),
@@ -354,7 +338,12 @@ class GatewayInfo:
             value = device.findtext(tag)
             return value.strip() if value and value.strip() else None
 
-        return cls(serial=get("sn"), firmware=get("software"), part_number=get("pn"),
+        firmware = get("software")
+        version = _VERSION.match(firmware or "")
+        if version and any(len(part) > 9 for part in version.group(1).split(".")):
+            assert firmware is not None
+            raise GatewayImplausible(f"implausible firmware version {escape(firmware, 40)}")
+        return cls(serial=get("sn"), firmware=firmware, part_number=get("pn"),
                    time=num(root.findtext("time")))
 
 

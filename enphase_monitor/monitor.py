@@ -63,10 +63,12 @@ class Clients:
 
 
 def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0,
-                  stop: threading.Event | None = None) -> Clients:
+                  stop: threading.Event | None = None,
+                  keepalive: Callable[[], None] | None = None) -> Clients:
     """Wire config -> transports -> token manager -> gateway client -> poller.
 
-    `stop`, once set, makes the HTTPS transports end a request in progress (SIGTERM).
+    `stop`, once set, makes the HTTPS transports end a request in progress (SIGTERM);
+    `keepalive` is called while a request waits (the watchdog ping).
     """
     cycle = None
     cloud_http: Transport
@@ -76,9 +78,10 @@ def build_clients(config: Config, charge_low: Callable[[], float] = lambda: 20.0
         cloud_http = gateway_http = TestTransport(config.test_values, config.login_url,
                                                   config.tokens_url, cycle)
     else:
-        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop)
+        cloud_http = HttpsTransport(verify=config.cloud_ca_file or True, stop=stop,
+                                    keepalive=keepalive)
         gateway_http = HttpsTransport(verify=False, fingerprint=config.gateway_fingerprint,
-                                      trust_env=False, stop=stop)
+                                      trust_env=False, stop=stop, keepalive=keepalive)
     cloud = EnlightenClient(cloud_http, config.login_url, config.tokens_url, config.login_timeout)
     tokens = TokenManager(config, cloud, random_expiry=random_expiry() if config.test else None)
     gateway = GatewayClient(config.envoy_host, config.api_timeout, gateway_http, tokens)
@@ -130,7 +133,8 @@ class Monitor(Loop):
 
     def _configure(self, config: Config, clients: Clients | None) -> None:
         self.config = config
-        self.clients = clients or build_clients(config, lambda: self.refs.charge_low, self.stop)
+        self.clients = clients or build_clients(config, lambda: self.refs.charge_low, self.stop,
+                                                self.notifier.keepalive)
         self.port = PortFile(config.port_file)
         REDACTOR.add(config.password)
         REDACTOR.add(config.token, token=True)
@@ -274,6 +278,7 @@ class Monitor(Loop):
                 self.config.nocomms_after, self.last_error)
         if self.failures >= self.config.nocomms_after and not self.port.hidden:
             self.set_nocomms()
+        self.notifier.notify_ready(self.summary())  # the first poll is over: start-up is too
         self._report()
 
     def set_nocomms(self) -> None:
@@ -333,9 +338,13 @@ class Monitor(Loop):
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""
+        if self.last_snapshot is None and not self.last_error:
+            return "starting, no reading yet"
         if self.state is State.NOCOMMS:
             return f"nocomms: {self.last_error or 'gateway not reachable'}"
         snap = self.last_snapshot
+        if snap is None:  # the port file may still hold an earlier process's reading
+            return f"starting, no reading yet (last poll failed: {self.last_error})"
         soc = snap.live.soc if snap and snap.live else None
         status = "OL" if self.state is State.ONLINE else "OB"
         if snap and snap.reading and snap.reading.generator:

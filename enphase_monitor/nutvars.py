@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from . import plausible
+from .errors import GatewayImplausible
 from .models import Meter, MeterReport, MeterReports, Snapshot, num
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,10 @@ class Refs:
             raw = values.get(name)
             if raw is None or raw == "":
                 return default
-            value = num(raw)
+            try:
+                value = num(raw)
+            except GatewayImplausible:
+                value = None
             if value is None or value < 0:
                 log.warning("port file: %s '%s' is not a number, using %s", name, raw, default)
                 return default
@@ -301,10 +306,15 @@ GENERATED: frozenset[str] = frozenset(v.name for v in VARIABLES)
 
 
 def compute(inputs: Inputs) -> dict[str, str | None]:
-    """Compute every generated variable, in table order; None where it cannot be computed."""
+    """Compute every generated variable, in table order; None where it cannot be computed.
+
+    Raises:
+        GatewayImplausible: a value outside its plausible range (plausible.py).
+    """
     ctx = Ctx(inputs)
     out: dict[str, str | None] = {}
     for var in VARIABLES:
         value = var.value(ctx)
         out[var.name] = None if value is None else sanitize(value)
+    plausible.check(out)
     return out

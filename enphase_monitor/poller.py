@@ -9,7 +9,13 @@ from collections.abc import Callable
 
 from .charge import STALE_AFTER_S, ChargeLog, ChargeSource, LiveAge, fresh_live, stale_live
 from .ensemble import Inventory
-from .errors import GatewayDataError, GatewayError, GatewayHTTPError, UnsupportedHardware
+from .errors import (
+    GatewayDataError,
+    GatewayError,
+    GatewayHTTPError,
+    GatewayImplausible,
+    UnsupportedHardware,
+)
 from .gateway import INFO, INVENTORY, RELAY, REPORTS, SECCTRL, GatewayClient
 from .grid import Grid, GridReading, GridSignal, wire_pairs
 from .models import GatewayInfo, LiveData, SecCtrl, Snapshot
@@ -69,6 +75,8 @@ class Poller:
             inventory = Inventory()
         try:
             self.secctrl, self._secctrl_at = self.client.secctrl(), self.clock()
+        except GatewayImplausible:
+            raise
         except GatewayError as exc:
             gone = isinstance(exc, GatewayHTTPError) and exc.status == 404
             if not gone and not Topology.detect(inventory, None).has_battery:
@@ -151,6 +159,8 @@ class Poller:
             try:
                 self.info = self.client.info()
                 self.live_age.set_gateway_time(self.info.time, self.clock())
+            except GatewayImplausible:  # garbage is a failed poll, not a gap
+                raise
             except GatewayError as exc:
                 errors[INFO] = str(exc)
         live = self._charged(live)
@@ -159,12 +169,16 @@ class Poller:
             try:
                 self.secctrl = self.client.secctrl()
                 self._secctrl_at = now
+            except GatewayImplausible:  # garbage is a failed poll, not a gap
+                raise
             except GatewayError as exc:
                 errors[SECCTRL] = str(exc)
         reports = None
         if self.meters:
             try:
                 reports = self.client.meter_reports()
+            except GatewayImplausible:  # garbage is a failed poll, not a gap
+                raise
             except GatewayError as exc:
                 errors[REPORTS] = str(exc)
         for path, why in errors.items():
@@ -187,6 +201,8 @@ class Poller:
         try:
             secctrl = self.client.secctrl()
             self.secctrl, self._secctrl_at = secctrl, self.clock()
+        except GatewayImplausible:  # garbage is a failed poll, not a gap
+            raise
         except GatewayError as exc:
             log.info("%s unavailable while livedata is stale: %s", SECCTRL, exc)
         live = stale_live(live, secctrl, age)

@@ -10,13 +10,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from .textsafe import escape
 
 log = logging.getLogger(__name__)
 
 MAX_VALUE_CHARS = 1024  # systemd reads at most a few kB per datagram; STATUS is one line
+# Before READY=1, every keep-alive lets the start-up run this much longer (EXTEND_TIMEOUT_USEC):
+# a first poll that waits on the network is never killed by TimeoutStartSec, a hung one is
+# (longer than the longest wait without a request, CONFIRM_DELAY's maximum of 60 s)
+EXTEND_START_S = 120
 
 
 def datagram(*fields: str) -> bytes:
@@ -31,7 +36,8 @@ def datagram(*fields: str) -> bytes:
 class Notifier:
     """Sends datagrams to $NOTIFY_SOCKET; does nothing when not run by systemd."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         env = os.environ if env is None else env
         address = env.get("NOTIFY_SOCKET", "")
         self.address = "\0" + address[1:] if address.startswith("@") else address
@@ -40,6 +46,12 @@ class Notifier:
         watchdog = usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid()))
         self.watchdog_interval = int(usec) / 2e6 if watchdog else None
         self.ready = False
+        self.clock = clock
+        # keep-alives from inside a request: at most every quarter of WatchdogSec (and often
+        # enough to extend a start-up well before the last extension runs out)
+        quarter = self.watchdog_interval / 2 if self.watchdog_interval else EXTEND_START_S
+        self.keepalive_every = min(quarter, EXTEND_START_S / 4)
+        self._last_alive = clock()
         self._sock: socket.socket | None = None
 
     @property
@@ -70,6 +82,21 @@ class Notifier:
     def watchdog(self) -> None:
         if self.watchdog_interval is not None:
             self.send("WATCHDOG=1")
+        self._last_alive = self.clock()
+
+    def keepalive(self) -> None:
+        """From inside a bounded wait (a request in flight): WATCHDOG=1 and, before READY=1,
+        EXTEND_TIMEOUT_USEC; rate-limited (`keepalive_every`), so it may be called at will."""
+        if not self.address or (self.ready and self.watchdog_interval is None):
+            return
+        now = self.clock()
+        if now - self._last_alive < self.keepalive_every:
+            return
+        self._last_alive = now
+        fields = ["WATCHDOG=1"] if self.watchdog_interval is not None else []
+        if not self.ready:
+            fields.append(f"EXTEND_TIMEOUT_USEC={EXTEND_START_S * 1_000_000}")
+        self.send(*fields)
 
     def stopping(self) -> None:
         self.send("STOPPING=1")

@@ -23,7 +23,7 @@ from typing import Protocol
 from urllib.parse import unquote, urlencode, urlsplit
 
 from .cookies import CookieJar
-from .deadline import Deadline, DeadlineSocket, DeadlineSSLSocket, open_tcp
+from .deadline import Deadline, DeadlineSocket, DeadlineSSLSocket, KeepAlive, open_tcp
 from .errors import Failure, TransportError
 from .httplimits import BoundedResponse, read_body
 from .proxy import Proxy, bracket, proxy_for
@@ -191,13 +191,16 @@ class HttpsTransport:
         trust_env: use an HTTPS proxy from the environment (https_proxy / no_proxy).
         stop: once set, the request in flight ends within about SLICE_S and every new one
             fails at once, both with kind "cancelled".
+        keepalive: called every SLICE_S while a request waits (the daemon's watchdog ping).
     """
 
     def __init__(self, verify: bool | str = True, fingerprint: str = "",
-                 trust_env: bool = True, stop: threading.Event | None = None) -> None:
+                 trust_env: bool = True, stop: threading.Event | None = None,
+                 keepalive: KeepAlive | None = None) -> None:
         self.fingerprint = fingerprint.lower().replace(":", "")
         self.trust_env = trust_env
         self.stop = stop
+        self.keepalive = keepalive
         self._ctx = tls_context(verify)
         self._ctx.sslsocket_class = DeadlineSSLSocket
         self._conn: _Connection | None = None
@@ -269,7 +272,7 @@ class HttpsTransport:
         data: Mapping[str, str] | None = None,
         json_body: object = None,
     ) -> Reply:
-        deadline = Deadline(timeout, self.stop)
+        deadline = Deadline(timeout, self.stop, self.keepalive)
         deadline.check()
         target = Target.parse(url)
         send, body = self._headers(target, headers, data, json_body)

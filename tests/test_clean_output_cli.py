@@ -29,7 +29,7 @@ SHOWN_STATE = ("'x\\nWATCHDOG=trigger\\nREADY=1\\x1b[2J\\x1b]0;pwned\\x07\\n<3>f
                "\\u202e end'")
 # info.xml holds it as XML text: XML 1.0 allows C1 characters and line breaks, not ESC
 HOSTILE_FIRMWARE = 'D8.2.4264\x9b2J\u202e"#\\\nfake:\u2028 1'
-NOTIFY_KEYS = {"READY", "STATUS", "WATCHDOG", "STOPPING", "RELOADING"}
+NOTIFY_KEYS = {"READY", "STATUS", "WATCHDOG", "STOPPING", "RELOADING", "EXTEND_TIMEOUT_USEC"}
 
 
 def safe(line: str) -> bool:
@@ -72,8 +72,8 @@ def test_status_datagrams_stay_clean(tmp_path: Path, sim: Simulator,
     datagrams: list[str] = []
     try:
         deadline = time.monotonic() + 40
-        # the first failed poll reports STATUS=; the second hides the port file: READY=1
-        while not any(d.startswith("READY=1") for d in datagrams):
+        # the first failed poll sends READY=1; the second hides the port file: nocomms
+        while not any("STATUS=nocomms: " in d for d in datagrams):
             assert time.monotonic() < deadline, datagrams
             datagrams.append(sock.recv(65536).decode())
         proc.send_signal(signal.SIGTERM)

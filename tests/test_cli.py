@@ -150,7 +150,10 @@ def test_sd_notify_ready_after_first_write_then_watchdog_and_stop(
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
+        assert sock.recv(4096).decode() == "STATUS=starting, no reading yet"
         first = sock.recv(4096).decode()
+        while first.startswith("WATCHDOG=1\nEXTEND_TIMEOUT_USEC="):  # requests keep alive
+            first = sock.recv(4096).decode()
         assert "READY=1" in first and "STATUS=OL" in first
         # READY only after the first port-file write
         assert "ups.status: OL" in port.read_text()

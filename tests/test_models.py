@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enphase_monitor.errors import GatewayDataError
+from enphase_monitor.errors import GatewayDataError, GatewayImplausible
 from enphase_monitor.models import (
     GatewayInfo,
     Grid,
@@ -121,25 +121,29 @@ def test_real_captures_values() -> None:
     ("-0", 0.0),
     ("1e3", 1000.0),
     (None, None),
-    (True, None),
-    (False, None),
-    (float("nan"), None),
-    (float("inf"), None),
-    (float("-inf"), None),
-    ("nan", None),
-    ("inf", None),
     ("", None),
     ("abc", None),
     ("85%", None),
     ([85], None),
     ({"v": 85}, None),
-    pytest.param(10**400, None, id="huge-int"),   # JSON integers have no range limit
-    pytest.param(-10**400, None, id="huge-negative-int"),
+    (1e15, 1e15),
 ])
 def test_num(raw: object, expected: float | None) -> None:
     result = num(raw)
     assert result == expected
     assert result is None or (type(result) is float and math.isfinite(result))
+
+
+@pytest.mark.parametrize("raw", [
+    True, False, float("nan"), float("inf"), float("-inf"), "nan", "inf", "1e999", 1e308,
+    -1.1e15, "1" * 400,
+    pytest.param(10**400, id="huge-int"),   # JSON integers have no range limit
+    pytest.param(-10**400, id="huge-negative-int"),
+])
+def test_num_refuses_what_no_gateway_sends(raw: object) -> None:
+    """Present but no usable number: the poll fails (tests/test_hostile_numbers.py)."""
+    with pytest.raises(GatewayImplausible, match=r"^implausible number: "):
+        num(raw)
 
 
 # ---------------------------------------------------------------- tolerance
@@ -148,8 +152,8 @@ def test_num(raw: object, expected: float | None) -> None:
 def test_secctrl_tolerates_missing_null_strings_and_extras() -> None:
     assert SecCtrl.from_api({}) == SecCtrl()
     sec = SecCtrl.from_api({
-        "Max_energy": "10000", "soc_recovery_exit": None, "agg_soc": "85", "ENC_agg_soh": True,
-        "VLS_Limit": float("nan"), "configured_backup_soc": [], "new_field": {"x": 1},
+        "Max_energy": "10000", "soc_recovery_exit": None, "agg_soc": "85", "ENC_agg_soh": "",
+        "VLS_Limit": "n/a", "configured_backup_soc": [], "new_field": {"x": 1},
         "ENC_agg_avail_energy": 8500,
     })
     assert sec == SecCtrl(max_energy_wh=10000.0, soc=85.0, avail_energy_wh=8500.0)

@@ -14,9 +14,14 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
-from enphase_monitor.config import DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL
+from enphase_monitor.config import (
+    DEFAULT_LOGIN_URL,
+    DEFAULT_TOKENS_URL,
+    check_dir_perms,
+    check_secret,
+)
 from enphase_monitor.errors import ConfigError, MonitorError
-from enphase_monitor.fileutil import read_regular
+from enphase_monitor.fileutil import FileMeta, read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import escape
@@ -124,7 +129,6 @@ ANSWER_KEYS = tuple(f.name.upper() for f in fields(Answers))
 FILE_KEYS = ("PASSWORD_FILE", "TOKEN_FILE")
 SECRET_ANSWERS = ("PASSWORD", "TOKEN", "NAS_PASSWORD")
 INPUT_LIMIT = 64 * 1024  # an answers file is a few hundred bytes
-PRIVATE_MASK = 0o037  # group write or execute, anything for others: not 0600/0640
 BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
 INT_ANSWERS = ("charge_low", "runtime_low", "pollfreq")
 
@@ -152,8 +156,8 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
     for key, raw in values.items():
         upper = key.upper()
         if upper in FILE_KEYS:
-            text, mode = read_input(Path(raw), upper)
-            problem = private_problem(Path(raw), mode, upper)
+            text, meta = read_input(Path(raw), upper)
+            problem = private_problem(Path(raw), meta, upper)
             if problem:
                 raise AnswerError(problem)
             secret = text.strip()
@@ -187,16 +191,17 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
     return answers
 
 
-def read_input(path: Path, what: str) -> tuple[str, int]:
-    """The text of an answers or secret file, and the mode of the very file read (a symlink
-    the user named is followed to its end, the file itself is read without following one).
+def read_input(path: Path, what: str) -> tuple[str, FileMeta]:
+    """The text of an answers or secret file, and the mode and owner of the very file read (a
+    symlink the user named is followed to its end, the file itself is read without following
+    one).
 
     Raises:
         AnswerError: unreadable, not a regular file, larger than 64 KiB, or not UTF-8.
     """
     try:
         found = read_regular(path.resolve(), INPUT_LIMIT, what)
-        return found.data.decode("utf-8"), found.meta.mode
+        return found.data.decode("utf-8"), found.meta
     except MonitorError as exc:
         raise AnswerError(str(exc)) from None
     except OSError as exc:
@@ -205,11 +210,14 @@ def read_input(path: Path, what: str) -> tuple[str, int]:
         raise AnswerError(f"{what} {path} is not UTF-8 text") from None
 
 
-def private_problem(path: Path, mode: int, what: str) -> str | None:
-    """Why a file holding a secret is too open (it must be 0600 or 0640, as the config)."""
-    if mode & PRIVATE_MASK:
-        return (f"{what} {path} holds a secret and is mode {mode:04o}: it must be 0600 or 0640"
-                f" (run chmod 0600 {path})")
+def private_problem(path: Path, meta: FileMeta, what: str) -> str | None:
+    """Why a file holding a secret is too open: the daemon's own rule for its config
+    (`enphase_monitor.config.check_secret`, `check_dir_perms`), in the same one line."""
+    try:
+        check_secret(what, path, meta)
+        check_dir_perms(what, path.resolve().parent)
+    except ConfigError as exc:
+        return str(exc)
     return None
 
 
@@ -220,10 +228,10 @@ def read_answers_file(path: Path) -> dict[str, str]:
         AnswerError: unreadable or malformed, or it holds PASSWORD or TOKEN and others may
             read or change it.
     """
-    text, mode = read_input(path, "answers file")
+    text, meta = read_input(path, "answers file")
     values = _parse_answers(path, text)
     secret = any(values.get(key) for key in SECRET_ANSWERS)
-    problem = private_problem(path, mode, "answers file") if secret else None
+    problem = private_problem(path, meta, "answers file") if secret else None
     if problem:
         raise AnswerError(problem)
     return values

@@ -147,7 +147,7 @@ class WizardApp(App[int]):
                 draft.drop()
                 self.show(0)
                 return
-            self.session.resume(saved.answers)
+            self.session.resume(saved.answers, saved.protect)
             # the secret is never saved: past the gateway, resume at the credentials
             self.show(self.steps.index("credentials") if saved.step not in ("", "gateway")
                       else 0)
@@ -191,7 +191,7 @@ class WizardApp(App[int]):
         if draft is None or self.session.mode != SETUP:
             return
         if self.steps.index("review") > index:
-            draft.save(self.session.answers, self.steps[index + 1])
+            draft.save(self.session.answers, self.steps[index + 1], self.session.protect)
             self.draft_saved = True
 
     def _handle_exception(self, error: Exception) -> None:

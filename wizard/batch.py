@@ -77,7 +77,7 @@ def apply_plan(session: Session, out: TextIO, rollback: bool) -> int:
     if session.mode != REAUTH and session.context.live:
         result = session.upsc()
         _say(out, f"$ upsc {session.answers.ups}@localhost")
-        _say(out, result.stdout.strip() or result.reason())
+        _say(out, result.shown() or result.reason())
     for step in plan.next_steps:
         _say(out, f"next: {step}")
     return OK

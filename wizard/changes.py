@@ -9,12 +9,14 @@ from __future__ import annotations
 import abc
 import contextlib
 import difflib
+import errno
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from enphase_monitor.errors import MonitorError
+from enphase_monitor.textsafe import escape
 
-from .runner import Command
+from .runner import MAX_REASON, Command
 from .system import FileData, System
 
 
@@ -182,6 +184,11 @@ class WriteFile(Change):
     def rollback(self, system: System) -> None:
         _restore(system, self.path, self._before)
 
+    @property
+    def created(self) -> bool:
+        """The apply made the file: it was not there before."""
+        return self._before is None
+
 
 @dataclass
 class DeleteFile(Change):
@@ -256,6 +263,11 @@ class MakeDir(Change):
             raise ApplyError(f"cannot create {self.path}: {_reason(exc)}") from exc
         return ("created, " if self._created else "") + self.details()
 
+    @property
+    def created(self) -> list[PurePosixPath]:
+        """The directories the apply made (parents first)."""
+        return list(self._created)
+
     def rollback(self, system: System) -> None:
         for directory in reversed(self._created):
             with contextlib.suppress(OSError):
@@ -266,6 +278,50 @@ class MakeDir(Change):
                 system.set_dir_meta(self.path, mode, (uid, gid) if system.is_root else None)
             except (OSError, MonitorError) as exc:
                 raise ApplyError(f"cannot restore {self.path}: {exc}") from exc
+
+
+@dataclass
+class RemoveDir(Change):
+    """Remove a directory the wizard created, when it is empty (else it stays, said so)."""
+
+    path: PurePosixPath
+    purpose: str = ""
+    _before: tuple[int, int, int] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.title = f"Remove directory {self.path} if empty" + (
+            f" ({self.purpose})" if self.purpose else "")
+        self.kind = "dir"
+
+    def preview(self) -> str:
+        return f"rmdir {self.path}\n"
+
+    def apply(self, system: System) -> str:
+        self._before = None
+        try:
+            meta = system.dir_meta(self.path)
+        except MonitorError as exc:  # a symlink or not a directory: never followed
+            raise ApplyError(str(exc)) from exc
+        if meta is None:
+            return "already gone"
+        try:
+            system.path(self.path).rmdir()
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return "kept: not empty"
+            raise ApplyError(f"cannot remove {self.path}: {_reason(exc)}") from exc
+        self._before = meta
+        return "removed"
+
+    def rollback(self, system: System) -> None:
+        if self._before is None:
+            return
+        mode, uid, gid = self._before
+        try:
+            system.path(self.path).mkdir()
+            system.set_dir_meta(self.path, mode, (uid, gid) if system.is_root else None)
+        except (OSError, MonitorError) as exc:
+            raise ApplyError(f"cannot restore {self.path}: {_reason(exc)}") from exc
 
 
 @dataclass
@@ -320,7 +376,7 @@ class RunCommand(Change):
             return "recorded, not run"
         output = next((line.strip() for line in (result.stdout + result.stderr).splitlines()
                        if line.strip()), "")
-        return "exit status 0" + (f": {output}" if output else "")
+        return "exit status 0" + (f": {escape(output, MAX_REASON)}" if output else "")
 
     def _restore(self, system: System) -> None:
         if self.writes is not None:

@@ -186,56 +186,72 @@ def mdns_problem() -> str | None:
     return None
 
 
-def _browse(zc: Zeroconf, timeout: float) -> list[str]:
-    """The service names announced within `timeout` s (at most MAX_GATEWAYS)."""
-    from zeroconf import ServiceBrowser, ServiceStateChange
+class _Names:
+    """The service names a browser announces, in order (at most MAX_GATEWAYS), to wait on."""
 
-    names: list[str] = []
-    lock = threading.Lock()
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.changed = threading.Condition()
 
-    def on_change(zeroconf: Zeroconf, service_type: str, name: str,
-                  state_change: ServiceStateChange) -> None:
-        with lock:
-            if state_change is ServiceStateChange.Added and len(names) < MAX_GATEWAYS \
-                    and name not in names:
-                names.append(name)
+    def add(self, name: str) -> None:
+        with self.changed:
+            if len(self.names) < MAX_GATEWAYS and name not in self.names:
+                self.names.append(name)
+                self.changed.notify_all()
 
-    browser = ServiceBrowser(zc, SERVICE, handlers=[on_change])
-    try:
-        time.sleep(timeout)
-    finally:
-        browser.cancel()
-    with lock:
-        return list(names)
+    def after(self, count: int, deadline: float) -> list[str]:
+        """The names past the first `count`, waiting for one until `deadline` ([]: none came)."""
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.names) > count,
+                                  max(deadline - time.monotonic(), 0))
+            return self.names[count:]
 
 
-def mdns_browse(timeout: float = 1.5, interfaces: Sequence[str] | None = None) -> list[Found]:
+def mdns_browse(timeout: float = 1.5, interfaces: Sequence[str] | None = None,
+                enough: Callable[[list[Found]], bool] | None = None) -> list[Found]:
     """Browse for `_enphase-envoy._tcp` for `timeout` s; one entry per gateway.
 
+    Each announced name is resolved as it comes (within the time left, plus 1 s).
+
     Args:
-        timeout: how long to listen for announcements (resolving takes at most 1 s more).
+        timeout: how long to listen for announcements.
         interfaces: addresses to browse on (tests: ["127.0.0.1"]); default all.
+        enough: stop as soon as this says the gateways found are all there are to find
+            (tests wait on what their responder announced, not on a time).
 
     Returns:
         The gateways found; [] when mDNS cannot run here (see mdns_problem()).
     """
     if mdns_problem() is not None:
         return []
-    from zeroconf import InterfaceChoice, Zeroconf
+    from zeroconf import InterfaceChoice, ServiceBrowser, ServiceStateChange, Zeroconf
 
     try:
         zc = Zeroconf(interfaces=list(interfaces) if interfaces else InterfaceChoice.All)
     except OSError:
         return []
+    names, seen = _Names(), 0
     found: list[Found] = []
+
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str,
+                  state_change: ServiceStateChange) -> None:
+        if state_change is ServiceStateChange.Added:
+            names.add(name)
+
+    deadline = time.monotonic() + timeout
     try:
-        deadline = time.monotonic() + timeout + 1.0
-        for name in _browse(zc, timeout):
-            left = int(max(deadline - time.monotonic(), 0.05) * 1000)
-            info = zc.get_service_info(SERVICE, name, timeout=left)
-            item = found_from(info) if info is not None else None
-            if item is not None:
-                found = merge(found, item)
+        browser = ServiceBrowser(zc, SERVICE, handlers=[on_change])
+        try:
+            while time.monotonic() < deadline and not (enough is not None and enough(found)):
+                for name in names.after(seen, deadline):
+                    seen += 1
+                    left = int(max(deadline + 1.0 - time.monotonic(), 0.05) * 1000)
+                    info = zc.get_service_info(SERVICE, name, timeout=left)
+                    item = found_from(info) if info is not None else None
+                    if item is not None:
+                        found = merge(found, item)
+        finally:
+            browser.cancel()
     except OSError:
         pass
     finally:

@@ -1,7 +1,7 @@
 """A draft of the answers given so far, so that a run cut short (Ctrl+Q, a dropped SSH
 session) can be resumed: saved after each step in the user's state directory (platformdirs),
 offered on the next run, dropped once applied. Never a secret: it is an answers file (JSON)
-without PASSWORD and TOKEN.
+without PASSWORD and TOKEN, and the "protect this host" answers without their passwords.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 from enphase_monitor.errors import MonitorError
 from enphase_monitor.fileutil import atomic_write, read_regular
 
+from . import protect
 from .answers import AnswerError, Answers, apply_values
+from .protect import ProtectAnswers
 
 APP_NAME = "enphase-setup"
 DRAFT_FILE = "draft.json"
@@ -49,6 +51,7 @@ class Saved:
     answers: Answers
     step: str
     saved: float
+    protect: ProtectAnswers | None = None  # the "protect this host" answers, when given
 
     def describe(self) -> str:
         """`UPS 'ups', gateway envoy.local, saved 2025-01-02 10:11`."""
@@ -69,10 +72,16 @@ class Draft:
         self.path = path
         self.root = str(root)
 
-    def save(self, answers: Answers, step: str) -> None:
-        """Write the draft (0600 in a 0700 directory); a failure only loses the draft."""
-        data = {"version": 1, "root": self.root, "step": step, "saved": time.time(),
-                "answers": draft_values(answers)}
+    def save(self, answers: Answers, step: str, protected: ProtectAnswers | None = None) -> None:
+        """Write the draft (0600 in a 0700 directory); a failure only loses the draft.
+
+        Args:
+            protected: the "protect this host" answers, once given (their passwords never).
+        """
+        data: dict[str, object] = {"version": 1, "root": self.root, "step": step,
+                                   "saved": time.time(), "answers": draft_values(answers)}
+        if protected is not None:
+            data["protect"] = protect.draft_values(protected)
         with contextlib.suppress(OSError, MonitorError):
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(data, indent=1).encode(), mode=0o600)
@@ -90,7 +99,11 @@ class Draft:
                 return None
             values = {str(k): str(v) for k, v in dict(data["answers"]).items()}
             answers = apply_values(base, values)
-            return Saved(answers, str(data.get("step", "")), float(data.get("saved", 0)))
+            kept = data.get("protect")
+            protected = (protect.from_draft({str(k): str(v) for k, v in dict(kept).items()})
+                         if kept is not None else None)
+            return Saved(answers, str(data.get("step", "")), float(data.get("saved", 0)),
+                         protected)
         except (ValueError, KeyError, TypeError, AnswerError):
             return None
 

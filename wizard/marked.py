@@ -52,12 +52,15 @@ def insert(text: str, block: list[str], ups: str, why: str, after: int | None = 
     """
     lines = text.splitlines(keepends=True)
     eol = eol_of(lines)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += eol
     at = len(lines) if after is None else after + 1
+    bare = at == len(lines) and bool(lines) and not lines[-1].endswith("\n")
+    if bare:  # the file has no final line end: the block ends the file without one, too
+        lines[-1] += eol
     count = f"the {len(block)} line{'s' if len(block) != 1 else ''} below"
     mark = f"{MARK.format(ups=ups)}{why}; `enphase-setup --remove {ups}` takes out {count}"
     new = [f"{mark}{eol}", *(f"{line}{eol}" for line in block)]
+    if bare:
+        new[-1] = new[-1][: -len(eol)]
     lines[at:at] = [eol, *new] if at > 0 else new
     return "".join(lines)
 
@@ -100,7 +103,10 @@ def remove(text: str, ups: str, accept: Accept, section: bool = False) -> str:
     """`text` without the blocks added for `ups` (unchanged when there are none)."""
     lines = text.splitlines(keepends=True)
     for start, end in reversed(spans(lines, ups, accept, section)):
+        bare = end == len(lines) and not lines[-1].endswith("\n")
         del lines[start:end]
+        if bare and start > 0:  # `insert` gave a file without a final line end one: undo it
+            lines[start - 1] = lines[start - 1].rstrip("\r\n")
     return "".join(lines)
 
 

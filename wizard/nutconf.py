@@ -151,16 +151,20 @@ class UpsConf:
         """The first section with this name."""
         return next((s for s in self.sections if s.name == name), None)
 
+    def _lead(self, section: Section) -> str | None:
+        """The indentation of a section's first setting (None: it has none)."""
+        for index in sorted(section.key_lines.values()):
+            line = self.lines[index]
+            return line[: len(line) - len(line.lstrip(" \t"))]
+        return None
+
     def _indent(self, section: Section | None = None) -> str:
-        """The indentation of `section`'s settings, else the file's (its first indented
-        setting), else a tab as NUT's examples."""
-        for candidate in [section] if section is not None else self.sections:
-            for index in sorted(candidate.key_lines.values()):
-                line = self.lines[index]
-                lead = line[: len(line) - len(line.lstrip(" \t"))]
-                if lead or section is not None:
-                    return lead
-        return "\t"
+        """The indentation of `section`'s settings, else that of the file's first section
+        with settings (none, a tab, two spaces...), else a tab as NUT's examples."""
+        if section is not None:
+            return self._lead(section) or ""
+        leads = [lead for s in self.sections if (lead := self._lead(s)) is not None]
+        return leads[0] if leads else "\t"
 
     def with_section(
         self, name: str, values: Mapping[str, str], comment: str | None = None
@@ -173,7 +177,8 @@ class UpsConf:
         section = self.section(name)
         lines = list(self.lines)
         if section is None:
-            if lines and not lines[-1].endswith("\n"):
+            bare = bool(lines) and not lines[-1].endswith("\n")
+            if bare:  # no final line end: the new section ends the file without one too
                 lines[-1] += self.eol
             if lines and lines[-1].strip():
                 lines.append(self.eol)
@@ -183,6 +188,8 @@ class UpsConf:
                 lines.append(f"{indent}# {comment}{self.eol}")
             lines.extend(f"{indent}{key} = {quote(value)}{self.eol}"
                          for key, value in values.items())
+            if bare:
+                lines[-1] = lines[-1].rstrip("\r\n")
             return UpsConf("".join(lines))
         indent = self._indent(section)
         inserted: list[str] = []
@@ -214,6 +221,7 @@ class UpsConf:
         if section is None:
             return UpsConf(self.text())
         lines = list(self.lines)
+        bare = section.last_setting == len(lines) - 1 and not lines[-1].endswith("\n")
         del lines[section.start: section.last_setting + 1]
         at = section.start
         before_blank = at == 0 or not lines[at - 1].strip()
@@ -221,4 +229,6 @@ class UpsConf:
             del lines[at]
         elif at == len(lines) and at > 0 and not lines[at - 1].strip():
             del lines[at - 1]
+        if bare and lines:  # `with_section` gave a file without a final line end one
+            lines[-1] = lines[-1].rstrip("\r\n")
         return UpsConf("".join(lines))

@@ -112,6 +112,26 @@ def _flag(key: str, text: str) -> bool:
     raise AnswerError(f"{key} must be yes or no (got '{text}')")
 
 
+DRAFT_KEYS = ("PROTECT", "PROTECT_USER", "NAS_LISTEN", "NAS_USER", "NAS_SYNOLOGY")  # no password
+
+
+def draft_values(answers: ProtectAnswers) -> dict[str, str]:
+    """This step's answers as answers-file values for the draft: never a password."""
+    return {"PROTECT": "yes" if answers.protect else "no", "PROTECT_USER": answers.user,
+            "NAS_LISTEN": answers.nas_listen, "NAS_USER": answers.nas_user,
+            "NAS_SYNOLOGY": "yes" if answers.nas_synology else "no"}
+
+
+def from_draft(values: dict[str, str]) -> ProtectAnswers:
+    """The answers a draft kept (only DRAFT_KEYS are read: a draft never names a file).
+
+    Raises:
+        AnswerError: a value that is not an answer.
+    """
+    kept = {k: v for k, v in values.items() if k.upper() in DRAFT_KEYS}
+    return apply_values(ProtectAnswers(), kept)
+
+
 def split_values(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """(the other answers, this step's answers) from answers-file values."""
     mine = {k: v for k, v in values.items() if k.upper() in KEYS}
@@ -130,8 +150,8 @@ def apply_values(base: ProtectAnswers, values: dict[str, str]) -> ProtectAnswers
         if upper in ("PROTECT", "NAS_SYNOLOGY"):
             changes[upper.lower()] = _flag(upper, raw)
         elif upper == "NAS_PASSWORD_FILE":
-            text, mode = read_input(Path(raw), upper)
-            problem = private_problem(Path(raw), mode, upper)
+            text, meta = read_input(Path(raw), upper)
+            problem = private_problem(Path(raw), meta, upper)
             if problem:
                 raise AnswerError(problem)
             changes["nas_password"] = text.strip()

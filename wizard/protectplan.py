@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from . import daemonconf, marked, upsdconf, upsdusers, upsmonconf
+from . import upsdconf, upsdusers, upsmonconf
+from .answers import existing_upses
 from .changes import Change, RunCommand, WriteFile
-from .facts import UPSD_UNIT, nut_mode, unit_enabled
+from .facts import UPSD_UNIT, unit_enabled
+from .nutmode import hand_over, restore_mode, set_mode
 from .plan import Plan
 from .planner import Context
 from .protect import (
@@ -24,44 +26,13 @@ from .protect import (
     watched,
 )
 from .runner import cmd
+from .undo import load, record_path
 
 WHY_PRIMARY = "upsmon on this host watches UPS {ups} and shuts the host down on low battery"
 WHY_SECONDARY = "NAS clients on the LAN log in with this user to watch UPS {ups}"
 WHY_LISTEN = "upsd serves UPS {ups} to NAS clients on the LAN"
-MODE_MARK = "MODE was {mode}; `enphase-setup --remove {ups}` puts it back"
 HAND_STEPS = ("On this host, upsmon.conf:",)  # plan.next_steps that this step does instead
 HAND_NAS_STEPS = ("On other hosts:", "Synology and other NAS:")
-
-
-# --------------------------------------------------------------------------- nut.conf MODE
-
-def set_mode(text: str, ups: str, mode: str) -> str:
-    """nut.conf with MODE=`mode`, and a marker above it saying what it was."""
-    was = nut_mode(text)
-    if was == mode:
-        return text
-    lines = daemonconf.edit(text, {"MODE": mode}).splitlines(keepends=True)
-    index = max(i for i, line in enumerate(lines) if nut_mode(line) is not None)
-    eol = marked.eol_of(lines)
-    mark = marked.MARK.format(ups=ups) + MODE_MARK.format(mode=was or "unset", ups=ups)
-    lines.insert(index, mark + eol)
-    return "".join(lines)
-
-
-def restore_mode(text: str, ups: str) -> str:
-    """nut.conf with MODE as it was before `set_mode` (unchanged without its marker)."""
-    lines = text.splitlines(keepends=True)
-    for index, line in enumerate(lines[:-1]):
-        if not marked.is_mark(line, ups) or "MODE was " not in line:
-            continue
-        if nut_mode(lines[index + 1]) is None:
-            continue
-        was = line.split("MODE was ", 1)[1].split(";", 1)[0].strip()
-        following = lines[index + 1]
-        ending = following[len(following.rstrip("\r\n")):]
-        lines[index:index + 2] = [] if was == "unset" else [f"MODE={was}{ending}"]
-        return "".join(lines)
-    return text
 
 
 # --------------------------------------------------------------------------- file changes
@@ -272,12 +243,21 @@ def remove_changes(ctx: Context, ups: str) -> list[Change]:
             left = upsmonconf.monitors(new)
     old_nut = system.read_text(ctx.nut.nut_conf)
     if old_nut is not None:
-        changes["nut.conf"] = edit(ctx, ctx.nut.nut_conf, old_nut, restore_mode(old_nut, ups),
-                                   "MODE as it was")
+        others = [u for u in existing_upses(system, facts) if u != ups]
+        new_nut, why = ((hand_over(old_nut, ups, others[0]), f"MODE stays for UPS {others[0]}")
+                        if others else (restore_mode(old_nut, ups), "MODE as it was"))
+        changes["nut.conf"] = edit(ctx, ctx.nut.nut_conf, old_nut, new_nut, why)
     out = [c for c in changes.values() if c is not None]
+    enabled_by_us = UPSMON_UNIT in load(system, record_path(ctx.nut, ups)).units
+    if ctx.systemctl and enabled_by_us and not left:
+        now = ["--now"] if ctx.live else []
+        out.insert(1, RunCommand(cmd("systemctl", "disable", *now, UPSMON_UNIT),
+                                 why="enphase-setup enabled upsmon; it has nothing left to watch",
+                                 undo=cmd("systemctl", "enable", *now, UPSMON_UNIT),
+                                 name=f"Disable upsmon ({UPSMON_UNIT})"))
     if not ctx.live:
         return out
-    if changes[upsmonconf.FILE] is not None:
+    if changes[upsmonconf.FILE] is not None and not (enabled_by_us and not left):
         if not left:
             out.insert(1, RunCommand(cmd("systemctl", "stop", UPSMON_UNIT),
                                      why="upsmon has nothing left to watch",

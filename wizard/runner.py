@@ -12,7 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from enphase_monitor.textsafe import escape
+
 NOT_RUN = "not run (recorded only)"
+MAX_REASON = 400  # characters of a failed command's output in its error message
+MAX_LINES = 100  # lines of a command's output shown (upsc prints ~40)
 
 
 @dataclass(frozen=True)
@@ -46,13 +50,31 @@ class Result:
         """Exit status 0."""
         return self.returncode == 0
 
+    def shown(self) -> str:
+        """Its output to print: each line of stdout escaped (`textsafe.escape`, so a terminal
+        escape in, say, upsc's answer never reaches the terminal), at most MAX_LINES lines of
+        MAX_REASON characters; for a failure, `reason()`."""
+        if not self.ok:
+            return self.reason()
+        lines = self.stdout[: MAX_LINES * MAX_REASON].strip().splitlines()
+        shown = [escape(line.rstrip(), MAX_REASON) for line in lines[:MAX_LINES]]
+        if len(lines) > MAX_LINES:
+            shown.append(f"... ({len(lines) - MAX_LINES} more lines)")
+        return "\n".join(shown)
+
     def reason(self) -> str:
-        """The first line of the error output, else the exit status."""
+        """Why it failed: the exit status and its error output (stderr, else stdout).
+
+        The output's lines are joined with " | ", escaped (`textsafe.escape`: a command's
+        output is outside text) and cut to MAX_REASON characters.
+        """
+        status = f"exit status {self.returncode}"
         for text in (self.stderr, self.stdout):
-            for line in text.splitlines():
-                if line.strip():
-                    return line.strip()
-        return f"exit status {self.returncode}"
+            lines = [line.strip() for line in text[: MAX_REASON * 4].splitlines()
+                     if line.strip()]
+            if lines:
+                return f"{status}: {escape(' | '.join(lines), MAX_REASON)}"
+        return status
 
 
 class Runner(Protocol):

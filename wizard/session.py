@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from enphase_monitor.enlighten import TokenInfo
 
-from . import discovery, protectplan, validate
+from . import discovery, protectplan, undo, validate
 from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
 from .discovery import Found, Probe
 from .draft import Draft
@@ -83,12 +83,15 @@ class Session:
             answers.keep_secret = False  # renewing means giving the secret again
         return cls(system, facts, answers, existing, mode, dry_run, services or Services())
 
-    def resume(self, answers: Answers) -> None:
-        """Take the answers of a draft (prefilled for its UPS, the stored secret kept)."""
+    def resume(self, answers: Answers, protect: ProtectAnswers | None = None) -> None:
+        """Take the answers of a draft (prefilled for its UPS, the stored secret kept), and
+        its "protect this host" answers (None: that step was not reached)."""
         self.reload(answers.ups)
         keep = self.answers.keep_secret
         self.answers = answers
         self.answers.keep_secret = keep and not answers.secret()
+        if protect is not None:
+            self.protect = protect
 
     def reload(self, ups: str) -> None:
         """Switch to another UPS name: prefill from its files if it exists."""
@@ -115,13 +118,17 @@ class Session:
         if self.mode == REMOVE:
             self.plan = build_remove(self.context, delete_port, delete_config)
             protectplan.extend_remove(self.plan, self.context, self.existing.ups)
+            undo.finish_remove(self.plan, self.facts.nut, self.existing.ups, self.system)
         elif self.mode == REAUTH:
             self.plan = build_reauth(self.answers, self.context, self.token)
+            undo.record_setup(self.plan, self.facts.nut, self.answers.ups, self.system, True)
         else:
             self.plan = build_setup(self.answers, self.context, self.token)
             if self.protect is not None:
                 protectplan.extend_setup(self.plan, self.protect, self.answers.ups,
                                          self.context)
+            undo.record_setup(self.plan, self.facts.nut, self.answers.ups, self.system,
+                              self.existing.configured)
         if self.system.fake_root:
             self.plan.record_commands_only()
         return self.plan

@@ -168,6 +168,17 @@ def _relay_state(value: str) -> Callable[[Answer], bytes]:
     return make
 
 
+def _live_value(key: str, literal: bytes) -> Callable[[Answer], bytes]:
+    """Livedata with meters[key] replaced by a raw JSON token (`NaN`, `1e400`, `true`)."""
+    def make(a: Answer) -> bytes:
+        data = json.loads(a.body or b"{}")
+        if isinstance(data, dict) and isinstance(data.get("meters"), dict):
+            data["meters"][key] = "@@"
+            return json.dumps(data).encode().replace(b'"@@"', literal)
+        return a.body
+    return make
+
+
 def _cookies(count: int, size: int) -> Callable[[int], list[tuple[str, str]]]:
     def make(seed: int) -> list[tuple[str, str]]:
         return [("Set-Cookie", f"c{seed}_{i}={'v' * size}; Path=/") for i in range(count)]
@@ -191,6 +202,8 @@ ATTACKS: dict[str, Callable[[Conn, Answer], bool]] = {
     "invalid_utf8": _body(lambda a: a.body.replace(b"}", b' , "x": "\xff\xfe"}', 1)),
     "nul_bytes": _body(lambda a: a.body + b"\x00" * 16),
     "control_chars": _body(_relay_state(INJECTED)),
+    "nan_soc": _body(_live_value("soc", b"NaN")),  # valid for Python's json, not for JSON
+    "huge_energy": _body(_live_value("enc_agg_energy", b"1" * 400)),
     "cookie_flood": _headers(_cookies(90, 60_000)),
     "cookie_churn": _headers(_cookies(40, 1000)),  # within the header limits: must work
     "many_headers": _headers(lambda seed: [(f"X-{i}", "y") for i in range(500)]),

@@ -90,6 +90,8 @@ ATTACK_WORDS = {
     "invalid_utf8": "not valid UTF-8",
     "nul_bytes": "not valid JSON",
     "control_chars": "grid state not understood",
+    "nan_soc": "/ivp/livedata/status: implausible number: nan",
+    "huge_energy": "/ivp/livedata/status: implausible number: an integer of 1326 bits",
     "cookie_flood": "header line longer than",
     "many_headers": "more than 100 header lines",
     "long_status": "status line longer than",

@@ -124,6 +124,23 @@ def test_setup_copyright_names_every_vendored_project():
         assert re.search(rf"^License: {re.escape(licence)}\n ", text, re.M), licence
 
 
+def test_source_copyright_names_every_vendored_wheel():
+    """The wheels are in the source package (vendor/, its second upstream component): the
+    source's debian/copyright must not leave them under `Files: *` (GPL-2+)."""
+    text = (ROOT / "debian/copyright").read_text()
+    stanzas = {m.group(1): m.group(2) for m in re.finditer(
+        r"^Files: vendor/(\S+)-\*\.whl\n(?:.+\n)*?License: (\S+)", text, re.M)}
+    setup = (ROOT / "debian/enphase-monitor-setup.copyright").read_text()
+    for project in vendor_lock():
+        name = wheel_name(project)
+        assert name in stanzas, f"{project}: no stanza in debian/copyright"
+        installed = re.search(rf"^Files: .*/{re.escape(name)}-\*\.dist-info/\*\n"
+                              r"(?:.+\n)*?License: (\S+)", setup, re.M)
+        assert installed and installed.group(1) == stanzas[name], project  # one licence
+    for licence in set(stanzas.values()):
+        assert re.search(rf"^License: {re.escape(licence)}\n ", text, re.M), licence
+
+
 def test_vendor_lock_is_pinned_and_hashed():
     """Every requirement is `name==version` with a sha256 hash (pip --require-hashes)."""
     text = (ROOT / "packaging/wizard-vendor.txt").read_text()

@@ -35,7 +35,10 @@ def test_main_rpm_contents(rpm_build: Build):
     assert rpm_query(main, "--qf", "%{VERSION} %{ARCH} %{LICENSE}") == \
         f"{project_version()} noarch GPL-2.0-or-later"
     recommends = rpm_query(main, "--recommends")
-    assert "nut" in recommends.split() and "python3dist(keyring)" in recommends
+    assert "nut" in recommends.split() and "keyring" not in recommends
+    # the daemon works without it (PASSWORD_KEYRING only): suggested, as in debian/control,
+    # since dnf installs Recommends by default
+    assert "python3dist(keyring)" in rpm_query(main, "--suggests").split()
     assert "(enphase-monitor-selinux if selinux-policy-targeted)" in recommends
     scripts = rpm_query(main, "--scripts")
     assert "systemctl stop 'enphase-monitor@*.service'" in scripts

@@ -212,6 +212,7 @@ def test_remove_asks_before_deleting(root: Path, sim: Simulator, tmp_path: Path,
 
 def test_remove_says_what_stays(root: Path, sim: Simulator, tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (root / "etc/nut/nut.conf").write_text("MODE=standalone\n")  # set before: it stays
     answers = answers_file(tmp_path / "answers", sim)
     assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
     capsys.readouterr()
@@ -230,6 +231,21 @@ def test_without_dummy_ups_nothing_is_applied(root: Path, sim: Simulator, tmp_pa
     assert run(root, sim, ["-n", "--answers", str(answers)]) == 2
     assert "error: NUT's dummy-ups driver is not installed: install nut-server" in \
         capsys.readouterr().out
+    assert tree(root) == before
+
+
+def test_netclient_is_refused_in_one_line(root: Path, sim: Simulator, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """MODE=netclient: this host only watches another upsd, which cannot serve a dummy-ups."""
+    (root / "etc/nut/nut.conf").write_text("MODE=netclient\n")
+    before = tree(root)
+    answers = answers_file(tmp_path / "answers", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 2
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("error:")]
+    assert line == ("error: /etc/nut/nut.conf says MODE=netclient (this host only watches"
+                    " another host's upsd): a dummy-ups driver needs MODE=standalone or"
+                    " netserver; change MODE there (and enable nut-server), or run"
+                    " enphase-setup on the upsd host")
     assert tree(root) == before
 
 

@@ -87,10 +87,24 @@ def mine(found: list[Found], *serials: str) -> list[Found]:
     return [f for f in found if f.serial in serials]
 
 
+WAIT = 60.0  # an upper bound only: each browse ends as soon as what was announced is found
+
+
+def browse(*serials: str, addresses: int = 0, hosts: tuple[str, ...] = ()) -> list[Found]:
+    """Browse on loopback until the gateways with `serials` (and `addresses` addresses in
+    all, and entries for `hosts`) are found: a wait on the responder, never on a time."""
+    def enough(found: list[Found]) -> bool:
+        ours = mine(found, *serials)
+        return ({f.serial for f in ours} == set(serials)
+                and sum(len(f.addresses) for f in ours) >= addresses
+                and set(hosts) <= {f.host for f in found})
+    return discovery.mdns_browse(WAIT, LOOPBACK, enough)
+
+
 def test_browse_finds_a_gateway_on_loopback(responder: Zeroconf) -> None:
     sn = serial()
     responder.register_service(gateway(sn))
-    found = mine(discovery.mdns_browse(1.5, LOOPBACK), sn)
+    found = mine(browse(sn), sn)
     # port 80 in the announcement is the gateway's HTTP port: the API is HTTPS on 443
     assert found == [Found("127.0.0.1", sn, "8.2.4264", "mDNS", ("127.0.0.1",))]
 
@@ -100,7 +114,7 @@ def test_one_gateway_announced_twice_is_listed_once(responder: Zeroconf) -> None
     responder.register_service(gateway(sn, "127.0.0.1"))
     responder.register_service(gateway(sn, "127.0.0.2"))
     responder.register_service(gateway(other, "127.0.0.3"))
-    found = mine(discovery.mdns_browse(1.5, LOOPBACK), sn, other)
+    found = mine(browse(sn, other, addresses=3), sn, other)
     # the order in which the two announcements of `sn` resolve varies: compare as sets
     assert sorted((f.serial, sorted(f.addresses)) for f in found) == sorted([
         (sn, ["127.0.0.1", "127.0.0.2"]), (other, ["127.0.0.3"])])
@@ -111,7 +125,7 @@ def test_hostile_txt_values_are_dropped(responder: Zeroconf) -> None:
     responder.register_service(gateway(sn, "127.0.0.4", props={"protovers": "8\x1b[2J" + "9" * 80}))
     bad = serial() + "\n"
     responder.register_service(gateway(bad, "127.0.0.5"))
-    found = discovery.mdns_browse(1.5, LOOPBACK)
+    found = browse(sn, hosts=("127.0.0.4", "127.0.0.5"))
     ours = {f.addresses: f for f in found if f.host in ("127.0.0.4", "127.0.0.5")}
     assert ours[("127.0.0.4",)].serial == sn and ours[("127.0.0.4",)].firmware is None
     assert ours[("127.0.0.5",)].serial is None
@@ -122,7 +136,7 @@ def test_discover_lists_envoy_local_and_mdns_once(responder: Zeroconf) -> None:
     sn = serial()
     responder.register_service(gateway(sn, "127.0.0.6"))
     found = discovery.discover(
-        timeout=1.5, browse=lambda t: mine(discovery.mdns_browse(t, LOOPBACK), sn),
+        timeout=WAIT, browse=lambda _t: mine(browse(sn), sn),
         lookup=lambda _n, _t: ["127.0.0.6"])
     assert found == [Found("127.0.0.6", sn, "8.2.4264", "mDNS + envoy.local", ("127.0.0.6",))]
 
@@ -153,7 +167,8 @@ zc = Zeroconf(interfaces=["127.0.0.1"])
 zc.register_service(ServiceInfo(discovery.SERVICE, f"envoy-{serial}." + discovery.SERVICE,
     port=80, properties={"serialnum": serial, "protovers": "7.6.175"}, server="envoy.local.",
     addresses=[socket.inet_aton("127.0.0.7")]))
-found = [f for f in discovery.mdns_browse(1.5, ["127.0.0.1"]) if f.serial == serial]
+found = [f for f in discovery.mdns_browse(60.0, ["127.0.0.1"],
+          lambda found: any(f.serial == serial for f in found)) if f.serial == serial]
 zc.unregister_all_services(); zc.close()
 print(json.dumps({"version": zeroconf.__version__, "zeroconf": zeroconf.__file__,
                   "found": [[f.host, f.serial, f.firmware] for f in found]}))
@@ -178,7 +193,7 @@ def test_debian_python3_zeroconf(tmp_path: Path) -> None:
            "ENPHASE_SETUP_VENDOR_DIR": str(tmp_path / "no-vendor")}
     sn = serial()
     out = subprocess.run([SYSTEM_PYTHON, "-c", DEBIAN_CHECK, sn], capture_output=True,
-                         text=True, env=env, timeout=60, check=False)
+                         text=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["zeroconf"].startswith("/usr/lib/python3/dist-packages/")

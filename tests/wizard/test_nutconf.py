@@ -203,3 +203,19 @@ def test_a_new_section_is_indented_as_the_file_is() -> None:
     tabs = UpsConf("[apc]\n\tdriver = usbhid-ups\n").with_section("ups", {"port": "x"}).text()
     assert tabs.endswith("[ups]\n\tport = x\n")
     assert UpsConf("").with_section("ups", {"port": "x"}).text() == "[ups]\n\tport = x\n"
+
+
+@pytest.mark.parametrize(("text", "indent"), [
+    ("[a]\ndriver = x\nport = y\n", ""),
+    ("[a]\n  driver = x\n", "  "),
+    ("[a]\n\tdriver = x", "\t"),
+    ("maxretry = 3", "\t"),
+    ("[empty]\n[a]\n  driver = x\n", "  "),
+])
+def test_a_new_section_is_indented_as_the_files_sections_and_removed_exactly(
+        text: str, indent: str) -> None:
+    new = UpsConf(text).with_section("ups", OURS, "ours").text()
+    assert f"\n[ups]\n{indent}# ours\n{indent}driver = dummy-ups\n" in new
+    assert not any(line.startswith("[ups]") is False and "[ups]" in line
+                   for line in new.splitlines())  # never glued to the line before
+    assert UpsConf(new).without_section("ups").text() == text

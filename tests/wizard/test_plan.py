@@ -103,7 +103,9 @@ def test_setup_writes_every_file(root: Path) -> None:
     assert not (root / "etc/systemd/system/enphase-monitor@ups.service.d").exists()
     assert "RestartSec=3s" in (
         root / "etc/systemd/system/nut-driver@ups.service.d/enphase-monitor.conf").read_text()
-    assert (root / "etc/nut/nut.conf").read_text() == "# nut.conf\nMODE=standalone\n"
+    assert (root / "etc/nut/nut.conf").read_text() == (
+        "# nut.conf\n# enphase-setup ups: MODE was none; `enphase-setup --remove ups` puts it"
+        " back\nMODE=standalone\n")
     assert (root / "etc/credstore.encrypted").stat().st_mode & 0o777 == 0o700
 
     runner = session.system.runner
@@ -182,7 +184,7 @@ def test_failed_step_rolls_back_to_the_exact_previous_state(root: Path) -> None:
     assert not outcome.ok
     assert outcome.failed is not None and "enphase-monitor@ups" in outcome.failed.title
     assert "simulated failure" in outcome.error
-    assert len(outcome.done) == len(plan.changes) - 2  # the last two were never run
+    assert len(outcome.done) == len(plan.changes) - 3  # upsd and the undo record: never run
     assert tree(root) != before
     errors = plan.rollback(session.system, outcome)
     assert errors == []
@@ -347,9 +349,20 @@ def test_systemd_not_running_enables_only(tmp_path: Path) -> None:
 
 def test_upsd_reloaded_when_it_runs_already(tmp_path: Path) -> None:
     root = make_root(tmp_path, mode="standalone")
-    session = session_for(root)
+    session = session_for(root, recorder(**{"systemctl is-enabled nut-server": "enabled\n"}))
     plan = session.build_plan()
     assert "systemctl try-reload-or-restart nut-server.service" in commands(plan)
+    assert not any(c.path.name == "nut.conf" for c in plan.changes if isinstance(c, WriteFile))
+    assert not [c for c in commands(plan) if "enable" in c and "nut-server" in c]
+
+
+def test_standalone_with_upsd_disabled_enables_it(tmp_path: Path) -> None:
+    """Fedora ships MODE=standalone with nut-server disabled: the plan enables it."""
+    root = make_root(tmp_path, mode="standalone")
+    session = session_for(root, recorder(**{"systemctl is-enabled nut-server": "disabled\n"}))
+    plan = session.build_plan()
+    assert "systemctl enable --now nut-server.service" in commands(plan)
+    assert "try-reload-or-restart" not in " ".join(commands(plan))
     assert not any(c.path.name == "nut.conf" for c in plan.changes if isinstance(c, WriteFile))
 
 
@@ -393,8 +406,8 @@ def test_remove_undoes_the_setup(root: Path) -> None:
                  "etc/credstore.encrypted/enphase-monitor-ups.password",
                  "etc/systemd/system/nut-driver@ups.service.d/enphase-monitor.conf"):
         assert not (root / gone).exists(), gone
-    assert runner.changes[0] == \
-        "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service"
+    assert "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service" \
+        in runner.changes
 
 
 def test_remove_deletes_the_port_file_the_stopping_monitor_hides(root: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from enphase_setup import marked, upsdconf, upsdusers, upsmonconf
 from enphase_setup.facts import nut_mode
-from enphase_setup.protectplan import restore_mode, set_mode
+from enphase_setup.nutmode import restore_mode, set_mode
 
 DEBIAN = Path(__file__).resolve().parents[1] / "fixtures" / "nut-debian"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "nut-protect"
@@ -143,3 +143,16 @@ def test_mode_marker_restores_the_mode_it_replaced() -> None:
         assert nut_mode(after) == "netserver"
         assert restore_mode(after, "ups") == before
     assert set_mode("MODE=netserver\n", "ups", "netserver") == "MODE=netserver\n"
+
+
+@pytest.mark.parametrize("text", ["a\nb", "a\r\nb", "x", "MONITOR a@h 1 u p primary\n# end",
+                                  "LISTEN 10.0.0.1\n# end", "[admin]\n\tpassword = p"])
+@pytest.mark.parametrize("name", sorted(EDITORS))
+def test_a_file_without_a_final_line_end_is_not_glued_and_comes_back(
+        name: str, text: str) -> None:
+    add, remove = EDITORS[name]
+    added = add(text)
+    for line in added.splitlines():
+        assert "enphase-setup ups:" not in line or line.startswith("# enphase-setup ups:")
+        assert not line.startswith(("bMONITOR", "xMODE", "bMODE", "b[", "x["))
+    assert remove(added, "ups") == text

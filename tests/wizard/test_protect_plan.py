@@ -199,7 +199,7 @@ def test_remove_takes_out_exactly_what_was_added(host: Path, sim: Simulator,
     for name in (*NUT_FILES, "nut.conf", "ups.conf"):
         assert tree(host)[f"etc/nut/{name}"] == before[f"etc/nut/{name}"], name
     # upsmon lets go of the UPS before its driver is stopped
-    assert remover.changes.index("systemctl stop nut-monitor.service") < \
+    assert remover.changes.index("systemctl disable --now nut-monitor.service") < \
         remover.changes.index("systemctl disable --now enphase-monitor@ups.service"
                               " nut-driver@ups.service")
 

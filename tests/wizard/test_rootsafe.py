@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from enphase_monitor.config import load_config
+from enphase_monitor.errors import ConfigError
 from enphase_setup.cli import main
 from enphase_setup.planner import build_setup
 from enphase_setup.system import System, UnsafeFileError
@@ -31,18 +33,44 @@ def run(root: Path, sim: Simulator, *args: str) -> int:
 
 # --------------------------------------------------------------------------- answers
 
+def daemon_says(path: Path, kind: str) -> str:
+    """The one line the daemon says about its config at `path`, with `kind` for "config"."""
+    try:
+        load_config(path, env={})
+    except ConfigError as exc:
+        return str(exc).replace(" on config ", f" on {kind} ")
+    raise AssertionError("the daemon accepted it")
+
+
 @pytest.mark.parametrize("mode", [0o644, 0o604, 0o660, 0o666], ids=lambda m: f"{m:04o}")
 def test_an_answers_file_with_a_secret_must_be_private(
         root: Path, sim: Simulator, tmp_path: Path, mode: int,
         capsys: pytest.CaptureFixture[str]) -> None:
+    """The wizard says what the daemon says of its config: the same rule, the same line."""
     answers = answers_file(tmp_path / "answers", sim)
     answers.chmod(mode)
     before = tree(root)
     assert run(root, sim, "-n", "--answers", str(answers)) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"is mode {mode:04o}: it must be 0600 or 0640" in err
+    assert err.count("\n") == 1
+    assert err == f"enphase-setup: {daemon_says(answers, 'answers file')}\n"
     assert sim.state.password not in err
     assert tree(root) == before
+
+
+@pytest.mark.skipif(not ROOT_USER, reason="needs root to give the file to another owner")
+def test_a_secret_file_of_another_user_is_refused_as_the_daemon_does(
+        root: Path, sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers = answers_file(tmp_path / "answers", sim, PASSWORD=None)
+    password = tmp_path / "pw"
+    password.write_text(sim.state.password)
+    password.chmod(0o600)
+    os.chown(password, 1234, 0)
+    assert run(root, sim, "-n", "--answers", str(answers), "--password-file",
+               str(password)) == 2
+    err = capsys.readouterr().err
+    assert err == f"enphase-setup: {daemon_says(password, 'PASSWORD_FILE')}\n"
+    assert "owner uid 1234 (must be root)" in err
 
 
 def test_a_private_or_secretless_answers_file_is_fine(root: Path, sim: Simulator,

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from enphase_setup import draft
 from enphase_setup.answers import Answers
@@ -353,6 +353,19 @@ async def test_without_dummy_ups_the_nut_step_refuses(tmp_path: Path) -> None:
         assert name(app) == "NutScreen"
 
 
+@sync
+async def test_netclient_the_nut_step_refuses(tmp_path: Path) -> None:
+    root = make_root(tmp_path, mode="netclient")
+    app = fixed_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_nut(pilot)
+        problem = str(app.screen.query_one("#nut-problem", Static).render())
+        assert "says MODE=netclient" in problem and "needs MODE=standalone or netserver" in problem
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "NutScreen"
+
+
 # --------------------------------------------------------------------------- item 11
 
 @sync
@@ -460,6 +473,73 @@ async def test_answers_are_kept_in_a_draft_resumed_and_dropped_once_applied(
             await settle(pilot)
         assert name(again) == "ApplyScreen"
     assert not path.exists()  # applied: the draft is gone
+
+
+async def to_protect(pilot: object, app: WizardApp) -> None:
+    for _ in range(2):  # NUT, Secret: Protect
+        await pilot.press("ctrl+n")  # type: ignore[attr-defined]
+        await settle(pilot)  # type: ignore[arg-type]
+    assert name(app) == "ProtectStep"
+
+
+@sync
+async def test_the_draft_keeps_the_protect_answers_without_passwords(
+        root: Path, tmp_path: Path) -> None:
+    (root / "lib/nut/upsmon").write_text("")  # nut-client: the host can be protected
+    path = tmp_path / "draft.json"
+    app = fixed_app(root)
+    app.session.draft = draft.Draft(path, root)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await to_nut(pilot)
+        await to_protect(pilot, app)
+        app.screen.query_one("#protect", Checkbox).value = False
+        app.screen.query_one("#serve", Checkbox).value = True
+        await settle(pilot)
+        field(app, "listen").value = "192.168.1.77"
+        app.screen.query_one("#synology", Checkbox).value = True
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert name(app) == "ReviewScreen"
+        given = app.session.protect
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert given is not None
+    saved = json.loads(path.read_text())
+    assert saved["protect"] == {"PROTECT": "no", "PROTECT_USER": "", "NAS_LISTEN": "192.168.1.77",
+                                "NAS_USER": "", "NAS_SYNOLOGY": "yes"}
+    for secret in (given.password, given.nas_password):
+        assert secret not in path.read_text()
+
+    again = fixed_app(root)
+    again.session.draft = draft.Draft(path, root)
+    async with again.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # resume
+        await settle(pilot)
+        field(again, "password").value = "secret"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await to_protect(pilot, again)
+        screen = again.screen
+        assert not screen.query_one("#protect", Checkbox).value
+        assert screen.query_one("#serve", Checkbox).value
+        assert field(again, "listen").value == "192.168.1.77"
+        assert screen.query_one("#synology", Checkbox).value
+
+
+def test_a_draft_never_names_a_file_to_read(root: Path, tmp_path: Path) -> None:
+    """A draft is read back as answers: a NAS_PASSWORD_FILE in it is not followed."""
+    path = tmp_path / "draft.json"
+    app = fixed_app(root)
+    draft.Draft(path, root).save(app.session.answers, "review")
+    data = json.loads(path.read_text())
+    data["protect"] = {"NAS_LISTEN": "192.168.1.5", "NAS_PASSWORD_FILE": "/etc/shadow",
+                       "NAS_PASSWORD": "planted"}
+    path.write_text(json.dumps(data))
+    saved = draft.Draft(path, root).load(app.session.answers)
+    assert saved is not None and saved.protect is not None
+    assert saved.protect.nas_listen == "192.168.1.5"
+    assert saved.protect.nas_password != "planted"
 
 
 @sync

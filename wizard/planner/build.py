@@ -74,7 +74,7 @@ def build_setup(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> P
     _files(plan, ans, ctx, token)
     conf_change = upsconf_change(ans, ctx)
     plan.add(conf_change)
-    mode_change = nutconf_mode_change(ctx)
+    mode_change = nutconf_mode_change(ctx, ans.ups)
     plan.add(mode_change)
     if ctx.systemctl:
         for change in monitor_dropin_changes(ans, ctx):

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from enphase_monitor.nutvars import RUNTIME_LOW
 
-from .. import daemonconf
 from ..answers import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
 from ..facts import STATE_DIR, Facts
 from ..nutconf import UpsConf
+from ..nutmode import set_mode
 from ..runner import cmd
 from .context import Context, file_change, under
 
@@ -102,12 +102,13 @@ def upsconf_change(ans: Answers, ctx: Context) -> WriteFile | None:
                        purpose=f"NUT section [{ans.ups}]")
 
 
-def nutconf_mode_change(ctx: Context) -> WriteFile | None:
-    """MODE=standalone in nut.conf when NUT is off (MODE=none or unset)."""
+def nutconf_mode_change(ctx: Context, ups: str) -> WriteFile | None:
+    """MODE=standalone in nut.conf when NUT is off (MODE=none or unset), marked with what it
+    was so that --remove puts it back (``nutmode.py``)."""
     if ctx.facts.nut_mode not in (None, "", "none"):
         return None
     old = ctx.system.read_text(ctx.nut.nut_conf)
-    new = daemonconf.edit(old or "", {"MODE": "standalone"})
+    new = set_mode(old or "", ups, "standalone")
     return file_change(ctx, ctx.nut.nut_conf, new, mode=None if old is not None else 0o640,
                        owner=None if old is not None else ("root", ctx.nut.group),
                        purpose="start upsd: MODE=standalone")
@@ -118,6 +119,10 @@ def nut_problem(facts: Facts) -> str | None:
     if facts.dummy_ups is None:
         return ("NUT's dummy-ups driver is not installed: install nut-server (Debian) or nut"
                 " (Fedora), then run enphase-setup again")
+    if facts.nut_mode == "netclient":
+        return (f"{facts.nut.nut_conf} says MODE=netclient (this host only watches another"
+                " host's upsd): a dummy-ups driver needs MODE=standalone or netserver; change"
+                " MODE there (and enable nut-server), or run enphase-setup on the upsd host")
     return None
 
 

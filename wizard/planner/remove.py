@@ -16,21 +16,37 @@ from ..facts import (
     unit_enabled,
 )
 from ..nutconf import UpsConf
+from ..nutmode import has_marker
 from ..plan import Plan
 from ..runner import cmd
+from ..undo import UndoRecord, record_path
+from ..undo import load as load_record
 from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, keyring_argv
 from .context import Context, file_change
 from .units import DROPIN, daemon_reload
 
 
-def _units(plan: Plan, ctx: Context, units: list[str]) -> None:
-    if ctx.systemctl and any(unit_enabled(ctx.system, u) or unit_active(ctx.system, u)
-                             for u in units):
-        now = ["--now"] if ctx.live else []
-        plan.add(RunCommand(cmd("systemctl", "disable", *now, *units),
-                            why="stop the monitor and the driver",
-                            undo=cmd("systemctl", "enable", *now, *units),
-                            name=f"Disable {' and '.join(units)}"))
+def _units(plan: Plan, ctx: Context, units: list[str], record: UndoRecord) -> None:
+    """Disable the units the set-up enabled; stop (only) the others that run.
+
+    Without a complete record (a set-up older than records) every enabled one is disabled.
+    """
+    if not ctx.systemctl:
+        return
+    now = ["--now"] if ctx.live else []
+    ours = [u for u in units if u in record.units or (not record.complete and (
+        unit_enabled(ctx.system, u) or unit_active(ctx.system, u)))]
+    if ours:
+        plan.add(RunCommand(cmd("systemctl", "disable", *now, *ours),
+                            why="stop the monitor and the driver (enabled by enphase-setup)",
+                            undo=cmd("systemctl", "enable", *now, *ours),
+                            name=f"Disable {' and '.join(ours)}"))
+    running = [u for u in units if u not in ours and ctx.live and unit_active(ctx.system, u)]
+    if running:
+        plan.add(RunCommand(cmd("systemctl", "stop", *running),
+                            why="the UPS is removed; they were enabled before enphase-setup"
+                                " and stay enabled", undo=cmd("systemctl", "start", *running),
+                            name=f"Stop {' and '.join(running)}"))
 
 
 def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
@@ -70,7 +86,8 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     ups = ctx.existing.ups
     plan = Plan(f"Remove UPS '{ups}' (enphase-monitor)")
     units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
-    _units(plan, ctx, units)
+    record = load_record(ctx.system, record_path(ctx.nut, ups))
+    _units(plan, ctx, units, record)
     old = ctx.system.read_text(ctx.nut.ups_conf)
     if old is not None and UpsConf(old).section(ups) is not None:
         plan.add(file_change(ctx, ctx.nut.ups_conf, UpsConf(old).without_section(ups).text(),
@@ -98,14 +115,21 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
         plan.add(DeleteFile(config, "enphase-monitor config"))
     others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
     pattern = f"{STATE_DIR}(/.*)?"
-    if delete_port and not others and ctx.facts.selinux.has_fcontext(pattern):
+    ours = pattern in record.fcontexts or not record.complete  # one the user added stays
+    if delete_port and not others and ours and ctx.facts.selinux.has_fcontext(pattern):
         plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),
                             why="no UPS uses the directory any more",
                             undo=cmd("semanage", "fcontext", "-a", "-t", "nut_conf_t", pattern),
                             name=f"Remove the SELinux file context {pattern}"))
     if ctx.systemctl:
         plan.add(daemon_reload(ctx, plan.changes))
-        if ctx.live and old is not None:
+        if UPSD_UNIT in record.units:
+            now = ["--now"] if ctx.live else []
+            plan.add(RunCommand(cmd("systemctl", "disable", *now, UPSD_UNIT),
+                                why="enphase-setup enabled upsd; it was off before",
+                                undo=cmd("systemctl", "enable", *now, UPSD_UNIT),
+                                name=f"Disable upsd ({UPSD_UNIT})"))
+        elif ctx.live and old is not None:
             plan.add(RunCommand(cmd("systemctl", "try-reload-or-restart", UPSD_UNIT),
                                 why="upsd forgets the UPS", name=f"Reload upsd ({UPSD_UNIT})"))
     _notes(plan, ctx, delete_port, delete_config)
@@ -122,8 +146,7 @@ def _notes(plan: Plan, ctx: Context, delete_port: bool, delete_config: bool) -> 
                   " root and the daemon's group" if holds_secret(ctx) else "")
         plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)"
                           + secret)
-    nut_conf = ctx.system.read_text(ctx.nut.nut_conf) or ""
-    put_back = f"enphase-setup --remove {ctx.existing.ups}" in nut_conf  # step 5's marker
+    put_back = has_marker(ctx.system.read_text(ctx.nut.nut_conf), ctx.existing.ups)
     if ctx.facts.nut_mode not in (None, "", "none") and not put_back:
         plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: upsd stays on for other"
                           " UPSes and clients; set MODE=none by hand if nothing uses it")

@@ -101,15 +101,19 @@ def unit_notes(ctx: Context, units: list[str]) -> list[str]:
 def service_changes(ctx: Context, ups: str, changed: bool) -> list[Change]:
     """Enable (and start) the monitor and the driver, or restart them after an edit."""
     units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
-    enabled = all(unit_enabled(ctx.system, u) for u in units)
+    off = [u for u in units if not unit_enabled(ctx.system, u)]  # only these are enabled
     now = ["--now"] if ctx.live else []
-    if not enabled:
+    if off:
         verb = "Enable and start" if now else "Enable"
+        restart = [u for u in units if u not in off]
         return [*enumerator_wait(ctx),
-                RunCommand(cmd("systemctl", "enable", *now, *units),
+                RunCommand(cmd("systemctl", "enable", *now, *off),
                            why="the monitor starts first (ordered before the driver)",
-                           undo=cmd("systemctl", "disable", *now, *units),
-                           name=f"{verb} {' and '.join(units)}")]
+                           undo=cmd("systemctl", "disable", *now, *off),
+                           name=f"{verb} {' and '.join(off)}"),
+                *([RunCommand(cmd("systemctl", "restart", *restart), why="use the new settings",
+                              name=f"Restart {' and '.join(restart)}")]
+                  if restart and changed and ctx.live else [])]
     if changed and ctx.live:
         return [*enumerator_wait(ctx),
                 RunCommand(cmd("systemctl", "restart", *units),
@@ -133,16 +137,19 @@ def enumerator_wait(ctx: Context) -> list[Change]:
 
 
 def upsd_changes(ctx: Context, mode_changed: bool, conf_changed: bool) -> list[Change]:
-    """Make upsd know the UPS: start it if MODE was none, else reload it."""
+    """Make upsd know the UPS: enable (and start) it when its unit is not enabled (MODE was
+    none, or MODE=standalone with nut-server disabled, as Fedora ships it), else reload it."""
     if not ctx.systemctl:
         return []
-    if mode_changed:
+    if not unit_enabled(ctx.system, UPSD_UNIT):
         now = ["--now"] if ctx.live else []
+        why = ("upsd was off (MODE=none)" if mode_changed else
+               f"nut.conf says MODE={ctx.facts.nut_mode} but {UPSD_UNIT} is not enabled")
         return [RunCommand(cmd("systemctl", "enable", *now, UPSD_UNIT),
-                           why="upsd was off (MODE=none); it serves the UPS to upsc and upsmon",
+                           why=f"{why}; it serves the UPS to upsc and upsmon",
                            undo=cmd("systemctl", "disable", *now, UPSD_UNIT),
                            name=f"{'Enable and start' if now else 'Enable'} upsd ({UPSD_UNIT})")]
-    if conf_changed and ctx.live:
+    if (conf_changed or mode_changed) and ctx.live:
         return [RunCommand(cmd("systemctl", "try-reload-or-restart", UPSD_UNIT),
                            why="upsd reads the new ups.conf section",
                            name=f"Reload upsd ({UPSD_UNIT})")]

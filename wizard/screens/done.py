@@ -65,7 +65,7 @@ class DoneScreen(WizardScreen[DoneAnswer]):
     def show_upsc(self, result: Result) -> None:
         """Show upsc's answer."""
         self.query_one("#waiting", LoadingIndicator).display = False
-        text = result.stdout.strip() if result.ok else result.reason()
+        text = result.shown() or result.reason()  # escaped: upsc's answer is outside text
         self.query_one("#upsc", Static).update(Text(text))
 
     def submit(self) -> None:
