@@ -18,7 +18,7 @@ import time
 from common import ROOT, Simulator, workdir, write_config
 
 from enphase_monitor.config import load_config
-from enphase_monitor.gateway import INVENTORY, RELAY
+from enphase_monitor.facts import INVENTORY, RELAY
 from enphase_monitor.monitor import build_clients
 
 CAPTURES = ROOT / "tests" / "fixtures" / "pyenphase"

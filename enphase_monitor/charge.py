@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import GatewayDataError
-from .gateway import LIVEDATA, SECCTRL
+from .facts import LIVEDATA, SECCTRL
 from .models import LiveData, SecCtrl
 
 log = logging.getLogger(__name__)

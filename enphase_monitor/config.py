@@ -4,15 +4,37 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from . import paths
 from .cafile import check_ca_file
+from .configkeys import (
+    BY_NAME,
+    DOCUMENT_KEYS,
+    FIELD_KEYS,
+    GRID_SIGNAL_AUTO,
+    KNOWN_KEYS,
+    PATH_KEYS,
+    SECRET_KEYS,
+    TEST_KEYS,
+    Kind,
+    default_int,
+)
 from .configvalues import Values
 from .errors import ConfigError, InsecureFileError, UnsafeFileError
+from .facts import (
+    ENVOY_HOST,
+    LOGIN_URL,
+    PASSWORD_CREDENTIAL,
+    TOKEN_CREDENTIAL,
+    TOKENS_URL,
+    UPS_NAME,
+    UPS_NAME_RULE,
+)
 from .fileutil import FileMeta, meta_of, read_regular
 from .grid import GridSignal
 from .shellvars import parse_lines
@@ -20,42 +42,8 @@ from .textsafe import escape
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LOGIN_URL = "https://enlighten.enphaseenergy.com/login/login.json?"
-DEFAULT_TOKENS_URL = "https://entrez.enphaseenergy.com/tokens"
-DEFAULT_ENVOY_HOST = "envoy.local"
-DEFAULT_PASSWORD_CREDENTIAL = "enphase-password"
-DEFAULT_TOKEN_CREDENTIAL = "enphase-token"
-TEST_KEYS = (
-    "TEST_SESS", "TEST_TOKEN", "TEST_RELAY", "TEST_LIVE", "TEST_REPORTS", "TEST_SECCTRL",
-    "TEST_INFO",
-)
-
-# key -> (default, minimum, maximum); values below the minimum are raised to it, as the seed does
-_INT_KEYS: dict[str, tuple[int, int, int]] = {
-    "POLLFREQ": (60, 5, 86400),
-    "POLLFREQALERT": (20, 5, 86400),
-    "LOADKWH": (768, 0, 100000),
-    "LOGIN_TIMEOUT": (10, 5, 300),
-    "API_TIMEOUT": (5, 2, 120),
-    "NOCOMMS_AFTER": (2, 1, 100),
-    "RELAY_CHECK": (5, 0, 3600),
-    "CONFIRM_DELAY": (3, 1, 60),
-    "TOKEN_WARN_DAYS": (14, 0, 365),
-    "DEBUG": (0, 0, 9),
-}
-_STRING_KEYS = (
-    "USERNAME", "PASSWORD", "SERIAL", "PORT_FILE", "DISABLE_METERS", "ENVOY_HOST", "STATE_DIR",
-    "TOKEN_FILE", "UPS", "TEST", "ENPHASE_LOGIN", "ENPHASE_TOKENS", "TOKEN", "GATEWAY_FINGERPRINT",
-    "CLOUD_CA_FILE", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL", "GRID_SIGNAL",
-)
-KNOWN_KEYS = frozenset(_INT_KEYS) | frozenset(_STRING_KEYS) | frozenset(TEST_KEYS)
-SECRET_KEYS = frozenset({"PASSWORD", "TOKEN", "TEST_TOKEN", "TEST_SESS"})
-TOKEN_KEYS = ("TOKEN", "TEST_TOKEN")
-# JSON / XML documents of the TEST mode: line breaks and tabs are only whitespace there
-_DOCUMENT_KEYS = frozenset(TEST_KEYS) - {"TEST_TOKEN"}
-_UPS = re.compile(r"[A-Za-z0-9_.\-]+")
-_TRUE = {"1", "yes", "true", "on"}
-GRID_SIGNAL_AUTO = "auto"
+# read before the check for missing keys (what decides which keys are needed); the rest after
+_EARLY = frozenset({Kind.INT, Kind.TOKEN, Kind.TEXT, Kind.WORD, Kind.FLAG, Kind.YES})
 CONFIG_MAX = 64 * 1024  # the seed's config is ~2 KiB; anything near this is not a config
 
 
@@ -79,26 +67,26 @@ class Config:
     port_file: Path
     state_dir: Path
     token_file: Path
-    envoy_host: str = DEFAULT_ENVOY_HOST
+    envoy_host: str = ENVOY_HOST
     disable_meters: bool = False
-    pollfreq: int = _INT_KEYS["POLLFREQ"][0]
-    pollfreqalert: int = _INT_KEYS["POLLFREQALERT"][0]
-    loadkwh: int = _INT_KEYS["LOADKWH"][0]
-    login_timeout: int = _INT_KEYS["LOGIN_TIMEOUT"][0]
-    api_timeout: int = _INT_KEYS["API_TIMEOUT"][0]
-    nocomms_after: int = _INT_KEYS["NOCOMMS_AFTER"][0]
-    relay_check: int = _INT_KEYS["RELAY_CHECK"][0]
-    confirm_delay: int = _INT_KEYS["CONFIRM_DELAY"][0]
-    token_warn_days: int = _INT_KEYS["TOKEN_WARN_DAYS"][0]
-    debug: int = _INT_KEYS["DEBUG"][0]
-    login_url: str = DEFAULT_LOGIN_URL
-    tokens_url: str = DEFAULT_TOKENS_URL
+    pollfreq: int = default_int("POLLFREQ")
+    pollfreqalert: int = default_int("POLLFREQALERT")
+    loadkwh: int = default_int("LOADKWH")
+    login_timeout: int = default_int("LOGIN_TIMEOUT")
+    api_timeout: int = default_int("API_TIMEOUT")
+    nocomms_after: int = default_int("NOCOMMS_AFTER")
+    relay_check: int = default_int("RELAY_CHECK")
+    confirm_delay: int = default_int("CONFIRM_DELAY")
+    token_warn_days: int = default_int("TOKEN_WARN_DAYS")
+    debug: int = default_int("DEBUG")
+    login_url: str = LOGIN_URL
+    tokens_url: str = TOKENS_URL
     token: str = field(default="", repr=False)
     gateway_fingerprint: str = ""
     cloud_ca_file: str = ""
     password_keyring: bool = False
-    password_credential: str = DEFAULT_PASSWORD_CREDENTIAL
-    token_credential: str = DEFAULT_TOKEN_CREDENTIAL
+    password_credential: str = PASSWORD_CREDENTIAL
+    token_credential: str = TOKEN_CREDENTIAL
     test: bool = False
     test_values: Mapping[str, str] = field(default_factory=dict, repr=False)
     unknown_keys: tuple[str, ...] = ()
@@ -133,22 +121,6 @@ class Config:
         ]
 
 
-def default_config_dir(env: Mapping[str, str]) -> Path:
-    """NUT_SYSCONFIG, then NUT_CONFPATH, then /etc/ups if present, else /etc/nut."""
-    for key in ("NUT_SYSCONFIG", "NUT_CONFPATH"):
-        if env.get(key):
-            return Path(env[key])
-    return Path("/etc/ups") if Path("/etc/ups").is_dir() else Path("/etc/nut")
-
-
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    """NUT_LOCALSTATE, then NUT_STATEPATH, else /var/lib/ups (the seed's default)."""
-    for key in ("NUT_LOCALSTATE", "NUT_STATEPATH"):
-        if env.get(key):
-            return Path(env[key])
-    return Path("/var/lib/ups")
-
-
 def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str]) -> Path:
     """Find the config file from `-c`, $CONFIG_FILE, or the UPS name.
 
@@ -162,14 +134,12 @@ def config_path_for(ups: str | None, config: str | None, env: Mapping[str, str])
     if not name:
         raise ConfigError("no config: give -c <config> or a <ups> name (or set CONFIG_FILE/UPS)")
     _check_ups_name(name)
-    return default_config_dir(env) / f"enphase-{name}.conf"
+    return paths.config_file(name, env)
 
 
 def _check_ups_name(name: str) -> None:
-    if not _UPS.fullmatch(name):
-        raise ConfigError(
-            f"UPS name '{escape(name, 40)}' may hold only letters, digits, '_', '-' and '.'"
-        )
+    if not UPS_NAME.fullmatch(name):
+        raise ConfigError(f"UPS name '{escape(name, 40)}': {UPS_NAME_RULE}")
 
 
 def check_dir_perms(kind: str, directory: Path) -> None:
@@ -228,27 +198,6 @@ def check_secret_file(kind: str, path: Path) -> None:
     check_dir_perms(kind, path.parent)
 
 
-def _grid_signal(raw: Values) -> GridSignal | None:
-    text = raw.get("GRID_SIGNAL").strip().lower()
-    if text in ("", GRID_SIGNAL_AUTO):
-        return None
-    try:
-        return GridSignal(text)
-    except ValueError:
-        choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
-        raise raw.error("GRID_SIGNAL", f"must be {choices} (got"
-                        f" '{raw.shown('GRID_SIGNAL', text)}')") from None
-
-
-def _resolve(base: Path, value: str, key: str) -> Path:
-    try:
-        path = Path(value).expanduser()
-    except RuntimeError:  # "~name" of a user without a home directory
-        raise ConfigError(f"{key} '{escape(value, 60)}': no such user's home directory for"
-                          " '~'") from None
-    return path if path.is_absolute() else base / path
-
-
 def parse_config(
     text: str,
     path: Path,
@@ -273,72 +222,48 @@ def parse_config(
     """
     env = os.environ if env is None else env
     raw = Values(parse_lines(text, env, KNOWN_KEYS, SECRET_KEYS), SECRET_KEYS)
-    raw.check_characters(KNOWN_KEYS, documents=_DOCUMENT_KEYS)
-
+    raw.check_characters(KNOWN_KEYS, documents=DOCUMENT_KEYS)
     name = ups or raw.get("UPS") or env.get("UPS") or ""
     if not name:
         raise ConfigError(f"UPS must be set: give <ups> on the command line or UPS= in {path}")
     _check_ups_name(name)
-
-    ints = {key: raw.integer(key, *spec) for key, spec in _INT_KEYS.items()}
-    state_dir = Path(raw.get("STATE_DIR") or default_state_dir(env))
-    tokens = {key: raw.token(key) for key in TOKEN_KEYS}
-
-    test = bool(raw.get("TEST"))
-    keyring = raw.get("PASSWORD_KEYRING").strip().lower() in _TRUE
-    creds_possible = bool(
-        raw.get("PASSWORD") or tokens["TOKEN"] or keyring
-        or env.get("CREDENTIALS_DIRECTORY") or test
+    early = [k for k in FIELD_KEYS if k.kind in _EARLY]
+    values: dict[str, Any] = {k.field: raw.read(k) for k in early}
+    _check_required(raw, values, path, env, require_credentials)
+    values.update({k.field: raw.read(k, check_files=require_credentials)
+                   for k in FIELD_KEYS if k.kind not in _EARLY})
+    where = paths.DaemonPaths.of({k: raw.get(k) for k in PATH_KEYS}, name, env)
+    if where.port_file is None:  # PORT_FILE is required: refused above
+        raise ConfigError(f"config {path} requires values for PORT_FILE")
+    if values["test"] and not raw.get("NOCOMMS_AFTER"):
+        values["nocomms_after"] = 1  # the seed's TEST mode hides the port file at once
+    if not values["test"] and values["api_timeout"] >= values["pollfreq"]:
+        log.warning("API_TIMEOUT (%d) is not shorter than POLLFREQ (%d)",
+                    values["api_timeout"], values["pollfreq"])
+    return Config(
+        path=path, ups=name, port_file=where.port_file, state_dir=where.state_dir,
+        token_file=where.token_file, unknown_keys=raw.unknown(KNOWN_KEYS),
+        test_values={k: str(raw.read(BY_NAME[k])) for k in TEST_KEYS}, **values,
     )
+
+
+def _check_required(raw: Values, values: Mapping[str, Any], path: Path,
+                    env: Mapping[str, str], require_credentials: bool) -> None:
+    """Refuse a config without SERIAL, PORT_FILE or (unless `-x`) a way to get a token.
+
+    Raises:
+        ConfigError: naming every missing key.
+    """
+    creds_possible = bool(values["password"] or values["token"] or values["password_keyring"]
+                          or env.get("CREDENTIALS_DIRECTORY") or values["test"])
     required = ["SERIAL", "PORT_FILE"]
     if require_credentials and not creds_possible:
         required.append("PASSWORD")
-    if require_credentials and not tokens["TOKEN"]:
+    if require_credentials and not values["token"]:
         required.insert(0, "USERNAME")
     missing = [k for k in required if not raw.get(k)]
     if missing:
         raise ConfigError(f"config {path} requires values for {' '.join(missing)}")
-
-    token_file = raw.get("TOKEN_FILE") or f"enphase-{name}.token"
-    if not test and ints["API_TIMEOUT"] >= ints["POLLFREQ"]:
-        log.warning("API_TIMEOUT (%d) is not shorter than POLLFREQ (%d)",
-                    ints["API_TIMEOUT"], ints["POLLFREQ"])
-    return Config(
-        path=path,
-        ups=name,
-        username=raw.get("USERNAME"),
-        password=raw.get("PASSWORD"),
-        serial=raw.get("SERIAL").strip(),
-        port_file=_resolve(state_dir, raw.get("PORT_FILE"), "PORT_FILE"),
-        state_dir=state_dir,
-        token_file=_resolve(state_dir, token_file, "TOKEN_FILE"),
-        envoy_host=raw.host("ENVOY_HOST", DEFAULT_ENVOY_HOST),
-        disable_meters=bool(raw.get("DISABLE_METERS")),
-        pollfreq=ints["POLLFREQ"],
-        pollfreqalert=ints["POLLFREQALERT"],
-        loadkwh=ints["LOADKWH"],
-        login_timeout=ints["LOGIN_TIMEOUT"],
-        api_timeout=ints["API_TIMEOUT"],
-        nocomms_after=ints["NOCOMMS_AFTER"] if raw.get("NOCOMMS_AFTER") or not test else 1,
-        relay_check=ints["RELAY_CHECK"],
-        confirm_delay=ints["CONFIRM_DELAY"],
-        token_warn_days=ints["TOKEN_WARN_DAYS"],
-        debug=ints["DEBUG"],
-        login_url=raw.url("ENPHASE_LOGIN", DEFAULT_LOGIN_URL),
-        tokens_url=raw.url("ENPHASE_TOKENS", DEFAULT_TOKENS_URL),
-        token=tokens["TOKEN"],
-        gateway_fingerprint=raw.fingerprint("GATEWAY_FINGERPRINT"),
-        # `-x` (no credentials needed) must hide the port file even with a broken CA file
-        cloud_ca_file=raw.ca_file("CLOUD_CA_FILE") if require_credentials
-        else raw.get("CLOUD_CA_FILE").strip(),
-        password_keyring=keyring,
-        password_credential=raw.get("PASSWORD_CREDENTIAL") or DEFAULT_PASSWORD_CREDENTIAL,
-        token_credential=raw.get("TOKEN_CREDENTIAL") or DEFAULT_TOKEN_CREDENTIAL,
-        test=test,
-        test_values={k: tokens.get(k, raw.get(k)) for k in TEST_KEYS},
-        unknown_keys=raw.unknown(KNOWN_KEYS),
-        grid_signal=_grid_signal(raw),
-    )
 
 
 def load_config(

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
+from .configkeys import GRID_SIGNAL_AUTO, Key, Kind
 from .errors import ConfigError
+from .facts import is_true
+from .grid import GridSignal
 from .netloc import HostError, https_url, normal_host
 from .shellvars import Assignment
 from .textsafe import JWT_CHARACTERS, escape, has_control, is_jwt_text
@@ -19,7 +22,7 @@ from .textsafe import JWT_CHARACTERS, escape, has_control, is_jwt_text
 log = logging.getLogger(__name__)
 
 SHOWN_VALUE_CHARS = 60
-_FINGERPRINT = re.compile(r"(?:[0-9a-fA-F]{2}:?){32}")
+FINGERPRINT = re.compile(r"(?:[0-9a-fA-F]{2}:?){32}")
 # JSON / XML documents (the TEST mode's answers): line breaks and tabs are whitespace there
 _DOCUMENT_SPACE = str.maketrans("", "", "\t\n\r")
 
@@ -141,7 +144,7 @@ class Values:
             text = text[7:]
         if not text:
             return ""
-        if not _FINGERPRINT.fullmatch(text):
+        if not FINGERPRINT.fullmatch(text):
             raise self.error(key, "must be the SHA-256 of the gateway certificate:"
                              " 64 hex digits, colons allowed")
         return text.replace(":", "").lower()
@@ -165,6 +168,35 @@ class Values:
                              f" {exc.strerror or exc}") from None
         return path
 
+    def grid_signal(self, key: str) -> GridSignal | None:
+        """A grid signal (GridSignal), or None for `auto` or unset.
+
+        Raises:
+            ConfigError: another word.
+        """
+        text = self.get(key).strip().lower()
+        if text in ("", GRID_SIGNAL_AUTO):
+            return None
+        try:
+            return GridSignal(text)
+        except ValueError:
+            choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
+            raise self.error(key, f"must be {choices} (got '{self.shown(key, text)}')") from None
+
+    def read(self, spec: Key, *, check_files: bool = True) -> object:
+        """The value of a key of configkeys.KEYS, read and checked as its kind says.
+
+        Args:
+            spec: the key.
+            check_files: load a CLOUD_CA_FILE (False for `-x`: it needs no network).
+
+        Raises:
+            ConfigError: as the kind's reader says.
+        """
+        if spec.kind is Kind.CA_FILE and check_files:
+            return self.ca_file(spec.name)
+        return _READERS[spec.kind](self, spec)
+
     def unknown(self, known: Collection[str]) -> tuple[str, ...]:
         """Unknown keys, each named only when it cannot be the tail of a secret.
 
@@ -176,3 +208,21 @@ class Values:
             " holds spaces needs quotes)"
             for key, found in self.found.items() if key not in known
         )
+
+
+# how each kind of key is read (a CA file is loaded only when asked: see Values.read)
+_READERS: dict[Kind, Callable[[Values, Key], object]] = {
+    Kind.TEXT: lambda raw, spec: raw.get(spec.name),
+    Kind.WORD: lambda raw, spec: raw.get(spec.name).strip() or str(spec.default),
+    Kind.INT: lambda raw, spec: raw.integer(spec.name, spec.int_default, spec.low, spec.high),
+    Kind.FLAG: lambda raw, spec: bool(raw.get(spec.name)),
+    Kind.YES: lambda raw, spec: is_true(raw.get(spec.name)),
+    Kind.HOST: lambda raw, spec: raw.host(spec.name, str(spec.default)),
+    Kind.URL: lambda raw, spec: raw.url(spec.name, str(spec.default)),
+    Kind.TOKEN: lambda raw, spec: raw.token(spec.name),
+    Kind.FINGERPRINT: lambda raw, spec: raw.fingerprint(spec.name),
+    Kind.CA_FILE: lambda raw, spec: raw.get(spec.name).strip(),
+    Kind.GRID_SIGNAL: lambda raw, spec: raw.grid_signal(spec.name),
+    Kind.PATH: lambda raw, spec: raw.get(spec.name),
+    Kind.DOCUMENT: lambda raw, spec: raw.get(spec.name),
+}

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from . import keyringlookup
 from .config import Config
+from .facts import KEYRING_SERVICE
 from .logsetup import REDACTOR
 
 log = logging.getLogger(__name__)
-
-KEYRING_SERVICE = "enphase-monitor"
 
 
 @dataclass(frozen=True)

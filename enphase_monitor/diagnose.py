@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from .charge import ChargeSource
-from .config import GRID_SIGNAL_AUTO, Config
+from .config import Config
+from .configkeys import GRID_SIGNAL_AUTO
 from .errors import AuthError, GatewayError, MonitorError, UnsupportedHardware
-from .gateway import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
+from .facts import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL, CtKind
 from .grid import Grid, GridSignal, wire_pairs
 from .models import Snapshot
 from .monitor import Monitor, State
@@ -211,5 +212,5 @@ def _values(rep: Report, snap: Snapshot, runtime_low: float | None) -> None:
     rep.row("LB when below", rule)
     firmware = snap.info.firmware if snap.info else None
     if snap.reports is not None and snap.reports.total_fixed(firmware) is not snap.reports:
-        rep.row("total-consumption", f"repaired: firmware {firmware} reports net-consumption"
+        rep.row(CtKind.TOTAL, f"repaired: firmware {firmware} reports net-consumption"
                 " as total-consumption, so output.* = net + production")

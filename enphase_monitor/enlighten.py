@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import logging
 import math
@@ -33,8 +31,8 @@ from .errors import (
 )
 from .fileutil import atomic_write, read_regular
 from .httplimits import decode_json
+from .jwtpayload import jwt_payload
 from .logsetup import REDACTOR, SECRETS
-from .textsafe import JWT_CHARACTERS, is_jwt_text
 from .transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -52,10 +50,6 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def _b64url(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 @dataclass(frozen=True)
@@ -78,17 +72,7 @@ class TokenInfo:
                 numeric `exp`. The message never shows the token.
         """
         token = token.strip()
-        parts = token.split(".")
-        if len(parts) != 3 or not all(parts[:2]):
-            raise TokenError("token is not a JWT (three dot-separated parts)")
-        if not is_jwt_text(token):
-            raise TokenError(f"token is not a JWT: it must hold only {JWT_CHARACTERS}")
-        try:
-            payload = decode_json(_b64url(parts[1]))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise TokenError("token payload is not base64url JSON") from None
-        if not isinstance(payload, dict):
-            raise TokenError("token payload is not a JSON object")
+        payload = jwt_payload(token)
         exp = _number(payload.get("exp"))
         if exp is None:
             raise TokenError("token payload has no expiry (exp)")

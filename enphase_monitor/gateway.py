@@ -19,6 +19,7 @@ from .errors import (
     GatewayUnauthorized,
     GatewayUnreachable,
 )
+from .facts import CHECK_JWT, INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
 from .httplimits import decode_json
 from .logsetup import TRACE
 from .models import GatewayInfo, LiveData, MeterReports, Relay, SecCtrl
@@ -26,13 +27,6 @@ from .transport import Reply, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
-RELAY = "/ivp/ensemble/relay"
-LIVEDATA = "/ivp/livedata/status"
-SECCTRL = "/ivp/ensemble/secctrl"
-INVENTORY = "/ivp/ensemble/inventory"
-REPORTS = "/ivp/meters/reports"
-INFO = "/info.xml"
-CHECK_JWT = "/auth/check_jwt"
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 T = TypeVar("T")

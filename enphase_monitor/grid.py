@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .facts import RelayState
 from .textsafe import escape
 
 
@@ -68,8 +69,8 @@ def grid_from_state(state: str | None) -> Grid:
     if state is None:
         return Grid.UNKNOWN
     state = state.strip().lower()
-    if state == "closed":
+    if state == RelayState.CLOSED:
         return Grid.ON
-    if state.startswith("open"):  # enphase-api.md: every value that starts with `open`
+    if state.startswith(RelayState.OPEN):  # every value that starts with `open`
         return Grid.OFF
     return Grid.UNKNOWN

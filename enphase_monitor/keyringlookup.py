@@ -8,8 +8,9 @@ it is still running every new one fails at once instead of piling up threads.
 from __future__ import annotations
 
 import threading
+import time
 
-from .errors import AuthError
+from .errors import AuthError, CloudCancelled
 
 KEYRING_TIMEOUT_S = 5.0  # a working Secret Service answers in milliseconds
 
@@ -28,6 +29,14 @@ class KeyringTimeout(AuthError):
 
 _lock = threading.Lock()
 _pending: threading.Thread | None = None
+_stop: threading.Event | None = None
+SLICE_S = 0.1  # how often a waiting look-up checks the stop event
+
+
+def stop_on(event: threading.Event) -> None:
+    """Once `event` is set (SIGTERM), a look-up in progress stops waiting at once."""
+    global _stop
+    _stop = event
 
 
 def _get_password(service: str, username: str) -> str | None:
@@ -50,6 +59,7 @@ def lookup(service: str, username: str, timeout: float | None = None) -> str | N
         KeyringMissing, KeyringBroken: no usable keyring here (say so and go on without it).
         KeyringTimeout: no answer within `timeout` s (default KEYRING_TIMEOUT_S), or an
             earlier look-up still hangs.
+        CloudCancelled: the stop event (stop_on) was set while waiting.
     """
     global _pending
     answer: list[str | BaseException | None] = []
@@ -70,9 +80,13 @@ def lookup(service: str, username: str, timeout: float | None = None) -> str | N
         _pending = threading.Thread(target=work, name="keyring look-up", daemon=True)
         _pending.start()
     timeout = KEYRING_TIMEOUT_S if timeout is None else timeout
-    if not done.wait(timeout):
-        raise KeyringTimeout(f"the system keyring did not answer within {timeout:g} s (is the"
-                             " Secret Service or D-Bus hung?)")
+    end = time.monotonic() + timeout
+    while not done.wait(min(SLICE_S, max(0.0, end - time.monotonic()))):
+        if _stop is not None and _stop.is_set():
+            raise CloudCancelled("keyring look-up cancelled: the daemon is stopping")
+        if time.monotonic() >= end:
+            raise KeyringTimeout(f"the system keyring did not answer within {timeout:g} s (is"
+                                 " the Secret Service or D-Bus hung?)")
     result = answer[0]
     if isinstance(result, BaseException):
         raise result

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GatewayDataError, GatewayImplausible
+from .facts import INFO, LIVEDATA, RELAY, REPORTS, SECCTRL, CtKind
 from .grid import Grid, GridMode, GridReading, GridSignal, Raw, grid_from_state
 from .textsafe import escape
 from .wirenum import count as count
@@ -50,7 +51,7 @@ class Relay:
 
     @classmethod
     def from_api(cls, payload: object) -> Relay:
-        data = _obj(payload, "/ivp/ensemble/relay")
+        data = _obj(payload, RELAY)
         names = ("mains_oper_state", "mains_admin_state", "Enchg_grid_mode")
         oper, admin, mode = (_text(data.get(name)) for name in names)
         raw = tuple((name, data.get(name)) for name in names)
@@ -98,7 +99,7 @@ class LiveData:
 
     @classmethod
     def from_api(cls, payload: object) -> LiveData:
-        data = _obj(payload, "/ivp/livedata/status")
+        data = _obj(payload, LIVEDATA)
         # the seed's TEST_LIVE hint is the bare meters object: {"soc": ...}
         meters = _sub(data, "meters") if "meters" in data else data
 
@@ -164,7 +165,7 @@ class SecCtrl:
 
     @classmethod
     def from_api(cls, payload: object) -> SecCtrl:
-        data = _obj(payload, "/ivp/ensemble/secctrl")
+        data = _obj(payload, SECCTRL)
         return cls(
             soc_recovery_exit=_first_num(data, "soc_recovery_exit", "Recovery_threshold_soc"),
             max_energy_wh=num(data.get("Max_energy")),
@@ -235,9 +236,6 @@ class MeterReport:
     lines: tuple[Meter, ...] = ()
 
 
-_REPORTS = "/ivp/meters/reports"
-
-
 # Data source: /ivp/meters/reports
 @dataclass(frozen=True, slots=True)
 class MeterReports:
@@ -248,7 +246,7 @@ class MeterReports:
     @classmethod
     def from_api(cls, payload: object) -> MeterReports:
         if not isinstance(payload, list):
-            raise GatewayDataError("/ivp/meters/reports: expected a JSON list", _REPORTS)
+            raise GatewayDataError(f"{REPORTS}: expected a JSON list", REPORTS)
         reports: dict[str, MeterReport] = {}
         for item in payload:
             if not isinstance(item, Mapping):
@@ -274,8 +272,8 @@ class MeterReports:
         same power, total = net + production (per phase leg where the legs are equal too).
         """
         version = firmware_version(firmware)
-        net, total = self.get("net-consumption"), self.get("total-consumption")
-        prod = self.get("production")
+        net, total = self.get(CtKind.NET), self.get(CtKind.TOTAL)
+        prod = self.get(CtKind.PRODUCTION)
         if version is None or version < TOTAL_IS_NET_FROM or not (net and total and prod):
             return self
         if not _same(net.total, total.total):
@@ -329,10 +327,10 @@ class GatewayInfo:
         try:
             root = ET.fromstring(text)
         except ET.ParseError as exc:
-            raise GatewayDataError(f"/info.xml: not XML ({exc})", "/info.xml") from None
+            raise GatewayDataError(f"{INFO}: not XML ({exc})", INFO) from None
         device = root.find("device")
         if device is None:
-            raise GatewayDataError("/info.xml: no <device> element", "/info.xml")
+            raise GatewayDataError(f"{INFO}: no <device> element", INFO)
 
         def get(tag: str) -> str | None:
             value = device.findtext(tag)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import keyringlookup
 from .config import Config
 from .enlighten import EnlightenClient, TokenManager
 from .errors import (
@@ -116,6 +117,7 @@ class Monitor(Loop):
         self.notifier = notifier or Notifier()
         self.clock = clock
         self.stop = threading.Event()  # set by SIGTERM/SIGINT; also ends requests in progress
+        keyringlookup.stop_on(self.stop)  # and a keyring look-up's wait
         self.wake = threading.Event()  # set by every signal: ends a sleep early
         self.reload_requested = False
         self._configure(config, clients)

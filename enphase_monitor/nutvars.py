@@ -10,6 +10,7 @@ from functools import cached_property
 
 from . import plausible
 from .errors import GatewayImplausible
+from .facts import CtKind
 from .models import Meter, MeterReport, MeterReports, Snapshot, num
 
 log = logging.getLogger(__name__)
@@ -176,20 +177,20 @@ class Ctx:
         live = self.snap.live
         if live and live.phase_count is not None:
             return live.phase_count == 3 and not live.split_phase
-        report = self.report("net-consumption") or self.report("total-consumption")
+        report = self.report(CtKind.NET) or self.report(CtKind.TOTAL)
         return report is not None and len(report.lines) == 3
 
     @cached_property
     def load_w(self) -> float | None:
         """House consumption: the total-consumption CT, else livedata's load."""
-        report = self.report("total-consumption")
+        report = self.report(CtKind.TOTAL)
         if report is not None:
             return report.total.realpower or 0.0
         return self.snap.live.load_w if self.snap.live else None
 
     @cached_property
     def grid_w(self) -> float | None:
-        report = self.report("net-consumption")
+        report = self.report(CtKind.NET)
         if report is not None:
             return report.total.realpower or 0.0
         return self.snap.live.grid_w if self.snap.live else None
@@ -268,7 +269,7 @@ def _meter_vars(group: str, kind: str) -> list[Var]:
 
 
 def _battery_current(c: Ctx) -> str | None:
-    meter = c.meter("storage", 0)
+    meter = c.meter(CtKind.STORAGE, 0)
     return fmt(meter.current, 2) if meter is not None and meter.current is not None else None
 
 
@@ -299,8 +300,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("ups.model", lambda c: c.i.refs.model),
     Var("input.phases", lambda c: "3" if c.three_phase else None),
     Var("output.phases", lambda c: "3" if c.three_phase else None),
-    *_meter_vars("input", "net-consumption"),
-    *_meter_vars("output", "total-consumption"),
+    *_meter_vars("input", CtKind.NET),
+    *_meter_vars("output", CtKind.TOTAL),
 )
 GENERATED: frozenset[str] = frozenset(v.name for v in VARIABLES)
 

@@ -16,7 +16,8 @@ from .errors import (
     GatewayImplausible,
     UnsupportedHardware,
 )
-from .gateway import INFO, INVENTORY, RELAY, REPORTS, SECCTRL, GatewayClient
+from .facts import INFO, INVENTORY, RELAY, REPORTS, SECCTRL
+from .gateway import GatewayClient
 from .grid import Grid, GridReading, GridSignal, wire_pairs
 from .models import GatewayInfo, LiveData, SecCtrl, Snapshot
 from .topology import SIGNAL_NAMES, Refusal, Topology, choose_signal

@@ -12,10 +12,10 @@ from pathlib import Path
 from .errors import PortFileError, PortFileMissing, UnsafeFileError
 from .fileutil import FileMeta, atomic_write, fsync_dir, read_regular
 from .nutvars import GENERATED, USER_DEFAULTS
+from .paths import nocomms_file
 
 log = logging.getLogger(__name__)
 
-NOCOMMS_SUFFIX = "-nocomms"
 # a port file is ~50 short lines; 64 KiB leaves room for any user lines, and refuses a binary
 # or a log planted in its place
 PORT_FILE_MAX = 64 * 1024
@@ -101,7 +101,7 @@ class PortFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.nocomms_path = path.with_name(path.name + NOCOMMS_SUFFIX)
+        self.nocomms_path = nocomms_file(path)
 
     def locate(self) -> Path:
         """The name the file has now (a symlink there counts: reading it is refused).

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from .errors import Failure
+from .facts import CHECK_JWT, RelayState
 from .transport import Reply, TransportError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class TestCycle:
         log.debug("TEST_CYCLE now %s", self.step)
 
     def relay_state(self) -> str:
-        return "open" if self.step.startswith(("onbatt", "lowbatt")) else "closed"
+        return RelayState.OPEN if self.step.startswith(("onbatt", "lowbatt")) else RelayState.CLOSED
 
     def soc(self) -> int:
         if self.step.startswith("onbatt"):
@@ -81,7 +82,7 @@ class TestTransport:
             return self._answer(self.values.get("TEST_TOKEN", ""), "tokens")
         if self.cycle.step == "nocomms":
             raise TransportError(Failure.CONNECTION, "Testing nocomms")
-        if url.endswith("/auth/check_jwt"):
+        if url.endswith(CHECK_JWT):
             return Reply(200, "<h2>Valid token.</h2>", 0.0)
         for suffix, key, mode in _PATHS:
             if url.endswith(suffix):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from enphase_monitor.facts import LOGIN_URL, TOKENS_URL
 
 from . import payloads
 from .replies import Response
@@ -12,7 +15,8 @@ FAULT_KINDS = frozenset({
     "timeout", "reset", "tls", "status", "401", "garbage", "empty", "truncated", "slow",
     "wrong_types", "down",
 })
-CLOUD_TARGETS = {"login": "/login/login.json", "tokens": "/tokens"}
+# the paths of Enlighten's login and Entrez's token URLs
+CLOUD_TARGETS = {"login": urlsplit(LOGIN_URL).path, "tokens": urlsplit(TOKENS_URL).path}
 
 
 @dataclass

@@ -6,17 +6,26 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from enphase_monitor.gateway import INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
+from enphase_monitor.facts import (
+    CHECK_JWT,
+    DATA_ENDPOINTS,
+    INFO,
+    INFO_LEGACY,
+    INVENTORY,
+    LIVEDATA,
+    METERS,
+    RELAY,
+    REPORTS,
+    SECCTRL,
+)
 
 from . import payloads, topology
 from .replies import Response, json_reply, text_reply, unauthorized
 from .state import SimState
 from .tokens import TokenBook
 
-METERS = "/ivp/meters"
-INFO_PATHS = ("/info", "/info.xml")
-CHECK_JWT = "/auth/check_jwt"
-GATEWAY_PATHS = (RELAY, LIVEDATA, SECCTRL, REPORTS, METERS, INVENTORY)
+INFO_PATHS = (INFO_LEGACY, INFO)
+GATEWAY_PATHS = DATA_ENDPOINTS
 _FIXTURE_FILES = {SECCTRL: "ivp_ensemble_secctrl", REPORTS: "ivp_meters_reports",
                   METERS: "ivp_meters", RELAY: "ivp_ensemble_relay",
                   INVENTORY: "ivp_ensemble_inventory"}

@@ -9,19 +9,18 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.config import (
-    DEFAULT_LOGIN_URL,
-    DEFAULT_TOKENS_URL,
     Config,
     check_secret_file,
     check_state_dir,
     config_path_for,
-    default_config_dir,
     load_config,
     parse_config,
 )
 from enphase_monitor.enlighten import TokenCache
 from enphase_monitor.errors import ConfigError, InsecureFileError
+from enphase_monitor.facts import LOGIN_URL, TOKENS_URL
 from enphase_monitor.grid import GridSignal
+from enphase_monitor.paths import config_dir
 from enphase_monitor.shellvars import parse_assignments
 from enphase_sim import Simulator
 
@@ -221,7 +220,7 @@ class TestKeys:
         assert c.disable_meters is False
         assert c.state_dir == Path("/var/lib/ups")
         assert c.token_file == Path("/var/lib/ups/enphase-home.token")
-        assert (c.login_url, c.tokens_url) == (DEFAULT_LOGIN_URL, DEFAULT_TOKENS_URL)
+        assert (c.login_url, c.tokens_url) == (LOGIN_URL, TOKENS_URL)
         assert (c.token, c.gateway_fingerprint, c.cloud_ca_file) == ("", "", "")
         assert c.password_keyring is False
         assert (c.password_credential, c.token_credential) == ("enphase-password",
@@ -381,7 +380,7 @@ class TestConfigPath:
 
     def test_default_dir(self) -> None:
         expected = Path("/etc/ups") if Path("/etc/ups").is_dir() else Path("/etc/nut")
-        assert default_config_dir({}) == expected
+        assert config_dir({}) == expected
         assert config_path_for("x", None, {}) == expected / "enphase-x.conf"
 
     def test_nothing_given(self) -> None:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from enphase_monitor.errors import FileTooLarge, PortFileError, PortFileMissing, UnsafeFileError
 from enphase_monitor.fileutil import atomic_write, read_regular
 from enphase_monitor.nutvars import GENERATED, USER_DEFAULTS
-from enphase_monitor.portfile import NOCOMMS_SUFFIX, PortContent, PortFile, parse_line, render
+from enphase_monitor.paths import NOCOMMS_SUFFIX
+from enphase_monitor.portfile import PortContent, PortFile, parse_line, render
 
 OTHER_ID = 65534  # nobody / nogroup
 

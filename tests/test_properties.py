@@ -11,7 +11,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enphase_monitor.config import KNOWN_KEYS, TEST_KEYS, parse_config
+from enphase_monitor.config import parse_config
+from enphase_monitor.configkeys import KNOWN_KEYS, TEST_KEYS
 from enphase_monitor.enlighten import TokenInfo
 from enphase_monitor.errors import ConfigError, TokenError
 from enphase_monitor.nutvars import sanitize

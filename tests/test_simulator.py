@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -23,6 +22,8 @@ from typing import Any
 import pytest
 import requests
 
+from enphase_monitor.errors import TokenError
+from enphase_monitor.jwtpayload import jwt_payload as decode_jwt_payload
 from enphase_sim import (
     SimState,
     Simulator,
@@ -33,17 +34,6 @@ from enphase_sim import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 USER = {"user[email]": "demo@example.com", "user[password]": "demo-password"}
 TIMEOUT = 5.0
-
-
-def decode_jwt_payload(token: str) -> dict[str, Any]:
-    """The test's own unverified JWT payload decoder (ValueError if malformed)."""
-    try:
-        part = token.split(".")[1]
-        data = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (IndexError, ValueError) as exc:
-        raise ValueError(f"malformed JWT: {exc}") from exc
-    assert isinstance(data, dict)
-    return data
 
 
 def fixtures_root() -> Path:
@@ -179,7 +169,7 @@ def test_make_jwt_roundtrip() -> None:
     header = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header == {"kid": "sim", "typ": "JWT", "alg": "ES256"}
     assert decode_jwt_payload(token) == {"exp": 123, "aud": "x"}
-    with pytest.raises(ValueError):
+    with pytest.raises(TokenError):
         decode_jwt_payload("garbage")
 
 

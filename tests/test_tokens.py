@@ -34,7 +34,8 @@ from enphase_monitor.errors import (
     MfaRequiredError,
     TokenError,
 )
-from enphase_monitor.gateway import RELAY, GatewayClient
+from enphase_monitor.facts import RELAY
+from enphase_monitor.gateway import GatewayClient
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.transport import HttpsTransport, Reply

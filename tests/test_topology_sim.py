@@ -20,7 +20,7 @@ import pytest
 from enphase_monitor.config import load_config
 from enphase_monitor.ensemble import Inventory
 from enphase_monitor.errors import UnsupportedHardware
-from enphase_monitor.gateway import INVENTORY, RELAY
+from enphase_monitor.facts import INVENTORY, RELAY
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.sdnotify import Notifier

@@ -14,15 +14,14 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 
-from enphase_monitor.config import (
-    DEFAULT_LOGIN_URL,
-    DEFAULT_TOKENS_URL,
-    check_dir_perms,
-    check_secret,
-)
+from enphase_monitor import paths
+from enphase_monitor.config import check_dir_perms, check_secret
+from enphase_monitor.configkeys import default_int
 from enphase_monitor.errors import ConfigError, MonitorError
+from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, credstore_file, is_true
 from enphase_monitor.fileutil import FileMeta, read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
+from enphase_monitor.portfile import parse_line
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import escape
 
@@ -33,7 +32,6 @@ from .rules import answer_problem
 from .system import System
 
 CHARGE_LOW = "battery.charge.low"
-TRUE_WORDS = {"1", "yes", "true", "on", "y"}
 
 
 class SecretStore(enum.StrEnum):
@@ -53,7 +51,7 @@ class Answers:
     """Every answer of the flow; field names double as answers-file keys (upper case)."""
 
     ups: str = "ups"
-    envoy_host: str = "envoy.local"
+    envoy_host: str = ENVOY_HOST
     serial: str = ""
     firmware: str = ""
     username: str = ""
@@ -64,7 +62,7 @@ class Answers:
     gateway_fingerprint: str = ""
     charge_low: int = 20
     runtime_low: int = 0  # battery.runtime.low in seconds; 0: not used
-    pollfreq: int = 60
+    pollfreq: int = default_int("POLLFREQ")
     port_file: str = ""
     desc: str = ""
     secret_store: SecretStore = SecretStore.CONFIG
@@ -92,12 +90,12 @@ class Answers:
     @property
     def login_url(self) -> str:
         """Enlighten's login URL (or the simulator's)."""
-        return self.enphase_login or DEFAULT_LOGIN_URL
+        return self.enphase_login or LOGIN_URL
 
     @property
     def tokens_url(self) -> str:
         """Entrez's token URL (or the simulator's)."""
-        return self.enphase_tokens or DEFAULT_TOKENS_URL
+        return self.enphase_tokens or TOKENS_URL
 
     def secret(self) -> str:
         """The secret that gets stored: the token on the manual path, else the password."""
@@ -131,10 +129,6 @@ SECRET_ANSWERS = ("PASSWORD", "TOKEN", "NAS_PASSWORD")
 INPUT_LIMIT = 64 * 1024  # an answers file is a few hundred bytes
 BOOL_ANSWERS = ("use_token", "pin_certificate", "keep_secret", "adopt_section")
 INT_ANSWERS = ("charge_low", "runtime_low", "pollfreq")
-
-
-def _bool(text: str) -> bool:
-    return text.strip().lower() in TRUE_WORDS
 
 
 def _store(text: str) -> SecretStore:
@@ -176,7 +170,7 @@ def apply_values(base: Answers, values: dict[str, str]) -> Answers:
         if problem:
             raise AnswerError(problem)
         if name in BOOL_ANSWERS:
-            changes[name] = _bool(raw)
+            changes[name] = is_true(raw)
         elif name in INT_ANSWERS:
             changes[name] = int(raw.strip())
         elif name == "secret_store":
@@ -263,6 +257,18 @@ class Existing:
     config_text: str | None = None
     section: dict[str, str] = field(default_factory=dict)
     port_text: str | None = None
+    daemon: paths.DaemonPaths | None = None  # the files the daemon writes for this config
+
+    @property
+    def port_file(self) -> PurePosixPath | None:
+        """The port file the daemon writes (None: not known)."""
+        found = self.daemon.port_file if self.daemon is not None else None
+        return None if found is None else PurePosixPath(found)
+
+    @property
+    def token_file(self) -> PurePosixPath | None:
+        """The token cache the daemon keeps (None: not known)."""
+        return None if self.daemon is None else PurePosixPath(self.daemon.token_file)
 
     @property
     def configured(self) -> bool:
@@ -277,34 +283,52 @@ class Existing:
 
 def existing_upses(system: System, facts: Facts) -> list[str]:
     """UPS names that have an enphase-<ups>.conf in the NUT config dir."""
-    return [name[len("enphase-"):-len(".conf")] for name in system.list_dir(facts.nut.confdir)
-            if name.startswith("enphase-") and name.endswith(".conf")]
+    names = (paths.ups_of_config(name) for name in system.list_dir(facts.nut.confdir))
+    return [ups for ups in names if ups is not None]
+
+
+def daemon_paths(values: dict[str, str], section: dict[str, str], ups: str,
+                 system: System, facts: Facts) -> paths.DaemonPaths | None:
+    """The daemon's files for a config's `values` (enphase_monitor.paths: the daemon's rules).
+
+    Without PORT_FILE the port is the ups.conf section's, as dummy-ups reads it. None when
+    there is neither a config nor a section, or a path names a `~user` without a home.
+    """
+    if not values and not section:
+        return None
+    try:
+        found = paths.DaemonPaths.of(values, ups, system.env)
+    except ConfigError:
+        return None
+    port = section.get("port", "")
+    if found.port_file is None and port:
+        found = replace(found, port_file=paths.driver_port(port, Path(facts.nut.confdir)))
+    return found
 
 
 def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     """Read the current files for `ups` (config, ups.conf section, port file)."""
     config = system.read_text(facts.nut.config_file(ups))
     conf = UpsConf(system.read_text(facts.nut.ups_conf) or "")
-    section = conf.section(ups)
-    port = section.settings.get("port", "") if section else ""
-    values = daemonconf.read_values(config)
-    port = port or values.get("PORT_FILE", "")
-    if port and not port.startswith("/"):
-        port = str(PurePosixPath(values.get("STATE_DIR") or "/var/lib/ups") / port)
+    found = conf.section(ups)
+    section = dict(found.settings) if found else {}
+    daemon = daemon_paths(daemonconf.read_values(config), section, ups, system, facts)
+    existing = Existing(ups, config, section, None, daemon)
+    port = existing.port_file
     port_text = system.read_text(port) if port else None
     if port and port_text is None:
-        port_text = system.read_text(port + "-nocomms")
-    return Existing(ups, config, dict(section.settings) if section else {}, port_text)
+        port_text = system.read_text(PurePosixPath(paths.nocomms_file(Path(port))))
+    return replace(existing, port_text=port_text)
 
 
 def _port_number(port_text: str | None, variable: str) -> int | None:
     """A whole number from the port file's `variable` line, None when absent or not a number."""
     for line in (port_text or "").splitlines():
-        name, colon, value = line.partition(":")
-        if colon and name.strip() == variable:
+        name, value = parse_line(line)  # as dummy-ups reads it
+        if name == variable and value is not None:
             try:
-                return int(float(value.strip().strip('"')))
-            except ValueError:
+                return int(float(value))
+            except (ValueError, OverflowError):  # not a number, nan, inf
                 return None
     return None
 
@@ -329,11 +353,8 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
     ans.enphase_login = v.get("ENPHASE_LOGIN", "")
     ans.enphase_tokens = v.get("ENPHASE_TOKENS", "")
     ans.cloud_ca_file = v.get("CLOUD_CA_FILE", "")
-    port = existing.section.get("port") or v.get("PORT_FILE", "")
-    if port.startswith("/"):
-        ans.port_file = port
-    elif port:
-        ans.port_file = str(PurePosixPath(v.get("STATE_DIR") or str(STATE_DIR)) / port)
+    if existing.port_file is not None:
+        ans.port_file = str(existing.port_file)
     ans.desc = existing.section.get("desc", "")
     low = _port_number(existing.port_text, CHARGE_LOW)
     ans.charge_low = ans.charge_low if low is None else low
@@ -343,7 +364,7 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
         ans.use_token = True
     if any(facts.system.exists(path) for path in stored):
         ans.secret_store = SecretStore.CREDENTIAL
-    elif v.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
+    elif is_true(v.get("PASSWORD_KEYRING", "")):
         ans.secret_store = SecretStore.KEYRING
     else:
         ans.secret_store = SecretStore.CONFIG
@@ -353,7 +374,7 @@ def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> An
 
 def credential_path(ups: str, kind: str) -> PurePosixPath:
     """/etc/credstore.encrypted/enphase-monitor-<ups>.<kind> (kind: password or token)."""
-    return CREDSTORE / f"enphase-monitor-{ups}.{kind}"
+    return CREDSTORE / credstore_file(ups, kind)
 
 
 def default_store(facts: Facts) -> SecretStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from enphase_monitor.config import SECRET_KEYS
+from enphase_monitor.configkeys import SECRET_KEYS
 from enphase_monitor.errors import ConfigError
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import has_control

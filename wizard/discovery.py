@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from enphase_monitor.errors import GatewayDataError
+from enphase_monitor.facts import INFO, INFO_LEGACY
 from enphase_monitor.models import GatewayInfo
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 
@@ -100,7 +101,7 @@ def probe(host: str, timeout: float = 5.0, transport: Transport | None = None,
     error = ""
     info = None
     try:
-        for path in ("/info.xml", "/info"):
+        for path in (INFO, INFO_LEGACY):
             try:
                 reply = http.request("GET", f"https://{host}{path}", timeout=timeout)
             except TransportError as exc:

@@ -10,18 +10,18 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from enphase_monitor import paths
+
 from .system import System
 from .userkeyring import KeyringStatus, detect_keyring
 
-STATE_DIR = PurePosixPath("/var/lib/enphase-monitor")
+STATE_DIR = PurePosixPath(paths.PACKAGED_STATE_DIR)
 CREDSTORE = PurePosixPath("/etc/credstore.encrypted")
 UNIT_DIR = PurePosixPath("/etc/systemd/system")
 UNIT_PATHS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 MONITOR_UNIT = "enphase-monitor@{ups}.service"
 DRIVER_UNIT = "nut-driver@{ups}.service"
 UPSD_UNIT = "nut-server.service"
-PASSWORD_CREDENTIAL = "enphase-password"
-TOKEN_CREDENTIAL = "enphase-token"
 MIN_SYSTEMD_CREDS = 250  # LoadCredentialEncrypted= and systemd-creds
 DUMMY_UPS_PATHS = ("/lib/nut/dummy-ups", "/usr/lib/nut/dummy-ups", "/usr/libexec/nut/dummy-ups",
                    "/usr/sbin/dummy-ups", "/usr/bin/dummy-ups")
@@ -49,8 +49,8 @@ class NutLayout:
         return self.confdir / "nut.conf"
 
     def config_file(self, ups: str) -> PurePosixPath:
-        """The daemon's config for one UPS (enphase_monitor.config's default)."""
-        return self.confdir / f"enphase-{ups}.conf"
+        """The daemon's config for one UPS (enphase_monitor.paths' rule)."""
+        return self.confdir / paths.config_name(ups)
 
 
 def detect_nut(system: System) -> NutLayout:
@@ -59,13 +59,14 @@ def detect_nut(system: System) -> NutLayout:
     The group is the one files shared with the daemon get: the nut user's primary group when
     the account exists, else the distribution's default (nut on Debian, dialout on Fedora).
     """
-    conf = system.env.get("NUT_SYSCONFIG") or system.env.get("NUT_CONFPATH")
-    if conf:
-        confdir, flavour, default_group = PurePosixPath(conf), "NUT_CONFPATH", "nut"
-    elif system.is_dir("/etc/ups"):
-        confdir, flavour, default_group = PurePosixPath("/etc/ups"), "Fedora", "dialout"
+    found = paths.config_dir(system.env, system.root)
+    confdir = PurePosixPath(found)
+    if any(system.env.get(key) for key in paths.CONFIG_DIR_ENV):
+        flavour, default_group = "NUT_CONFPATH", "nut"
+    elif found == paths.FEDORA_CONFIG_DIR:
+        flavour, default_group = "Fedora", "dialout"
     else:
-        confdir, flavour, default_group = PurePosixPath("/etc/nut"), "Debian", "nut"
+        flavour, default_group = "Debian", "nut"
     account = system.accounts.user("nut")
     group = (system.accounts.group_name(account.gid) if account else None) or default_group
     return NutLayout(confdir, "nut", group, flavour)

@@ -15,6 +15,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from enphase_monitor.facts import FALSE_WORDS, TRUE_WORDS
+
 from . import upsdusers, upsmonconf
 from .answers import AnswerError, private_problem, read_input
 from .facts import Facts
@@ -27,8 +29,6 @@ USER_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 PASSWORD = re.compile(r"[!-~]{1,128}")  # printable ASCII, no spaces (a NUT word)
 KEYS = ("PROTECT", "PROTECT_USER", "NAS_LISTEN", "NAS_USER", "NAS_PASSWORD",
         "NAS_PASSWORD_FILE", "NAS_SYNOLOGY")
-_TRUE = ("1", "yes", "true", "on", "y")
-_FALSE = ("0", "no", "false", "off", "n")
 
 
 def new_password() -> str:
@@ -105,9 +105,9 @@ def address_problem(text: str) -> str | None:
 
 def _flag(key: str, text: str) -> bool:
     value = text.strip().lower()
-    if value in _TRUE:
+    if value in TRUE_WORDS:
         return True
-    if value in _FALSE:
+    if value in FALSE_WORDS:
         return False
     raise AnswerError(f"{key} must be yes or no (got '{text}')")
 

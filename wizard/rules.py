@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from enphase_monitor.config import _INT_KEYS, _UPS
-from enphase_monitor.configvalues import _FINGERPRINT
+from enphase_monitor.configkeys import BY_NAME
+from enphase_monitor.configvalues import FINGERPRINT as FINGERPRINT_PATTERN
+from enphase_monitor.facts import UPS_NAME as UPS_NAME_PATTERN
+from enphase_monitor.facts import UPS_NAME_RULE
 from enphase_monitor.netloc import HostError, normal_host
 from enphase_monitor.nutvars import RUNTIME_CAP_S
 from enphase_monitor.textsafe import has_control
@@ -115,17 +117,17 @@ class PortFile(Rule):
         return None
 
 
-def _range(key: str) -> WholeNumber:
-    """The daemon's range of an integer config key."""
-    _, low, high = _INT_KEYS[key]
-    return WholeNumber(low, high)
+def key_range(name: str) -> WholeNumber:
+    """The range of an integer config key, from the daemon's table (configkeys.py)."""
+    spec = BY_NAME[name]
+    return WholeNumber(spec.low, spec.high)
 
 
-UPS_NAME = Matches(_UPS, "letters, digits, '_', '-' and '.' only")
-FINGERPRINT = Matches(_FINGERPRINT, "the SHA-256 of the gateway certificate: 64 hex digits")
+UPS_NAME = Matches(UPS_NAME_PATTERN, UPS_NAME_RULE)
+FINGERPRINT = Matches(FINGERPRINT_PATTERN, "the SHA-256 of the gateway certificate: 64 hex digits")
 CHARGE_LOW = WholeNumber(0, 100)
 RUNTIME_LOW = WholeNumber(0, RUNTIME_CAP_S)  # seconds; 0: the rule is off
-POLLFREQ = _range("POLLFREQ")
+POLLFREQ = key_range("POLLFREQ")
 
 # answer (Answers field) -> its rules, after OneLine, which every answer has
 RULES: dict[str, tuple[Rule, ...]] = {

@@ -27,7 +27,7 @@ SETUP, REAUTH, REMOVE = "setup", "reauth", "remove"
 
 
 def _check(answers: Answers, progress: Progress) -> CheckResult:
-    return validate.check(answers, progress)
+    return validate.check_credentials(answers, progress)
 
 
 def _probe(host: str, fingerprint: str) -> Probe:

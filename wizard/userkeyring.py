@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from enphase_monitor.credentials import KEYRING_SERVICE
+from enphase_monitor.facts import KEYRING_SERVICE
 
 from .system import System
 

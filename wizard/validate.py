@@ -21,14 +21,14 @@ from enphase_monitor.errors import (
     MfaRequiredError,
     TokenError,
 )
-from enphase_monitor.gateway import INVENTORY, SECCTRL
+from enphase_monitor.facts import INVENTORY, LIVEDATA, SECCTRL
 from enphase_monitor.models import SecCtrl
 from enphase_monitor.topology import SIGNAL_NAMES, Refusal, Topology, choose_signal
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 
 from .answers import Answers
 
-GATEWAY_CHECK = "/ivp/livedata/status"
+GATEWAY_CHECK = LIVEDATA
 Progress = Callable[[str], None]
 
 
@@ -190,8 +190,9 @@ def _hardware(answers: Answers, info: TokenInfo, gateway: Transport,
                        f" {SIGNAL_NAMES[choice]}", token=info)
 
 
-def check(answers: Answers, progress: Progress | None = None,
-          cloud: Transport | None = None, gateway: Transport | None = None) -> CheckResult:
+def check_credentials(answers: Answers, progress: Progress | None = None,
+                      cloud: Transport | None = None,
+                      gateway: Transport | None = None) -> CheckResult:
     """Validate the credentials live.
 
     Args:

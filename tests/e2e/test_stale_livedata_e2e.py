@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.gateway import SECCTRL
+from enphase_monitor.facts import SECCTRL
 from enphase_sim import Simulator
 from tests.e2e.nut import AVAILABLE
 from tests.e2e.test_nut_e2e import Rig

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.gateway import INVENTORY, RELAY
+from enphase_monitor.facts import INVENTORY, RELAY
 from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 from tests.e2e.nut import AVAILABLE, NutSandbox

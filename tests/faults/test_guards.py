@@ -23,7 +23,8 @@ import pytest
 from enphase_monitor import monitor as monitor_module
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import GatewayUnreachable
-from enphase_monitor.gateway import LIVEDATA, GatewayClient
+from enphase_monitor.facts import LIVEDATA
+from enphase_monitor.gateway import GatewayClient
 from enphase_monitor.monitor import Monitor, build_clients
 from enphase_monitor.sdnotify import Notifier
 from enphase_sim import Simulator

@@ -17,7 +17,7 @@ import pytest
 from enphase_monitor import credentials, keyringlookup
 from enphase_monitor.config import load_config
 from enphase_monitor.enlighten import DAY, EnlightenClient, TokenManager
-from enphase_monitor.errors import InsecureFileError
+from enphase_monitor.errors import CloudCancelled, InsecureFileError
 from enphase_monitor.keyringlookup import KeyringTimeout
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import Notifier
@@ -52,6 +52,7 @@ class HungKeyring:
 @pytest.fixture
 def hung(monkeypatch: pytest.MonkeyPatch) -> Iterator[HungKeyring]:
     monkeypatch.setattr(keyringlookup, "KEYRING_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(keyringlookup, "_stop", None)  # no stopped Monitor of another test
     keyring = HungKeyring(monkeypatch)
     yield keyring
     keyring.release.set()
@@ -74,6 +75,22 @@ def test_a_hung_keyring_is_bounded_and_piles_up_no_threads(
     keyringlookup._pending.join(HANG_S)
     secret = credentials.password(config)  # the keyring works again: so does the look-up
     assert secret is not None and secret.source == "system keyring"
+
+
+def test_a_stop_ends_the_wait_for_a_hung_keyring(
+    tmp_path: Path, sim: Simulator, hung: HungKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (the daemon's stop event) during a look-up: cancelled, not waited out. The
+    bound is HANG_S here, so only the cancellation gives CloudCancelled."""
+    monkeypatch.setattr(keyringlookup, "KEYRING_TIMEOUT_S", HANG_S)
+    stop = threading.Event()
+    keyringlookup.stop_on(stop)
+    config = load_config(write_setup(tmp_path / "s", sim, "PASSWORD_KEYRING=1\nPASSWORD=\n"))
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    with pytest.raises(CloudCancelled, match="keyring look-up cancelled"):
+        credentials.password(config)
+    timer.join()
 
 
 def test_a_hung_keyring_is_a_failed_poll_with_one_line(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.gateway import SECCTRL
+from enphase_monitor.facts import SECCTRL
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.portfile import PortContent
 from enphase_sim import Simulator

@@ -107,7 +107,7 @@ async def test_rerun_prefills_every_answer(root: Path, sim: Simulator) -> None:
     first.answers.username, first.answers.password = sim.state.username, sim.state.password
     first.answers.charge_low, first.answers.pollfreq = 35, 30
     first.answers.secret_store = SecretStore.CONFIG
-    first.checked = validate.check(first.answers)
+    first.checked = validate.check_credentials(first.answers)
     assert first.checked.ok and first.build_plan().apply(first.system).ok
 
     runner = recorder(**{"systemctl is-enabled": "enabled\n"})

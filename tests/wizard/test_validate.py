@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from enphase_setup.answers import Answers
-from enphase_setup.validate import Failure, check
+from enphase_setup.validate import Failure
+from enphase_setup.validate import check_credentials as check
 from enphase_sim import Simulator
 
 

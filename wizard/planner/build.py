@@ -12,7 +12,7 @@ from ..plan import Plan
 from ..runner import cmd
 from .context import Context, dir_change, file_change, under
 from .nut import nut_problem, nutconf_mode_change, port_change, port_label, upsconf_change
-from .secret import SECRET_KEYS, config_values, secret_changes, token_change
+from .secret import SECRET_STORE_KEYS, config_values, secret_changes, token_change
 from .units import (
     DRIVER_DROPIN,
     daemon_reload,
@@ -100,7 +100,7 @@ def build_reauth(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> 
         plan.add(change)
     config = ctx.nut.config_file(ans.ups)
     old = ctx.system.read_text(config)
-    keys = {k: v for k, v in config_values(ans).items() if k in (*SECRET_KEYS, "USERNAME")}
+    keys = {k: v for k, v in config_values(ans).items() if k in (*SECRET_STORE_KEYS, "USERNAME")}
     owner, mode = ctx.config_owner
     plan.add(file_change(ctx, config, daemonconf.render(ans.ups, keys, old), mode=mode,
                          owner=owner, masked=True, purpose="enphase-monitor config"))

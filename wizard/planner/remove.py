@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from ..answers import TRUE_WORDS, credential_path, existing_upses
+from enphase_monitor.facts import is_true
+from enphase_monitor.paths import nocomms_file
+
+from ..answers import credential_path, existing_upses
 from ..changes import DeleteFile, RunCommand
 from ..facts import (
     DRIVER_UNIT,
@@ -54,7 +57,7 @@ def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
         if ctx.system.exists(credential_path(ups, kind)):
             plan.add(DeleteFile(credential_path(ups, kind), f"encrypted {kind}"))
     values = ctx.existing.values
-    if values.get("PASSWORD_KEYRING", "").lower() in TRUE_WORDS:
+    if is_true(values.get("PASSWORD_KEYRING", "")):
         user = ctx.nut.user
         plan.add(RunCommand(
             cmd(*keyring_argv(user, DELETE_SCRIPT, KEYRING_SERVICE, values.get("USERNAME", ""))),
@@ -68,11 +71,8 @@ def holds_secret(ctx: Context) -> bool:
 
 
 def port_path(ctx: Context) -> PurePosixPath | None:
-    """The UPS's port file, from its ups.conf section or its config."""
-    values = ctx.existing.values
-    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
-    port = ctx.existing.section.get("port") or values.get("PORT_FILE", "")
-    return PurePosixPath(port) if port.startswith("/") else state / port if port else None
+    """The port file the UPS's daemon writes (its config's PORT_FILE, else the section's)."""
+    return ctx.existing.port_file
 
 
 def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
@@ -97,14 +97,11 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
         if ctx.system.exists(dropin):
             plan.add(DeleteFile(dropin, "the wizard's drop-in"))
     _secrets(plan, ctx, ups)
-    values = ctx.existing.values
-    state = PurePosixPath(values.get("STATE_DIR") or str(STATE_DIR))
-    token_file = values.get("TOKEN_FILE") or f"enphase-{ups}.token"
-    token_path = PurePosixPath(token_file) if token_file.startswith("/") else state / token_file
-    if ctx.system.exists(token_path):
+    token_path = ctx.existing.token_file
+    if token_path is not None and ctx.system.exists(token_path):
         plan.add(DeleteFile(token_path, "token cache"))
     port = port_path(ctx)
-    names = (port, PurePosixPath(f"{port}-nocomms")) if port is not None else ()
+    names = (port, PurePosixPath(nocomms_file(Path(port)))) if port is not None else ()
     if delete_port and any(ctx.system.exists(path) for path in names):
         # both names: stopping the monitor (above) hides the port file as <port>-nocomms
         for path in names:
@@ -114,7 +111,8 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     if delete_config and ctx.system.exists(config):
         plan.add(DeleteFile(config, "enphase-monitor config"))
     others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
-    pattern = f"{STATE_DIR}(/.*)?"
+    # the label the set-up gave the port file's directory (planner/nut.py port_label)
+    pattern = f"{port.parent if port is not None else STATE_DIR}(/.*)?"
     ours = pattern in record.fcontexts or not record.complete  # one the user added stays
     if delete_port and not others and ours and ctx.facts.selinux.has_fcontext(pattern):
         plan.add(RunCommand(cmd("semanage", "fcontext", "-d", pattern),

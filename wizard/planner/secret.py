@@ -4,18 +4,23 @@ keyring, and the token cache the live check filled."""
 from __future__ import annotations
 
 import time
+from pathlib import Path, PurePosixPath
 
+from enphase_monitor import paths
 from enphase_monitor.enlighten import TokenInfo
-from enphase_monitor.errors import TokenError
+from enphase_monitor.errors import ConfigError, TokenError
+from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, credstore_file
 
 from ..answers import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
-from ..facts import CREDSTORE, MIN_SYSTEMD_CREDS, PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, Facts
+from ..facts import CREDSTORE, MIN_SYSTEMD_CREDS, Facts
 from ..runner import cmd
 from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, SET_SCRIPT, keyring_argv
 from .context import Context, dir_change, file_change
 
-SECRET_KEYS = ("PASSWORD", "TOKEN", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL", "TOKEN_CREDENTIAL")
+# the config keys that say where the secret is (what a re-authentication rewrites)
+SECRET_STORE_KEYS = ("PASSWORD", "TOKEN", "PASSWORD_KEYRING", "PASSWORD_CREDENTIAL",
+                     "TOKEN_CREDENTIAL")
 CREDENTIAL_NAMES = {"password": PASSWORD_CREDENTIAL, "token": TOKEN_CREDENTIAL}
 
 
@@ -94,7 +99,7 @@ def secret_changes(ans: Answers, ctx: Context) -> list[Change]:
             cmd("systemd-creds", "encrypt", f"--name={name}", "-", str(path),
                 stdin=ans.secret()),
             why=f"encrypt the {kind} for this host; the unit loads it from the credential"
-                f" store (LoadCredentialEncrypted={name}:enphase-monitor-%i.{kind})",
+                f" store (LoadCredentialEncrypted={name}:{credstore_file('%i', kind)})",
             writes=path, mode=0o600, name=f"Encrypt the {kind} with systemd-creds"))
     elif ans.secret_store is SecretStore.KEYRING and not ans.use_token:
         user = ctx.nut.user
@@ -120,6 +125,16 @@ def cached_token_good(text: str | None, ans: Answers, now: float) -> bool:
     return info.remaining(now) > info.renew_margin
 
 
+def token_path(ans: Answers, ctx: Context) -> PurePosixPath:
+    """The token cache the daemon reads once the config is written: the config's TOKEN_FILE
+    (the edit keeps it) under the new STATE_DIR, by the daemon's rule (enphase_monitor.paths)."""
+    kept = ctx.existing.values.get("TOKEN_FILE", "") if ctx.existing.ups == ans.ups else ""
+    try:
+        return PurePosixPath(paths.token_file(kept, ans.ups, Path(ans.state_dir)))
+    except ConfigError:  # a `~user` without a home: the daemon refuses that config
+        return PurePosixPath(paths.token_file("", ans.ups, Path(ans.state_dir)))
+
+
 def token_change(ans: Answers, ctx: Context, token: TokenInfo | None) -> Change | None:
     """Save the token the live check fetched, so the daemon starts without a cloud login.
 
@@ -128,7 +143,7 @@ def token_change(ans: Answers, ctx: Context, token: TokenInfo | None) -> Change 
     """
     if token is None or ans.use_token:
         return None
-    path = ans.state_dir / f"enphase-{ans.ups}.token"
+    path = token_path(ans, ctx)
     now = time.time()
     old = ctx.system.read_text(path)
     if old is not None and cached_token_good(old, ans, now):

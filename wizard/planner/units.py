@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, credstore_file
+
 from ..answers import Answers, SecretStore
 from ..changes import Change, DeleteFile, RunCommand, WriteFile
 from ..facts import (
     DRIVER_UNIT,
     MONITOR_UNIT,
-    PASSWORD_CREDENTIAL,
-    TOKEN_CREDENTIAL,
     UNIT_DIR,
     UNIT_PATHS,
     UPSD_UNIT,
@@ -71,7 +71,7 @@ def monitor_dropin(ans: Answers, ctx: Context) -> str | None:
     if unit is None or f"LoadCredentialEncrypted={name}:" in unit:
         return None
     return (f"# Written by enphase-setup: the unit does not load the {kind} credential itself.\n"
-            f"[Service]\nLoadCredentialEncrypted={name}:enphase-monitor-%i.{kind}\n")
+            f"[Service]\nLoadCredentialEncrypted={name}:{credstore_file('%i', kind)}\n")
 
 
 def monitor_dropin_changes(ans: Answers, ctx: Context) -> list[Change]:
