@@ -11,7 +11,7 @@ from enphase_monitor.errors import GatewayDataError, GatewayUnreachable
 from enphase_monitor.monitor import Monitor, build_clients
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import write_setup
 
 LIVE = "/ivp/livedata/status"

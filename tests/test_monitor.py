@@ -19,7 +19,7 @@ from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.schedule import Due, Schedule
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator, make_jwt
+from enphase_sim import Simulator, make_jwt
 from tests.conftest import write_setup
 
 RELAY = "/ivp/ensemble/relay"

@@ -27,7 +27,7 @@ from enphase_monitor.config import load_config
 from enphase_monitor.errors import ConfigError, InsecureFileError, PortFileError
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"

@@ -27,7 +27,7 @@ from enphase_monitor.facts import LIVEDATA
 from enphase_monitor.gateway import GatewayClient
 from enphase_monitor.monitor import Monitor, build_clients
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"

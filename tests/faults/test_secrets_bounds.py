@@ -21,8 +21,8 @@ from enphase_monitor.errors import CloudCancelled, InsecureFileError
 from enphase_monitor.keyringlookup import KeyringTimeout
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator, make_jwt
 from enphase_monitor.transport import HttpsTransport
+from enphase_sim import Simulator, make_jwt
 from tests.conftest import write_setup
 
 HANG_S = 60.0

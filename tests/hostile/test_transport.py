@@ -23,8 +23,8 @@ from enphase_monitor.errors import (
 )
 from enphase_monitor.models import Grid
 from enphase_monitor.monitor import Clients, build_clients
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import HttpsTransport, Reply, Target
+from enphase_sim import Simulator
 from tests.conftest import write_setup
 from tests.hostile.server import HostileGateway
 

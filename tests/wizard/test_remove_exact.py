@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
 from enphase_setup.facts import nut_mode
 from enphase_setup.nutmode import hand_over, has_marker, restore_mode, set_mode
+from enphase_sim import Simulator
 
 from .conftest import make_root, recorder
 from .test_batch import answers_file, run
