@@ -17,8 +17,8 @@ from pathlib import Path
 
 from common import daemon, percentile, status_kib, wait_for, workdir, write_config
 
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import HttpsTransport, TransportError
+from enphase_sim import Simulator
 from tests.hostile.server import HostileGateway  # importable: common puts the repo on sys.path
 
 MEMORY_ATTACKS = ("huge_body", "huge_declared", "length_absurd", "absurd_chunk",

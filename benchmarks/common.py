@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from enphase_monitor.demo import write_setup  # noqa: E402
-from enphase_monitor.simulator import Simulator  # noqa: E402
+from enphase_sim import Simulator  # noqa: E402
+from enphase_sim.monitorconf import write_setup  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -43,10 +43,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single", action="store_true", help="one network check, then exit")
     p.add_argument("-v", "--verbose", action="store_true", help="verbose output")
     p.add_argument("-x", "--nocomms", action="store_true", help="set nocomms and exit")
-    p.add_argument("--simulate", action="store_true",
-                   help="run the built-in gateway + cloud simulator (see --simulate --help)")
-    p.add_argument("--demo", action="store_true",
-                   help="run a demo against the simulator and show the port file change")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("ups", nargs="?", metavar="<ups>", help="the UPS name in ups.conf")
     return p
@@ -54,21 +50,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the daemon; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--simulate" in argv:
-        from .simulator import main as simulate
-
-        return simulate([a for a in argv if a != "--simulate"])
-    if "--demo" in argv:
-        from .demo import main as demo
-
-        return demo([a for a in argv if a != "--demo"])
-    args, extra = parser().parse_known_args(argv)
-    if extra:
-        parser().error(f"unknown option or argument: {' '.join(extra)}")
+    p = parser()
+    args = p.parse_args(argv)
     name = args.ups or os.environ.get("UPS") or ""
     if not (args.config or args.ups or os.environ.get("CONFIG_FILE") or name):
-        parser().error("give -c <config> or a <ups> name (or set CONFIG_FILE or UPS)")
+        p.error("give -c <config> or a <ups> name (or set CONFIG_FILE or UPS)")
     logsetup.setup(args.debug, args.verbose, prefix=f"enphase-monitor {name}: ".replace(" :", ":"))
     who = {"ups": name}
     try:

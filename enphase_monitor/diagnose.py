@@ -12,6 +12,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from .charge import ChargeSource
 from .config import Config
 from .configkeys import GRID_SIGNAL_AUTO
 from .errors import AuthError, GatewayError, MonitorError, UnsupportedHardware
@@ -163,6 +164,10 @@ def _port_file(rep: Report, config: Config, monitor: Monitor) -> None:
     rep.row("state", monitor.state.value)
     if not ok and monitor.last_error:
         rep.problem(f"poll failed: {monitor.last_error}")
+    charge = monitor.clients.poller.charge_log
+    if ok and charge.source is ChargeSource.SECCTRL:
+        rep.row("battery.charge", f"from {SECCTRL} agg_soc: {LIVEDATA} is stale (last_update"
+                f" {charge.age or 0:.0f} s old by the gateway's clock; its streaming is off)")
     snap = monitor.last_snapshot
     if ok and snap is not None:
         _values(rep, snap, monitor.refs.runtime_low)

@@ -130,7 +130,18 @@ class LiveData:
         return total or None
 
 
+def _first_num(data: Mapping[str, Any], *names: str) -> float | None:
+    """The first of `names` that holds a number (firmware renamed some fields)."""
+    for name in names:
+        value = num(data.get(name))
+        if value is not None:
+            return value
+    return None
+
+
 # Data source: /ivp/ensemble/secctrl
+# The restart SOC is `soc_recovery_exit` from firmware 8.2; 8.1.41 calls it
+# `Recovery_threshold_soc` (tests/fixtures/pyenphase/8.1.41).
 @dataclass(frozen=True, slots=True)
 class SecCtrl:
     """Battery controller settings: capacity and the SOC the batteries restart at."""
@@ -146,7 +157,7 @@ class SecCtrl:
     def from_api(cls, payload: object) -> SecCtrl:
         data = _obj(payload, SECCTRL)
         return cls(
-            soc_recovery_exit=num(data.get("soc_recovery_exit")),
+            soc_recovery_exit=_first_num(data, "soc_recovery_exit", "Recovery_threshold_soc"),
             max_energy_wh=num(data.get("Max_energy")),
             soc=num(data.get("agg_soc")),
             enc_capacity_wh=num(data.get("Enc_commissioned_capacity")),
@@ -294,6 +305,8 @@ class GatewayInfo:
     serial: str | None = None
     firmware: str | None = None
     part_number: str | None = None
+    # the gateway's clock (epoch s, <time>) when it answered: a reading, not part of the identity
+    time: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_xml(cls, text: str) -> GatewayInfo:
@@ -314,7 +327,8 @@ class GatewayInfo:
         if version and any(len(part) > 9 for part in version.group(1).split(".")):
             assert firmware is not None
             raise GatewayImplausible(f"implausible firmware version {escape(firmware, 40)}")
-        return cls(serial=get("sn"), firmware=firmware, part_number=get("pn"))
+        return cls(serial=get("sn"), firmware=firmware, part_number=get("pn"),
+                   time=num(root.findtext("time")))
 
 
 @dataclass(frozen=True, slots=True)

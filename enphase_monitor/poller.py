@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 
+from .charge import STALE_AFTER_S, ChargeLog, ChargeSource, LiveAge, fresh_live, stale_live
 from .ensemble import Inventory
 from .errors import (
     GatewayDataError,
@@ -15,7 +16,7 @@ from .errors import (
     GatewayImplausible,
     UnsupportedHardware,
 )
-from .facts import INFO, INVENTORY, LIVEDATA, RELAY, REPORTS, SECCTRL
+from .facts import INFO, INVENTORY, RELAY, REPORTS, SECCTRL
 from .gateway import GatewayClient
 from .grid import Grid, GridReading, GridSignal, wire_pairs
 from .models import GatewayInfo, LiveData, SecCtrl, Snapshot
@@ -27,18 +28,6 @@ SECCTRL_REFRESH_S = 600.0  # capacity and restart SOC change rarely
 TOPOLOGY_REFRESH_S = 600.0  # the hardware is read again every 10 minutes
 _SIGNAL_PATHS = {GridSignal.RELAY: RELAY, GridSignal.COLLAR: INVENTORY}
 _MAX_LOGGED = 32  # distinct unknown readings logged (each once); bounds the memory
-
-
-def checked_live(live: LiveData) -> LiveData:
-    """Live data, if it has a usable state of charge (the LB decision rests on it).
-
-    Raises:
-        GatewayDataError: soc is missing, not a number, or outside 0..100.
-    """
-    if live.soc is None or not 0 <= live.soc <= 100:
-        raise GatewayDataError("livedata has no valid battery state of charge (meters.soc);"
-                               " a gateway without IQ Batteries cannot act as a UPS", LIVEDATA)
-    return live
 
 
 class Poller:
@@ -60,11 +49,14 @@ class Poller:
         self._secctrl_at = -math.inf
         self._topology_at = -math.inf
         self._logged: set[str] = set()
+        self.live_age = LiveAge()
+        self.charge_log = ChargeLog()
 
     def forget(self) -> None:
-        """Read info, secctrl and the topology again at the next poll (after a reconnect)."""
+        """Read info, secctrl, the topology and the gateway's clock again at the next poll."""
         self.info = None
         self._secctrl_at = self._topology_at = -math.inf
+        self.live_age.forget()
 
     # -- topology ---------------------------------------------------------------------
     def detect(self) -> Topology:
@@ -162,15 +154,17 @@ class Poller:
         """
         self.refresh_topology()
         reading = self.grid_check()
-        live = checked_live(self.client.livedata())
+        live = self.client.livedata()
         errors: dict[str, str] = {}
         if self.info is None:
             try:
                 self.info = self.client.info()
+                self.live_age.set_gateway_time(self.info.time, self.clock())
             except GatewayImplausible:  # garbage is a failed poll, not a gap
                 raise
             except GatewayError as exc:
                 errors[INFO] = str(exc)
+        live = self._charged(live)
         now = self.clock()
         if now - self._secctrl_at >= SECCTRL_REFRESH_S:
             try:
@@ -191,3 +185,27 @@ class Poller:
         for path, why in errors.items():
             log.info("%s unavailable, its values are left out: %s", path, why)
         return Snapshot(None, live, self.secctrl, reports, self.info, errors, reading)
+
+    def _charged(self, live: LiveData) -> LiveData:
+        """Live data with a fresh charge: its own, or when it is stale the secctrl of this poll.
+
+        Raises:
+            GatewayDataError: no fresh, valid state of charge (enphase_monitor/charge.py).
+            AuthError: secctrl answered 401.
+        """
+        age = self.live_age.age(live, self.clock())
+        if age is None or age <= STALE_AFTER_S:
+            live = fresh_live(live)
+            self.charge_log.note(ChargeSource.LIVEDATA, age)
+            return live
+        secctrl = None
+        try:
+            secctrl = self.client.secctrl()
+            self.secctrl, self._secctrl_at = secctrl, self.clock()
+        except GatewayImplausible:  # garbage is a failed poll, not a gap
+            raise
+        except GatewayError as exc:
+            log.info("%s unavailable while livedata is stale: %s", SECCTRL, exc)
+        live = stale_live(live, secctrl, age)
+        self.charge_log.note(ChargeSource.SECCTRL, age)
+        return live

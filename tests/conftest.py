@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor import demo, logsetup
+from enphase_monitor import logsetup
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.wiring import build_clients
+from enphase_sim import Simulator, monitorconf
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "pyenphase"
@@ -48,8 +48,8 @@ def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str
     """The tests' config for `sim` (fast polls, short timeouts) in a private directory."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    return demo.write_setup(directory, sim, "POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\n"
-                            f"CONFIRM_DELAY=1\n{extra}", port_text, ups)
+    return monitorconf.write_setup(directory, sim, "POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\n"
+                                   f"CONFIRM_DELAY=1\n{extra}", port_text, ups)
 
 
 def make_monitor(config: Config) -> Monitor:

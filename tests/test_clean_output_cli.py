@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 
 # a relay state that tries to add lines to the datagram, fake a log line and clear the screen

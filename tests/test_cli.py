@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from enphase_monitor.portfile import PortContent
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import FIXTURES, ROOT, write_setup
 
 

@@ -21,8 +21,8 @@ from enphase_monitor.facts import LOGIN_URL, TOKENS_URL
 from enphase_monitor.grid import GridSignal
 from enphase_monitor.paths import config_dir
 from enphase_monitor.shellvars import parse_assignments
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.tokencache import TokenCache
+from enphase_sim import Simulator
 
 HERE = Path("/etc/enphase-test.conf")
 BASE = "UPS=home\nUSERNAME=me@example.com\nPASSWORD=pw\nSERIAL=123456789012\nPORT_FILE=home.dev\n"

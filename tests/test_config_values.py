@@ -23,7 +23,7 @@ from enphase_monitor.shellvars import (
     parse_assignments,
     parse_lines,
 )
-from enphase_monitor.simulator import Simulator, make_jwt
+from enphase_sim import Simulator, make_jwt
 from tests.conftest import ROOT, write_setup
 
 HERE = Path("/etc/enphase-test.conf")

@@ -9,8 +9,8 @@ import pytest
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import GatewayDataError, GatewayUnreachable
 from enphase_monitor.portfile import PortContent
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.wiring import build_clients
+from enphase_sim import Simulator
 from tests.conftest import make_monitor, write_setup
 
 LIVE = "/ivp/livedata/status"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from enphase_monitor.config import load_config
 from enphase_monitor.gateway import INFO, LIVEDATA, REPORTS, SECCTRL, GatewayClient
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.nutvars import Inputs, Refs, compute
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import Reply
+from enphase_sim import Simulator
 from tests.conftest import make_monitor, write_setup
 from tests.fixture_snapshots import (
     FIXTURES,
@@ -50,7 +51,11 @@ def captured(path: str) -> Any:
     if path == REPORTS:
         return reports_from_readings(load_json(directory, "ivp_meters_readings"),
                                      load_json(directory, "ivp_meters"), False)
-    return livedata(62, 6200, phase_count=2, split_phase=True, load_w=1234.5, grid_w=-80.0)
+    live = livedata(62, 6200, phase_count=2, split_phase=True, load_w=1234.5, grid_w=-80.0)
+    # as fresh as the simulator's clock: older than 60 s, its soc would not be read at all
+    # (stale livedata: enphase_monitor/charge.py)
+    live["meters"]["last_update"] = int(time.time())
+    return live
 
 
 def meters(key: str, value: object) -> Mutate:

@@ -64,7 +64,9 @@ def test_every_capture_parses(directory: Path) -> None:
     if secctrl is not None:
         parsed = SecCtrl.from_api(secctrl)
         assert parsed.max_energy_wh == num(secctrl.get("Max_energy"))
-        assert parsed.soc_recovery_exit == num(secctrl.get("soc_recovery_exit"))
+        # 8.1.41 names the restart SOC Recovery_threshold_soc (docs/behaviour.md)
+        restart = secctrl.get("soc_recovery_exit", secctrl.get("Recovery_threshold_soc"))
+        assert parsed.soc_recovery_exit == num(restart)
 
     relay = _json_or_none(directory, "ivp_ensemble_relay")
     if relay is not None:

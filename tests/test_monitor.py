@@ -21,7 +21,7 @@ from enphase_monitor.pause import Pause
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.schedule import Due, Schedule
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator, make_jwt
+from enphase_sim import Simulator, make_jwt
 from tests.conftest import make_daemon, make_monitor, write_setup
 
 RELAY = "/ivp/ensemble/relay"

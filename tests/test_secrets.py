@@ -18,7 +18,7 @@ import pytest
 
 from enphase_monitor import logsetup
 from enphase_monitor.logsetup import SECRETS, TRACE, Formatter, Redactor, level_for
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 
 PASSWORD = "Pw-7hQ2-never-shown"

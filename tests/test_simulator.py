@@ -23,10 +23,10 @@ import pytest
 import requests
 
 from enphase_monitor.errors import TokenError
-from enphase_monitor.simulator import (
+from enphase_monitor.jwtpayload import jwt_payload as decode_jwt_payload
+from enphase_sim import (
     SimState,
     Simulator,
-    decode_jwt_payload,
     generate_certificate,
     make_jwt,
 )
@@ -234,6 +234,27 @@ def test_relay_and_livedata_follow_state(sim: Simulator) -> None:
     assert meters["storage"]["agg_p_mw"] == 1500 * 1000  # discharging covers the load
     sec = get(sim, "/ivp/ensemble/secctrl", token).json()
     assert sec["agg_soc"] == 15 and sec["Max_energy"] == 10080
+
+
+def test_live_stale_freezes_livedata_as_it_was(sim: Simulator) -> None:
+    token = sim.issue_token()
+    sim.update(soc=70.0)
+    sim.update(live_stale=True)
+    frozen = get(sim, "/ivp/livedata/status", token).content
+    sim.update(soc=20.0, clock_offset_s=600.0, load_w=300.0)
+    assert get(sim, "/ivp/livedata/status", token).content == frozen
+    meters = json.loads(frozen)["meters"]
+    assert meters["soc"] == 70 and meters["last_update"] < sim.now() - 590
+    assert get(sim, "/ivp/ensemble/secctrl", token).json()["agg_soc"] == 20  # not frozen
+    sim.update(live_stale=False)
+    meters = get(sim, "/ivp/livedata/status", token).json()["meters"]
+    assert meters["soc"] == 20 and meters["last_update"] >= int(sim.now()) - 1
+    with Simulator(workdir=sim.workdir / "again", state=dataclasses.replace(
+            sim.state, live_stale=True)) as stale_from_start:
+        token = stale_from_start.issue_token()
+        first = get(stale_from_start, "/ivp/livedata/status", token).content
+        stale_from_start.update(soc=90.0)
+        assert get(stale_from_start, "/ivp/livedata/status", token).content == first
 
 
 def test_livedata_energy_balance_on_grid(sim: Simulator) -> None:
@@ -465,7 +486,7 @@ def _read_until_ready(proc: subprocess.Popen[str], timeout: float) -> list[str]:
 def test_cli_subprocess(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "enphase_monitor.simulator", "--workdir", str(tmp_path),
+        [sys.executable, "-m", "enphase_sim", "--workdir", str(tmp_path),
          "--soc", "55", "--grid", "open"],
         stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT)
     try:

@@ -38,11 +38,11 @@ from enphase_monitor.facts import RELAY
 from enphase_monitor.gateway import GatewayClient
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simulator import Simulator, make_jwt
 from enphase_monitor.tokeninfo import DAY, TokenInfo
 from enphase_monitor.tokens import Origin, TokenManager
 from enphase_monitor.transport import HttpsTransport, Reply
 from enphase_monitor.wiring import build_clients
+from enphase_sim import Simulator, make_jwt
 from tests.conftest import ROOT, write_setup
 
 HOUR = 3600.0

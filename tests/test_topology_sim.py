@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from enphase_monitor import simtopology
 from enphase_monitor.config import load_config
 from enphase_monitor.ensemble import Inventory
 from enphase_monitor.errors import UnsupportedHardware
@@ -25,10 +24,11 @@ from enphase_monitor.facts import INVENTORY, RELAY
 from enphase_monitor.monitor import Monitor, State
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.sdnotify import Notifier
-from enphase_monitor.simdata import TOPOLOGIES
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.topology import Kind, Topology
 from enphase_monitor.wiring import build_clients
+from enphase_sim import Simulator
+from enphase_sim import topology as simtopology
+from enphase_sim.state import TOPOLOGIES
 from tests.conftest import fixture_dirs, make_monitor, write_setup
 from tests.fixture_snapshots import FIXTURES, load_json
 from tests.test_topology import EXPECTED

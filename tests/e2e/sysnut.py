@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.e2e.nut import UPSC, free_port
 from tests.packaging import sdboot
 

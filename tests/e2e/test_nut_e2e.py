@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 from tests.e2e.nut import AVAILABLE, NutSandbox
 

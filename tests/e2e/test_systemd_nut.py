@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.e2e import sysnut
 from tests.packaging.sdboot import wait_for
 

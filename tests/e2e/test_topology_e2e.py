@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.facts import INVENTORY, RELAY
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 from tests.e2e.nut import AVAILABLE, NutSandbox
 from tests.e2e.test_nut_e2e import Rig

@@ -22,7 +22,7 @@ from enphase_monitor.config import load_config
 from enphase_monitor.errors import ConfigError
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.portfile import PortContent
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
@@ -287,7 +287,7 @@ def test_injected_write_errors_hide_the_file_and_recover(
 @pytest.mark.parametrize("soc", ["null", "-5", "150", "\"high\""])
 def test_invalid_state_of_charge_is_a_failed_poll(tmp_path: Path, soc: str) -> None:
     """Through TEST mode, which feeds any payload through the whole daemon."""
-    from enphase_monitor.simulator import make_jwt
+    from enphase_sim import make_jwt
 
     state = tmp_path / "s"
     state.mkdir(mode=0o700)

@@ -26,7 +26,7 @@ from enphase_monitor import monitor as monitor_module
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import ConfigError, InsecureFileError, PortFileError
 from enphase_monitor.monitor import Monitor
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"

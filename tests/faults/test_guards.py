@@ -27,8 +27,8 @@ from enphase_monitor.facts import LIVEDATA
 from enphase_monitor.gateway import GatewayClient
 from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.wiring import build_clients
+from enphase_sim import Simulator
 from tests.conftest import ROOT, make_daemon, make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"

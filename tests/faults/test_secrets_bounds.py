@@ -19,10 +19,10 @@ from enphase_monitor.config import load_config
 from enphase_monitor.enlighten import EnlightenClient
 from enphase_monitor.errors import CloudCancelled, InsecureFileError
 from enphase_monitor.keyringlookup import KeyringTimeout
-from enphase_monitor.simulator import Simulator, make_jwt
 from enphase_monitor.tokeninfo import DAY
 from enphase_monitor.tokens import TokenManager
 from enphase_monitor.transport import HttpsTransport
+from enphase_sim import Simulator, make_jwt
 from tests.conftest import make_monitor, write_setup
 
 HANG_S = 60.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.hostile.server import HostileGateway
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from enphase_monitor.simulator import Simulator, generate_certificate
+from enphase_sim import Simulator, generate_certificate
 
 HUGE = 200 * 1000 * 1000  # a 200 MB answer
 DRIP_S = 0.5  # seconds between dripped bytes

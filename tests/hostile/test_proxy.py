@@ -9,8 +9,8 @@ import pytest
 
 from enphase_monitor.enlighten import EnlightenClient
 from enphase_monitor.errors import Failure, TransportError
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import HttpsTransport
+from enphase_sim import Simulator
 from tests.hostile.proxy import ConnectProxy
 from tests.hostile.server import HostileGateway
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 from tests.hostile.server import HostileGateway, wait_for
 

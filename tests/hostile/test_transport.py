@@ -21,10 +21,10 @@ from enphase_monitor.errors import (
     TransportError,
 )
 from enphase_monitor.models import Grid
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.tokens import TokenManager
 from enphase_monitor.transport import HttpsTransport, Reply, Target
 from enphase_monitor.wiring import Clients, build_clients
+from enphase_sim import Simulator
 from tests.conftest import write_setup
 from tests.hostile.server import HostileGateway
 

@@ -23,8 +23,8 @@ from enphase_monitor.config import load_config
 from enphase_monitor.errors import Failure, TransportError
 from enphase_monitor.loop import Daemon
 from enphase_monitor.sdnotify import EXTEND_START_S, Notifier
-from enphase_monitor.simulator import Simulator
 from enphase_monitor.transport import HttpsTransport
+from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 from tests.hostile.server import HostileGateway
 

@@ -8,11 +8,11 @@ monitor, the driver and upsd active, `upsc` says OL, upsmon logs the grid loss a
 return, a restart of the monitor and a reboot recover by themselves, and `enphase-setup
 --remove` leaves the file tree as it found it.
 
-The simulator is the source tree's (`python3 -m enphase_monitor.simulator`, copied to
-/opt/enphase-sim), not the installed package's, so the test does not depend on which package
-ships it; it runs as a unit of the container, ordered before the monitor like a gateway that is
-always there, on ports 8443 (gateway) and 8444 (cloud) of the container's loopback. The
-container has no other network: every package comes from the root's apt archive.
+The simulator is the source tree's (`python3 -m enphase_sim`, copied to /opt/enphase-sim with
+the source's enphase_monitor it imports facts from): the packages do not ship it. It runs as a
+unit of the container, ordered before the monitor like a gateway that is always there, on ports
+8443 (gateway) and 8444 (cloud) of the container's loopback. The container has no other
+network: every package comes from the root's apt archive.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ Before={MONITOR}
 [Service]
 Environment=PYTHONPATH=/opt/enphase-sim
 ExecStartPre=/bin/rm -f {SIM_DIR}/simulator.json
-ExecStart=/usr/bin/python3 -m enphase_monitor.simulator --gateway-port 8443 --cloud-port 8444 \
+ExecStart=/usr/bin/python3 -m enphase_sim --gateway-port 8443 --cloud-port 8444 \
     --workdir {SIM_DIR}
 ExecStartPost=/bin/sh -c 'until [ -s {SIM_DIR}/simulator.json ]; do sleep 0.1; done'
 
@@ -132,7 +132,8 @@ def test_users_story_on_a_booted_system(suite: str, deb_build: Build, rebuild_in
         built: RootBuild = rebuild_in_root(suite)
         debs = [built.debs["enphase-monitor"], built.debs["enphase-monitor-setup"]]
     with debroot.Overlay(base, tmp_path / "overlay") as root:
-        root.copy_in(ROOT / "enphase_monitor", "/opt/enphase-sim/enphase_monitor")
+        for package in ("enphase_sim", "enphase_monitor"):
+            root.copy_in(ROOT / package, f"/opt/enphase-sim/{package}")
         root.path("/etc/systemd/system/enphase-sim.service").write_text(SIM_UNIT)
         for deb in debs:
             root.copy_in(deb, f"/root/debs/{deb.name}")

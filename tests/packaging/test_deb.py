@@ -55,6 +55,8 @@ def test_deb_contents(deb_build: Build):
     # nothing under /etc (it would become a conffile), no wizard (enphase-monitor-setup)
     assert not [f for f in files if f.startswith("/etc/")]
     assert not [f for f in files if "enphase_setup" in f or f.endswith("/enphase-setup")]
+    # no gateway simulator (a development and test tool: docs/packaging.md)
+    assert not [f for f in files if "enphase_sim" in f or f.endswith("/enphase-sim")]
     # the unit is the one in packaging/systemd, byte for byte
     unit = run(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xO '
                 "./lib/systemd/system/enphase-monitor@.service", "sh",
@@ -169,7 +171,7 @@ def test_deb_control_fields(deb_build: Build):
                else d.strip() for d in fields["Depends"].split(",")}
     assert depends == wanted, depends
     assert fields["Recommends"].strip() == "nut-server"
-    assert {r.strip() for r in fields["Suggests"].split(",")} == {"openssl", "python3-keyring"}
+    assert {r.strip() for r in fields["Suggests"].split(",")} == {"python3-keyring"}
 
 
 def test_debian_changelog_matches_pyproject():

@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from . import debroot
-from .conftest import Build, RootBuild, cached_root, debian_version, project_version, vendor_lock
+from .conftest import (
+    ROOT,
+    Build,
+    RootBuild,
+    cached_root,
+    debian_version,
+    project_version,
+    vendor_lock,
+)
 
 pytestmark = pytest.mark.slow
 PACKAGES = ("enphase-monitor", "enphase-monitor-setup")
@@ -43,10 +51,13 @@ ALLOWED_AFTER_PURGE = (
     r"/var/lib/python(/.*)?",
 )
 
-# one poll of the installed daemon against the installed simulator: a port file with OL
+# one poll of the installed daemon against the source tree's simulator (the packages do not
+# ship it: docs/packaging.md), copied to SIM_DIR: a port file with OL
+SIM_DIR = "/var/tmp/enphase-sim"
 POLL = r"""
 mkdir -p /tmp/sim /tmp/state && chmod 700 /tmp/state
-enphase-monitor --simulate --workdir /tmp/sim >/tmp/sim.out 2>&1 &
+PYTHONPATH=/var/tmp/enphase-sim PYTHONDONTWRITEBYTECODE=1 \
+    python3 -m enphase_sim --workdir /tmp/sim >/tmp/sim.out 2>&1 &
 sim=$!
 for i in $(seq 100); do grep -q '^ready' /tmp/sim.out && break; sleep 0.2; done
 . /dev/stdin <<EOF
@@ -126,6 +137,7 @@ def test_install_use_remove_purge(suite_debs: tuple[str, list[Path]], tmp_path: 
     with debroot.Overlay(base, tmp_path / "overlay") as root:
         for deb in debs:  # not in /tmp: nspawn mounts a tmpfs there
             root.copy_in(deb, f"/var/tmp/debs/{deb.name}")
+        root.copy_in(ROOT / "enphase_sim", f"{SIM_DIR}/enphase_sim")
         fresh, enabled_before = debroot.manifest(root.root), root.run(ENABLED).stdout
         packages_before = root.run(PACKAGE_LIST).stdout.split()
         args = " ".join(f"/var/tmp/debs/{deb.name}" for deb in debs) + " nut-server nut-client"

@@ -31,6 +31,7 @@ def test_main_rpm_contents(rpm_build: Build):
         assert wanted in files, f"{wanted} missing"
     assert any(f.endswith("/enphase_monitor/cli.py") for f in files)
     assert not [f for f in files if "enphase_setup" in f or f.endswith("/enphase-setup")]
+    assert not [f for f in files if "enphase_sim" in f or f.endswith("/enphase-sim")]
     assert rpm_query(main, "--qf", "%{VERSION} %{ARCH} %{LICENSE}") == \
         f"{project_version()} noarch GPL-2.0-or-later"
     recommends = rpm_query(main, "--recommends")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from enphase_monitor.simulator import Simulator, make_jwt
+from enphase_sim import Simulator, make_jwt
 
 ROOT = Path(__file__).resolve().parents[2]
 

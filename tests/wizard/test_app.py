@@ -8,12 +8,12 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, Static
 
 from enphase_monitor.config import load_config
-from enphase_monitor.simulator import Simulator
 from enphase_setup import validate
 from enphase_setup.answers import SecretStore
 from enphase_setup.app import WizardApp
 from enphase_setup.runner import RecordingRunner
 from enphase_setup.session import REAUTH, Session
+from enphase_sim import Simulator
 
 from .conftest import recorder, sim_session, sync
 from .test_plan import tree

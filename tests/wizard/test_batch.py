@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.config import load_config
-from enphase_monitor.simulator import Simulator
 from enphase_setup.cli import main
 from enphase_setup.runner import RecordingRunner
 from enphase_setup.system import System
+from enphase_sim import Simulator
 
 from .conftest import DEBIAN_UPS_CONF, ROOT, make_root, recorder, sim_services
 from .test_plan import tree

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from enphase_monitor.simulator import Simulator
 from enphase_setup.changes import RunCommand
 from enphase_setup.runner import MAX_LINES, MAX_REASON, Result, cmd
+from enphase_sim import Simulator
 
 from .conftest import fixed_app, recorder, settle, sync, to_nut
 from .test_batch import answers_file, run

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from zeroconf import ServiceInfo, Zeroconf
 
-from enphase_monitor.simulator import Simulator
 from enphase_setup import discovery
 from enphase_setup.discovery import SERVICE, Found
+from enphase_sim import Simulator
 from tests.wizard.conftest import ROOT
 
 

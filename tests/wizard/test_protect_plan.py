@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
 from enphase_setup import upsdusers, upsmonconf
 from enphase_setup.facts import detect_host, nut_mode
 from enphase_setup.protect import ProtectAnswers, watched
 from enphase_setup.protectplan import extend_setup
 from enphase_setup.runner import RecordingRunner
 from enphase_setup.system import System
+from enphase_sim import Simulator
 
 from .conftest import make_root, recorder
 from .test_batch import answers_file, run

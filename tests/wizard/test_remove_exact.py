@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
+from enphase_setup.facts import nut_mode
 from enphase_setup.nutmode import hand_over, has_marker, restore_mode, set_mode
+from enphase_sim import Simulator
 
 from .conftest import make_root, recorder
 from .test_batch import answers_file, run
@@ -97,13 +98,19 @@ def test_directories_that_are_not_empty_stay(tmp_path: Path, sim: Simulator) -> 
     assert not (root / "etc/credstore.encrypted").exists()
 
 
-@pytest.mark.parametrize("before", ["", "MODE=none\n", "# c\r\nMODE=standalone\r\n",
-                                    "MODE=none\n# after\n"])
+@pytest.mark.parametrize("before", [
+    "", "MODE=none\n", "# c\r\nMODE=standalone\r\n", "MODE=none\n# after\n", "x", "MODE=none",
+    'MODE = "none"  # off; see `man nut.conf`\n', "  MODE=none\r\n",
+    "MODE=none\nMODE = none # 2\n"])
 def test_one_mode_marker_restores_through_two_changes(before: str) -> None:
     standalone = set_mode(before, "ups", "standalone")
     netserver = set_mode(standalone, "ups", "netserver")
     assert has_marker(netserver, "ups")
     assert netserver.count("enphase-setup ups:") == 1
+    def mode_lines(text: str) -> int:
+        return sum(nut_mode(line) is not None for line in text.splitlines())
+    assert nut_mode(netserver) == "netserver"
+    assert mode_lines(netserver) == max(mode_lines(before), 1)  # replaced, never added
     assert restore_mode(netserver, "ups") == before
 
 
@@ -149,3 +156,19 @@ def test_a_record_begun_on_an_older_setup_still_removes_its_units(
     assert run(root, sim, ["-n", "--remove", "ups", "--delete-files"], remover) == 0
     assert "systemctl disable --now enphase-monitor@ups.service nut-driver@ups.service" \
         in remover.changes
+
+
+def test_mode_stays_while_another_ups_of_the_wizard_needs_upsd(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    root = nut_host(tmp_path, "MODE=none\n")
+    before = (root / "etc/nut/nut.conf").read_text()
+    for ups in ("a", "b"):
+        answers = answers_file(tmp_path / ups, sim, UPS=ups, PROTECT="no")
+        assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    capsys.readouterr()
+    assert run(root, sim, ["-n", "--remove", "a", "--delete-files"]) == 0
+    assert "note: nut.conf keeps MODE=standalone: UPS b (set up by enphase-setup too) needs" \
+        " upsd" in capsys.readouterr().out
+    assert "MODE=standalone" in (root / "etc/nut/nut.conf").read_text()
+    assert run(root, sim, ["-n", "--remove", "b", "--delete-files"]) == 0
+    assert (root / "etc/nut/nut.conf").read_text() == before

@@ -13,10 +13,10 @@ import pytest
 
 from enphase_monitor.config import load_config
 from enphase_monitor.errors import ConfigError
-from enphase_monitor.simulator import Simulator
 from enphase_setup.cli import main
 from enphase_setup.planner import build_setup
 from enphase_setup.system import System, UnsafeFileError
+from enphase_sim import Simulator
 
 from .conftest import recorder, sim_services, token_info
 from .test_batch import answers_file

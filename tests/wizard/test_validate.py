@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from enphase_monitor.simulator import Simulator
 from enphase_setup.answers import Answers
 from enphase_setup.validate import Failure
 from enphase_setup.validate import check_credentials as check
+from enphase_sim import Simulator
 
 
 def answers_for(sim: Simulator, **changes: object) -> Answers:

@@ -145,6 +145,10 @@ def _notes(plan: Plan, ctx: Context, delete_port: bool, delete_config: bool) -> 
         plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)"
                           + secret)
     put_back = has_marker(ctx.system.read_text(ctx.nut.nut_conf), ctx.existing.ups)
+    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ctx.existing.ups]
+    if put_back and others:
+        plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: UPS {others[0]} (set up"
+                          " by enphase-setup too) needs upsd; its --remove puts MODE back")
     if ctx.facts.nut_mode not in (None, "", "none") and not put_back:
         plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: upsd stays on for other"
                           " UPSes and clients; set MODE=none by hand if nothing uses it")

@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from . import simdata
-from .simdata import JSONDict, SimState
+from . import payloads
+from .payloads import JSONDict
+from .state import SimState
 
 _READY = ["envoy.global.ok", "prop.done"]
 
@@ -63,7 +64,7 @@ def _encharge(state: SimState, index: int, count: int, now: float, collar: bool)
 
 def _enpower(state: SimState, now: float) -> JSONDict:
     """The IQ System Controller; with a generator running its admin state says GEN_CLOSE."""
-    generator = state.topology == "generator" and simdata.off_grid(state)
+    generator = state.topology == "generator" and payloads.off_grid(state)
     return {
         "part_num": "865-00378-r27",
         "serial_num": f"4823{state.serial[-6:]}01",
@@ -87,7 +88,7 @@ def _enpower(state: SimState, now: float) -> JSONDict:
 def _collar(state: SimState, now: float) -> JSONDict:
     """The IQ Meter Collar. `grid_state` stays on_grid, as it did in the field (see
     docs/hardware.md); the admin state and the relay (mid_state) follow the grid."""
-    off = simdata.off_grid(state)
+    off = payloads.off_grid(state)
     return {
         "part_num": "865-00400-r22",
         "serial_num": f"4825{state.serial[-6:]}01",
@@ -143,13 +144,13 @@ def inventory(state: SimState, now: float) -> list[JSONDict]:
 def relay(state: SimState) -> JSONDict:
     """Build the /ivp/ensemble/relay body: only a System Controller's relay follows the grid."""
     if state.topology in ("system-controller", "generator"):
-        body = simdata.relay(state)
-        if state.topology == "generator" and simdata.off_grid(state):
+        body = payloads.relay(state)
+        if state.topology == "generator" and payloads.off_grid(state):
             body.update(mains_admin_state="closed", Enchg_grid_mode="multimode-generator",
                         Solar_grid_mode="multimode-generator")
         return body
     mode = "unknown" if state.topology == "no-battery" else "grid-tied"
-    return simdata.relay(dataclasses.replace(state, grid="closed", admin="closed")) | {
+    return payloads.relay(dataclasses.replace(state, grid="closed", admin="closed")) | {
         "Enchg_grid_mode": mode, "Solar_grid_mode": "unknown"}
 
 

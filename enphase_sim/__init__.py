@@ -1,0 +1,12 @@
+"""A simulated Enphase IQ Gateway and Enphase cloud, for the demo, the tests and the benchmarks.
+
+Not part of the daemon: enphase_sim may import facts from enphase_monitor (endpoint paths),
+never the reverse. The distribution packages do not ship it (docs/packaging.md).
+"""
+
+from .simulator import Simulator
+from .state import SimState
+from .tls import generate_certificate
+from .tokens import make_jwt
+
+__all__ = ["SimState", "Simulator", "generate_certificate", "make_jwt"]
