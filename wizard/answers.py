@@ -258,6 +258,7 @@ class Existing:
     section: dict[str, str] = field(default_factory=dict)
     port_text: str | None = None
     daemon: paths.DaemonPaths | None = None  # the files the daemon writes for this config
+    config_problem: daemonconf.Problem | None = None  # the daemon refuses the config as it is
 
     @property
     def port_file(self) -> PurePosixPath | None:
@@ -308,12 +309,19 @@ def daemon_paths(values: dict[str, str], section: dict[str, str], ups: str,
 
 def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     """Read the current files for `ups` (config, ups.conf section, port file)."""
-    config = system.read_text(facts.nut.config_file(ups))
+    config_path = facts.nut.config_file(ups)
+    found_config = system.read_file(config_path)
+    config = None if found_config is None else found_config.data.decode("utf-8",
+                                                                         "surrogateescape")
+    daemon_user = system.accounts.user(facts.nut.user)
+    problem = None if found_config is None else daemonconf.file_problem(
+        config_path, found_config.meta, system.path(config_path.parent),
+        None if daemon_user is None else daemon_user.uid)
     conf = UpsConf(system.read_text(facts.nut.ups_conf) or "")
     found = conf.section(ups)
     section = dict(found.settings) if found else {}
     daemon = daemon_paths(daemonconf.read_values(config), section, ups, system, facts)
-    existing = Existing(ups, config, section, None, daemon)
+    existing = Existing(ups, config, section, None, daemon, problem)
     port = existing.port_file
     port_text = system.read_text(port) if port else None
     if port and port_text is None:

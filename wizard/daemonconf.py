@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
+from enphase_monitor.config import check_dir_perms, check_secret
 from enphase_monitor.configkeys import SECRET_KEYS
-from enphase_monitor.errors import ConfigError
+from enphase_monitor.errors import ConfigError, InsecureFileError
+from enphase_monitor.fileutil import FileMeta
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import has_control
 
@@ -133,3 +137,38 @@ def read_values(text: str | None) -> dict[str, str]:
         return parse_assignments(text, {})
     except ConfigError:
         return {}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the daemon refuses its config as it is now (the daemon's one line), and whether
+    rewriting the file with the wizard's mode and owner fixes it (not a directory's)."""
+
+    line: str
+    fixed_by_rewrite: bool
+
+
+def file_problem(path: PurePosixPath, meta: FileMeta, directory: Path,
+                 daemon_uid: int | None) -> Problem | None:
+    """The daemon's check of its config (`enphase_monitor.config`: check_secret,
+    check_dir_perms) on the file as read; never says what the file holds.
+
+    Args:
+        path: the config (for the message).
+        meta: the mode and owner of the very file read.
+        directory: its directory on this host (a fake root's real one).
+        daemon_uid: the daemon's user: a file it owns is its own (as Fedora's 0600 nut).
+    """
+    if daemon_uid is not None and meta.uid == daemon_uid:
+        meta = replace(meta, uid=0)
+    try:
+        check_secret("config", Path(path), meta)
+    except ConfigError as exc:
+        return Problem(str(exc), True)
+    try:
+        check_dir_perms("config", directory)
+    except InsecureFileError as exc:
+        return Problem(str(exc), False)
+    except ConfigError:
+        return None  # the directory cannot be examined: reading the file said enough
+    return None
