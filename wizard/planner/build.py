@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enphase_monitor.enlighten import TokenInfo
 
-from .. import daemonconf
+from .. import daemonconf, shown
 from ..answers import Answers
 from ..changes import RunCommand
 from ..facts import DRIVER_UNIT, MONITOR_UNIT
@@ -83,7 +83,8 @@ def build_setup(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> P
         token: the token the live check fetched (saved as the token cache).
     """
     verb = "Edit" if ctx.existing.configured else "Set up"
-    plan = Plan(f"{verb} UPS '{ans.ups}' (Enphase gateway {ans.serial} at {ans.envoy_host})")
+    plan = Plan(f"{verb} UPS '{ans.ups}' (Enphase gateway {shown.short(ans.serial)} at"
+                f" {ans.envoy_host})")
     problem = nut_problem(ctx.facts)
     if problem:
         plan.notes.append(problem)
