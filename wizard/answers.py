@@ -21,7 +21,7 @@ from enphase_monitor.errors import ConfigError, MonitorError
 from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, credstore_file, is_true
 from enphase_monitor.fileutil import FileMeta, read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
-from enphase_monitor.portfile import parse_line
+from enphase_monitor.portfile import PortContent
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import escape
 
@@ -330,15 +330,15 @@ def load_existing(system: System, facts: Facts, ups: str) -> Existing:
 
 
 def _port_number(port_text: str | None, variable: str) -> int | None:
-    """A whole number from the port file's `variable` line, None when absent or not a number."""
-    for line in (port_text or "").splitlines():
-        name, value = parse_line(line)  # as dummy-ups reads it
-        if name == variable and value is not None:
-            try:
-                return int(float(value))
-            except (ValueError, OverflowError):  # not a number, nan, inf
-                return None
-    return None
+    """A whole number from the port file's `variable` line (the last one, as dummy-ups reads
+    the file: enphase_monitor.portfile), None when absent or not a number."""
+    value = PortContent.parse(port_text or "").values.get(variable)
+    if not value:
+        return None
+    try:
+        return int(float(value))
+    except (ValueError, OverflowError):  # not a number, nan, inf
+        return None
 
 
 def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> Answers:
