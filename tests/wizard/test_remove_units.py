@@ -42,8 +42,8 @@ def test_a_monitor_enabled_and_running_before_the_setup_stays_so(
     assert units_of(remover.changes, UPSD)[-1] == f"systemctl try-reload-or-restart {UPSD}"
     assert not any(c.startswith(("systemctl disable", "systemctl stop")) and UPSD in c
                    for c in remover.changes)
-    assert ("enphase-monitor@ups.service was enabled and running before enphase-setup and"
-            " stays so (it starts with nut-driver@ups.service, which goes)"
+    assert ("enphase-monitor@ups.service is enabled and running, and enphase-setup did not"
+            " enable it: it stays so (it starts with nut-driver@ups.service, which goes)"
             ) in capsys.readouterr().out
 
 

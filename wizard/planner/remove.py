@@ -56,9 +56,9 @@ def _units(plan: Plan, ctx: Context, ups: str, record: UndoRecord) -> None:
     if monitor not in ours and (enabled[monitor] or active[monitor]):
         state = " and ".join(w for w, on in (("enabled", enabled[monitor]),
                                             ("running", active[monitor])) if on)
-        plan.notes.append(f"{monitor} was {state} before enphase-setup and stays so (it"
-                          f" starts with {driver}, which goes); stop it with: systemctl"
-                          f" disable --now {monitor}")
+        plan.notes.append(f"{monitor} is {state}, and enphase-setup did not enable it: it"
+                          f" stays so (it starts with {driver}, which goes); stop it with:"
+                          f" systemctl disable --now {monitor}")
 
 
 def upsd_goes(ctx: Context, ups: str) -> bool:
