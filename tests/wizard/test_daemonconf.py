@@ -148,3 +148,28 @@ def test_a_byte_order_mark_at_the_start_stays() -> None:
     assert parse_assignments(text, {})["SERIAL"] == "111"
     assert daemonconf.edit(text, {"SERIAL": "222"}) == "\ufeffSERIAL=222\nX=1\n"
     assert daemonconf.edit(text, {"SERIAL": None}) == "\ufeffX=1\n"
+
+
+_KEYS = st.sampled_from(["SERIAL", "UPS", "POLLFREQ", "DESC"])
+_VALUES = st.text(st.characters(min_codepoint=32, max_codepoint=0x17F,
+                                exclude_categories=("Cc",)), max_size=8)
+_PREFIXES = st.sampled_from(["", "export ", "declare -x ", "readonly ", "  "])
+_SEPARATORS = st.sampled_from(["\n", "; ", " ", "  # note\n", "\r\n"])
+
+
+@given(st.lists(st.tuples(_PREFIXES, _KEYS, _VALUES, _SEPARATORS), min_size=1, max_size=6),
+       st.dictionaries(_KEYS, st.one_of(st.none(), _VALUES), min_size=1))
+def test_edit_says_what_it_was_asked_and_keeps_the_rest(
+        lines: list[tuple[str, str, str, str]], values: dict[str, str | None]) -> None:
+    text = ""
+    for index, (prefix, key, value, separator) in enumerate(lines):
+        following = lines[index + 1][0] if index + 1 < len(lines) else ""
+        if separator == " " and following.strip():
+            separator = "\n"  # `A=1 export B=2` is not a line the daemon reads
+        text += f"{prefix}{key}={daemonconf.quote(value)}{separator}"
+    before = parse_assignments(text, {})
+    edited = daemonconf.edit(text, values)
+    expected = {k: v for k, v in {**before, **values}.items() if v is not None}
+    assert parse_assignments(edited, {}) == expected
+    for key in values:
+        assert assignments_of(edited, key) == (values[key] is not None)
