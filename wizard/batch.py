@@ -25,6 +25,8 @@ Ask = Callable[[str], str]
 
 
 def _say(out: TextIO, text: str) -> None:
+    # a file's bytes that are not UTF-8 (kept through surrogateescape) are shown as \xNN
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     out.write(text if text.endswith("\n") else text + "\n")
     out.flush()
 

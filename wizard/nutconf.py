@@ -207,6 +207,23 @@ class UpsConf:
             lines[at:at] = inserted
         return UpsConf("".join(lines))
 
+    def section_text(self, name: str) -> str | None:
+        """Section `name` exactly as the file has it: its header through its last setting."""
+        section = self.section(name)
+        if section is None:
+            return None
+        return "".join(self.lines[section.start: section.last_setting + 1])
+
+    def with_section_text(self, name: str, text: str) -> UpsConf:
+        """A copy where section `name` (header through last setting) is `text`, verbatim:
+        a section taken over goes back as it was (`section_text` of the file before)."""
+        section = self.section(name)
+        if section is None:
+            return UpsConf(self.text())
+        lines = list(self.lines)
+        lines[section.start: section.last_setting + 1] = [text]
+        return UpsConf("".join(lines))
+
     def without_section(self, name: str) -> UpsConf:
         """A copy without section `name` (its header through its last setting).
 

@@ -5,7 +5,8 @@ The record is `<NUT dir>/enphase-<ups>.undo` (JSON, 0600 root), written by the l
 set-up plan from what the changes before it actually did, merged with the record of earlier
 runs. ``--remove`` disables only the units in it, deletes a file it lists once the removal
 leaves it empty (nut.conf, ups.conf, upsd.users, ... that were absent before), and removes the
-directories it lists when they are empty; then the record itself. nut.conf's MODE has its own
+directories it lists when they are empty, puts back a ups.conf section the set-up took over
+(its exact text is in the record); then the record itself. nut.conf's MODE has its own
 record, the marker above the MODE line (``nutmode.py``).
 """
 
@@ -24,6 +25,7 @@ from .system import System
 
 MAX_ENTRIES = 64  # a record is short; a longer one is not ours
 MAX_BYTES = 64 * 1024
+MAX_SECTION = 16 * 1024  # a ups.conf section is a few lines
 
 
 def record_path(nut: NutLayout, ups: str) -> PurePosixPath:
@@ -42,6 +44,7 @@ class UndoRecord:
     fcontexts: list[str] = field(default_factory=list)  # SELinux patterns `semanage -a` added
     found: bool = False  # read from a record file (False: none, as before records existed)
     partial: bool = False  # begun on a set-up older than records: the first apply is not in it
+    section: str = ""  # the exact text of a ups.conf section the set-up took over ("": none)
 
     @classmethod
     def from_json(cls, text: str) -> UndoRecord:
@@ -60,13 +63,17 @@ class UndoRecord:
             return [i for i in items[:MAX_ENTRIES] if isinstance(i, str) and i
                     and "\n" not in i and (i.startswith("/") if absolute else "/" not in i)]
 
+        section = data.get("section")
+        if not isinstance(section, str) or len(section) > MAX_SECTION:
+            section = ""
         return cls(strings("units", False), strings("dirs", True), strings("files", True),
-                   strings("fcontexts", True), True, data.get("partial") is True)
+                   strings("fcontexts", True), True, data.get("partial") is True, section)
 
     def to_json(self) -> str:
         """The record as the file holds it."""
         return json.dumps({"units": self.units, "dirs": self.dirs, "files": self.files,
-                           "fcontexts": self.fcontexts, "partial": self.partial},
+                           "fcontexts": self.fcontexts, "partial": self.partial,
+                           "section": self.section},
                           indent=1) + "\n"
 
     def merged(self, other: UndoRecord) -> UndoRecord:
@@ -76,7 +83,7 @@ class UndoRecord:
         return UndoRecord(union(self.units, other.units), union(self.dirs, other.dirs),
                           union(self.files, other.files),
                           union(self.fcontexts, other.fcontexts), self.found,
-                          self.partial or other.partial)
+                          self.partial or other.partial, self.section or other.section)
 
     @property
     def complete(self) -> bool:
@@ -85,7 +92,7 @@ class UndoRecord:
 
     def empty(self) -> bool:
         """Nothing to undo."""
-        return not (self.units or self.dirs or self.files or self.fcontexts)
+        return not (self.units or self.dirs or self.files or self.fcontexts or self.section)
 
 
 def load(system: System, path: PurePosixPath) -> UndoRecord:
@@ -107,10 +114,24 @@ def enabled_units(command: RunCommand) -> list[str]:
     return [a for a in argv[2:] if not a.startswith("-")]
 
 
+@dataclass
+class AdoptSection(WriteFile):
+    """The ups.conf edit that takes over a section enphase-setup did not make.
+
+    Args:
+        original: the section's exact text before (its header through its last setting),
+            recorded so that --remove puts it back byte for byte.
+    """
+
+    original: str = ""
+
+
 def done_by(changes: list[Change], predict: bool = False) -> UndoRecord:
     """What `changes` did (after their apply), or (`predict`) will do, that needs recording."""
     record = UndoRecord()
     for change in changes:
+        if isinstance(change, AdoptSection) and not record.section:
+            record.section = change.original
         if isinstance(change, MakeDir):
             made = [change.path] if predict else change.created
             record.dirs.extend(str(p) for p in made if str(p) not in record.dirs)
@@ -203,7 +224,7 @@ def hand_over_units(system: System, nut: NutLayout, to_ups: str,
     if not missing:
         return None
     new = UndoRecord(record.units + missing, record.dirs, record.files, record.fcontexts,
-                     True, record.partial or not record.found)
+                     True, record.partial or not record.found, record.section)
     return WriteFile(path, new.to_json(), system.read_text(path), mode=0o600,
                      owner=("root", "root"), purpose=f"UPS {to_ups} now needs {', '.join(missing)}",
                      system=system)

@@ -13,6 +13,7 @@ from ..facts import STATE_DIR, Facts
 from ..nutconf import UpsConf
 from ..nutmode import set_mode
 from ..runner import cmd
+from ..undo import AdoptSection
 from .context import Context, file_change, under
 
 SECTION_MARK = "(set up by enphase-setup)"
@@ -108,9 +109,18 @@ def upsconf_change(ans: Answers, ctx: Context) -> WriteFile | None:
     values = {"driver": "dummy-ups", "port": str(ans.port_path), "mode": "dummy-loop",
               "desc": ans.description}
     new = conf.with_section(ans.ups, values, SECTION_COMMENT.format(serial=ans.serial)).text()
-    return file_change(ctx, ctx.nut.ups_conf, new, mode=None if old is not None else 0o640,
-                       owner=None if old is not None else ("root", ctx.nut.group),
-                       purpose=f"NUT section [{ans.ups}]")
+    change = file_change(ctx, ctx.nut.ups_conf, new, mode=None if old is not None else 0o640,
+                         owner=None if old is not None else ("root", ctx.nut.group),
+                         purpose=f"NUT section [{ans.ups}]")
+    configured = ctx.existing.configured and ctx.existing.ups == ans.ups
+    original = conf.section_text(ans.ups)
+    if change is None or original is None or not section_check(ans.ups, conf,
+                                                               configured).takeover:
+        return change
+    return AdoptSection(change.path, change.text, change.old, mode=change.mode,
+                        owner=change.owner, purpose=f"take over NUT section [{ans.ups}]; your"
+                        " section as it is now is recorded, and --remove puts it back byte"
+                        " for byte", system=ctx.system, original=original)
 
 
 def nutconf_mode_change(ctx: Context, ups: str) -> WriteFile | None:

@@ -29,12 +29,14 @@ from .context import Context, file_change
 from .units import DROPIN, daemon_reload
 
 
-def _units(plan: Plan, ctx: Context, ups: str, record: UndoRecord) -> None:
+def _units(plan: Plan, ctx: Context, ups: str, record: UndoRecord, restored: bool) -> None:
     """Disable the units the set-up enabled; leave the others as the set-up found them.
 
     The driver instance serves only the section that goes, so it is stopped (and disabled)
-    in any case. A monitor the user had enabled stays enabled and running, and the plan says
-    so. Without a complete record (a set-up older than records) every enabled one is disabled.
+    in any case; when the section is put back (`restored`: one the set-up took over) it is
+    left as found, and restarted to read the section again. A monitor the user had enabled
+    stays enabled and running, and the plan says so. Without a complete record (a set-up
+    older than records) every enabled one is disabled.
     """
     if not ctx.systemctl:
         return
@@ -43,13 +45,17 @@ def _units(plan: Plan, ctx: Context, ups: str, record: UndoRecord) -> None:
     enabled = {u: unit_enabled(ctx.system, u) for u in (monitor, driver)}
     active = {u: ctx.live and unit_active(ctx.system, u) for u in (monitor, driver)}
     ours = [u for u in (monitor, driver) if u in record.units or (
-        (not record.complete or u == driver) and enabled[u])]
+        (not record.complete or (u == driver and not restored)) and enabled[u])]
     if ours:
         plan.add(RunCommand(cmd("systemctl", "disable", *now, *ours),
                             why="enabled by enphase-setup (the driver's section goes too)",
                             undo=cmd("systemctl", "enable", *now, *ours),
                             name=f"Disable {' and '.join(ours)}"))
-    if driver not in ours and active[driver]:
+    if driver not in ours and active[driver] and restored:
+        plan.add(RunCommand(cmd("systemctl", "try-restart", driver),
+                            why="it reads its ups.conf section, put back as it was",
+                            name=f"Restart {driver}"))
+    elif driver not in ours and active[driver]:
         plan.add(RunCommand(cmd("systemctl", "stop", driver),
                             why="its ups.conf section goes, so the driver has nothing to run",
                             undo=cmd("systemctl", "start", driver), name=f"Stop {driver}"))
@@ -59,6 +65,17 @@ def _units(plan: Plan, ctx: Context, ups: str, record: UndoRecord) -> None:
         plan.notes.append(f"{monitor} is {state}, and enphase-setup did not enable it: it"
                           f" stays so (it starts with {driver}, which goes); stop it with:"
                           f" systemctl disable --now {monitor}")
+
+
+def adopted_section(record: UndoRecord, ups: str) -> str | None:
+    """The section `[ups]` the set-up took over, as the record has it (None: it made the
+    section, or the record's text is not exactly one section of that name)."""
+    if not record.section:
+        return None
+    conf = UpsConf(record.section)
+    if [s.name for s in conf.sections] != [ups] or conf.section_text(ups) != record.section:
+        return None
+    return record.section
 
 
 def upsd_goes(ctx: Context, ups: str) -> bool:
@@ -104,9 +121,16 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     plan = Plan(f"Remove UPS '{ups}' (enphase-monitor)")
     units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
     record = load_record(ctx.system, record_path(ctx.nut, ups))
-    _units(plan, ctx, ups, record)
     old = ctx.system.read_text(ctx.nut.ups_conf)
-    if old is not None and UpsConf(old).section(ups) is not None:
+    original = adopted_section(record, ups)
+    restored = old is not None and original is not None and UpsConf(old).section(ups) is not None
+    _units(plan, ctx, ups, record, restored)
+    if old is not None and original is not None and restored:
+        plan.add(file_change(ctx, ctx.nut.ups_conf,
+                             UpsConf(old).with_section_text(ups, original).text(), mode=None,
+                             owner=None, purpose=f"put back your section [{ups}] byte for byte,"
+                             " as it was before enphase-setup took it over"))
+    elif old is not None and UpsConf(old).section(ups) is not None:
         plan.add(file_change(ctx, ctx.nut.ups_conf, UpsConf(old).without_section(ups).text(),
                              mode=None, owner=None, purpose=f"remove section [{ups}]"))
     for unit in units:

@@ -1,0 +1,42 @@
+"""`--remove` of a UPS whose ups.conf section the set-up took over puts the user's section
+back byte for byte (the undo record holds its exact text); nothing the user had is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from enphase_sim import Simulator
+
+from .conftest import make_root, recorder
+from .test_batch import answers_file, run
+from .test_remove_exact import diff, snapshot
+
+USER_SECTION = (
+    "# my own dummy UPS\r\n"
+    "[other]\r\n"
+    "  driver = dummy-ups\r\n"
+    "  port = /srv/other.dev   # a test port\r\n"
+    '  desc = "caf\xe9 UPS"\r\n'
+    "\r\n"
+    "# the end\r\n"
+)
+
+
+def test_remove_puts_a_taken_over_section_back_byte_for_byte(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_root(tmp_path, ups_conf=None)
+    conf = root / "etc/nut/ups.conf"
+    conf.write_bytes(USER_SECTION.encode("latin-1"))  # not UTF-8: every byte must survive
+    conf.chmod(0o640)
+    before = snapshot(root)
+    answers = answers_file(tmp_path / "a", sim, UPS="other", ADOPT_SECTION="yes", PROTECT="no")
+    runner = recorder(**{"upsc other@localhost": "ups.status: OL\n"})
+    assert run(root, sim, ["-n", "--answers", str(answers)], runner) == 0
+    assert conf.read_bytes() != before["etc/nut/ups.conf"][1]  # taken over
+    capsys.readouterr()
+    assert run(root, sim, ["-n", "--remove", "other", "--delete-files"]) == 0
+    assert "put back your section [other] byte for byte" in capsys.readouterr().out
+    assert conf.read_bytes() == before["etc/nut/ups.conf"][1]
+    assert diff(before, snapshot(root)) == []
