@@ -283,7 +283,8 @@ class Existing:
 
 
 def existing_upses(system: System, facts: Facts) -> list[str]:
-    """UPS names that have an enphase-<ups>.conf in the NUT config dir."""
+    """UPS names that have an enphase-<ups>.conf in the NUT config dir (a new session may
+    prefill from one; which UPSes the wizard still manages: undo.managed_upses)."""
     names = (paths.ups_of_config(name) for name in system.list_dir(facts.nut.confdir))
     return [ups for ups in names if ups is not None]
 

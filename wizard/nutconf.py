@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from enphase_monitor.textsafe import has_control
 
+SECTION_MARK = "(set up by enphase-setup)"  # in the comment under a section the wizard made
+
 _SAFE = re.compile(r"[A-Za-z0-9_./:@+%,-]+")
 
 
@@ -206,6 +208,12 @@ class UpsConf:
                 lines[at - 1] += self.eol
             lines[at:at] = inserted
         return UpsConf("".join(lines))
+
+    def marked(self, name: str) -> bool:
+        """Section `name` carries the comment enphase-setup puts under a section it makes."""
+        section = self.section(name)
+        return section is not None and any(
+            SECTION_MARK in line for line in self.lines[section.start: section.end])
 
     def section_text(self, name: str) -> str | None:
         """Section `name` exactly as the file has it: its header through its last setting."""

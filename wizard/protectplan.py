@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from . import upsdconf, upsdusers, upsmonconf
-from .answers import existing_upses
 from .changes import Change, RunCommand, WriteFile
 from .facts import UPSD_UNIT, nut_mode, unit_enabled
 from .nutmode import hand_over, restore_mode, set_mode
@@ -27,7 +26,7 @@ from .protect import (
     watched,
 )
 from .runner import cmd
-from .undo import hand_over_units, load, record_path
+from .undo import hand_over_units, load, managed_upses, record_path
 
 WHY_PRIMARY = "upsmon on this host watches UPS {ups} and shuts the host down on low battery"
 WHY_SECONDARY = "NAS clients on the LAN log in with this user to watch UPS {ups}"
@@ -242,7 +241,7 @@ def remove_changes(ctx: Context, ups: str) -> list[Change]:
                              mask, keep_mode=True) if new is not None else None
         if name == upsmonconf.FILE:
             left = upsmonconf.monitors(new)
-    others = [u for u in existing_upses(system, facts) if u != ups]
+    others = [u for u in managed_upses(system, ctx.nut) if u != ups]
     old_nut = system.read_text(ctx.nut.nut_conf)
     mode_changed = False
     if old_nut is not None:

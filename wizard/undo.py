@@ -20,6 +20,7 @@ from enphase_monitor.errors import MonitorError
 
 from .changes import Change, DeleteFile, MakeDir, RemoveDir, RunCommand, WriteFile
 from .facts import NutLayout
+from .nutconf import UpsConf
 from .plan import Plan
 from .system import System
 
@@ -93,6 +94,19 @@ class UndoRecord:
     def empty(self) -> bool:
         """Nothing to undo."""
         return not (self.units or self.dirs or self.files or self.fcontexts or self.section)
+
+
+def managed_upses(system: System, nut: NutLayout) -> list[str]:
+    """The UPSes enphase-setup set up and has not removed: a section in ups.conf, and an undo
+    record (or, for a set-up older than records, the comment it puts under a section it makes).
+
+    A config kept by --remove does not count: its section is gone, so nothing of the host
+    (nut.conf's MODE, upsd, upsmon) may be handed over to it.
+    """
+    conf = UpsConf(system.read_text(nut.ups_conf) or "")
+    names = dict.fromkeys(section.name for section in conf.sections)
+    return [ups for ups in names
+            if conf.marked(ups) or system.exists(record_path(nut, ups))]
 
 
 def load(system: System, path: PurePosixPath) -> UndoRecord:

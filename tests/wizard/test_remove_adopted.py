@@ -3,15 +3,20 @@ back byte for byte (the undo record holds its exact text); nothing the user had 
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
+from enphase_setup.facts import NutLayout
+from enphase_setup.system import System
+from enphase_setup.undo import managed_upses
 from enphase_sim import Simulator
 
 from .conftest import make_root, recorder
 from .test_batch import answers_file, run
-from .test_remove_exact import diff, snapshot
+from .test_remove_exact import diff, nut_host, snapshot
+
+DEBIAN_NUT = NutLayout(PurePosixPath("/etc/nut"), "nut", "nut", "Debian")
 
 USER_SECTION = (
     "# my own dummy UPS\r\n"
@@ -40,3 +45,25 @@ def test_remove_puts_a_taken_over_section_back_byte_for_byte(
     assert "put back your section [other] byte for byte" in capsys.readouterr().out
     assert conf.read_bytes() == before["etc/nut/ups.conf"][1]
     assert diff(before, snapshot(root)) == []
+
+
+def test_a_ups_removed_with_its_config_kept_is_not_handed_the_host(
+        tmp_path: Path, sim: Simulator) -> None:
+    root = nut_host(tmp_path, "MODE=none\n")
+    before = snapshot(root)
+    for ups in ("a", "b"):
+        answers = answers_file(tmp_path / ups, sim, UPS=ups, PROTECT="no")
+        assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    assert managed(root) == ["a", "b"]
+    assert run(root, sim, ["-n", "--remove", "b"]) == 0  # its config (and port file) stay
+    assert (root / "etc/nut/enphase-b.conf").exists()
+    remover = recorder()
+    assert run(root, sim, ["-n", "--remove", "a", "--delete-files"], remover) == 0
+    assert (root / "etc/nut/nut.conf").read_bytes() == before["etc/nut/nut.conf"][1]
+    assert "systemctl disable --now nut-server.service" in remover.changes
+    assert not (root / "etc/nut/enphase-b.undo").exists()  # upsd was not passed to b
+    assert managed(root) == []
+
+
+def managed(root: Path) -> list[str]:
+    return managed_upses(System(root, env={}), DEBIAN_NUT)

@@ -10,13 +10,12 @@ from enphase_monitor.portfile import parse_line
 from ..answers import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
 from ..facts import STATE_DIR, Facts
-from ..nutconf import UpsConf
+from ..nutconf import SECTION_MARK, UpsConf
 from ..nutmode import set_mode
 from ..runner import cmd
 from ..undo import AdoptSection
 from .context import Context, file_change, under
 
-SECTION_MARK = "(set up by enphase-setup)"
 SECTION_COMMENT = "enphase-monitor: Enphase IQ Gateway {serial} " + SECTION_MARK
 PORT_HEADER = (
     "# dummy-ups port file of UPS {ups}: enphase-monitor@{ups} keeps it up to date.\n"
@@ -174,7 +173,7 @@ def section_check(ups: str, conf: UpsConf, configured: bool) -> SectionCheck:
         problem = (f"ups.conf already has a section [{ups}] for driver {driver}: choose"
                    " another name (or remove that section first)")
         return SectionCheck(problem, problem=problem)
-    ours = configured or any(SECTION_MARK in line for line in conf.lines[section.start:section.end])
+    ours = configured or conf.marked(ups)
     if ours:
         return SectionCheck(f"[{ups}] was set up by enphase-setup: it is updated in place.")
     port = section.settings.get("port", "?")

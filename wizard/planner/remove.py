@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor.facts import is_true
 from enphase_monitor.paths import nocomms_file
 
-from ..answers import credential_path, existing_upses
+from ..answers import credential_path
 from ..changes import DeleteFile, RunCommand
 from ..facts import (
     DRIVER_UNIT,
@@ -22,7 +22,7 @@ from ..nutconf import UpsConf
 from ..nutmode import has_marker
 from ..plan import Plan
 from ..runner import cmd
-from ..undo import UndoRecord, record_path
+from ..undo import UndoRecord, managed_upses, record_path
 from ..undo import load as load_record
 from ..userkeyring import DELETE_SCRIPT, KEYRING_SERVICE, keyring_argv
 from .context import Context, file_change
@@ -82,7 +82,7 @@ def upsd_goes(ctx: Context, ups: str) -> bool:
     """The remove plan disables upsd: the set-up of `ups` enabled it and no other UPS that
     enphase-setup set up remains (upsd is then handed over to that one)."""
     record = load_record(ctx.system, record_path(ctx.nut, ups))
-    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
+    others = [u for u in managed_upses(ctx.system, ctx.nut) if u != ups]
     return ctx.systemctl and UPSD_UNIT in record.units and not others
 
 
@@ -151,7 +151,7 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     config = ctx.nut.config_file(ups)
     if delete_config and ctx.system.exists(config):
         plan.add(DeleteFile(config, "enphase-monitor config"))
-    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
+    others = [u for u in managed_upses(ctx.system, ctx.nut) if u != ups]
     # the label the set-up gave the port file's directory (planner/nut.py port_label)
     pattern = f"{port.parent if port is not None else STATE_DIR}(/.*)?"
     ours = pattern in record.fcontexts or not record.complete  # one the user added stays
@@ -186,7 +186,7 @@ def _notes(plan: Plan, ctx: Context, delete_port: bool, delete_config: bool) -> 
         plan.notes.append(f"the config {config} is kept (re-running the wizard reuses it)"
                           + secret)
     put_back = has_marker(ctx.system.read_text(ctx.nut.nut_conf), ctx.existing.ups)
-    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ctx.existing.ups]
+    others = [u for u in managed_upses(ctx.system, ctx.nut) if u != ctx.existing.ups]
     if put_back and others:
         plan.notes.append(f"nut.conf keeps MODE={ctx.facts.nut_mode}: UPS {others[0]} (set up"
                           " by enphase-setup too) needs upsd; its --remove puts MODE back")
