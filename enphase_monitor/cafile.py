@@ -17,12 +17,11 @@ from .errors import ConfigError, InsecureFileError
 KIND = "CLOUD_CA_FILE"
 
 
-def _check(what: str, path: Path) -> None:
+def _check(what: str, path: Path, euid: int) -> None:
     try:
         info = path.stat()
     except OSError as exc:
         raise ConfigError(f"cannot examine {KIND} {what} {path}: {exc.strerror}") from None
-    euid = os.geteuid()
     if info.st_uid not in (0, euid):
         also = "" if euid == 0 else f" or this daemon's uid {euid}"
         raise InsecureFileError(f"{KIND} {what}", str(path),
@@ -35,8 +34,13 @@ def _check(what: str, path: Path) -> None:
                                 fix)
 
 
-def check_ca_file(name: str) -> None:
+def check_ca_file(name: str, *, daemon_uid: int | None = None) -> None:
     """Refuse a CA file, or a directory on its way, that another user could change.
+
+    Args:
+        name: the CA file.
+        daemon_uid: the user the daemon runs as (default: this process's); the setup wizard
+            runs as root and judges the file as the daemon (User= of its unit) will.
 
     Raises:
         InsecureFileError: owned by another user, or writable by group or others (one line
@@ -44,6 +48,7 @@ def check_ca_file(name: str) -> None:
     """
     given = Path(name)
     real = Path(os.path.realpath(given))
-    _check("file", real)
+    euid = os.geteuid() if daemon_uid is None else daemon_uid
+    _check("file", real, euid)
     for directory in dict.fromkeys((given.absolute().parent, real.parent)):
-        _check("directory", directory)
+        _check("directory", directory, euid)

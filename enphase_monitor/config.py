@@ -160,17 +160,20 @@ def check_dir_perms(kind: str, directory: Path) -> None:
         )
 
 
-def check_secret(kind: str, path: Path, meta: FileMeta) -> None:
+def check_secret(kind: str, path: Path, meta: FileMeta, *, daemon_uid: int | None = None) -> None:
     """Refuse a file holding secrets that another user could read or change.
 
     `meta` comes from the descriptor actually read (fileutil), never from a later stat. The
-    owner must be root or the user running the daemon; no world read, no group or world write.
+    owner must be root or the user running the daemon (`daemon_uid`, default this process's:
+    the setup wizard judges the daemon's file as the daemon's user will); no world read, no
+    group or world write.
 
     Raises:
         InsecureFileError: the message names the problem and the command that fixes it.
     """
-    if meta.uid not in (0, os.geteuid()):
-        also = "" if os.geteuid() == 0 else f" or this daemon's uid {os.geteuid()}"
+    euid = os.geteuid() if daemon_uid is None else daemon_uid
+    if meta.uid not in (0, euid):
+        also = "" if euid == 0 else f" or this daemon's uid {euid}"
         raise InsecureFileError(kind, str(path), f"owner uid {meta.uid} (must be root{also})",
                                 f"run 'chown root {path}'")
     if meta.mode & stat.S_IROTH:

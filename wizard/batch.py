@@ -104,7 +104,7 @@ def answers_problem(session: Session) -> str | None:
         if check.takeover and not ans.adopt_section:
             return (f"{check.takeover}: set ADOPT_SECTION=yes to take it over, or choose"
                     " another UPS name")
-    return store_problem(ans, session.facts)
+    return session.ca_problem(ans) or store_problem(ans, session.facts)
 
 
 def protect_problem(session: Session) -> str | None:
@@ -147,7 +147,7 @@ def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = T
         _say(out, f"error: {problem}")
         return USAGE
     if validate and not ans.keep_secret:
-        result = session.services.check(
+        result = session.check_live(
             ans, lambda step: _say(out, f"... {shown.message(step)}"))
         session.checked = result
         if not result.ok:

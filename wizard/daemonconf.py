@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.config import check_dir_perms, check_secret
@@ -158,10 +158,9 @@ def file_problem(path: PurePosixPath, meta: FileMeta, directory: Path,
         directory: its directory on this host (a fake root's real one).
         daemon_uid: the daemon's user: a file it owns is its own (as Fedora's 0600 nut).
     """
-    if daemon_uid is not None and meta.uid == daemon_uid:
-        meta = replace(meta, uid=0)
-    try:
-        check_secret("config", Path(path), meta)
+    try:  # as the daemon's user will judge it, not as whoever runs the wizard
+        check_secret("config", Path(path), meta, daemon_uid=0 if daemon_uid is None
+                     else daemon_uid)
     except ConfigError as exc:
         return Problem(str(exc), True)
     try:

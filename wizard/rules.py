@@ -119,19 +119,20 @@ class PortFile(Rule):
         return None
 
 
-@dataclass(frozen=True)
-class CaFile(Rule):
-    """A CLOUD_CA_FILE the daemon will accept (enphase_monitor/cafile.py: owner and write)."""
+def ca_file_problem(text: str, daemon_uid: int | None) -> str | None:
+    """The daemon's one line for a CLOUD_CA_FILE it refuses at start (None: fine, or empty:
+    the system's CAs); judged as the daemon's user `daemon_uid` (the unit's User=) will judge
+    it, not as whoever runs the wizard (enphase_monitor/cafile.py: owner and write).
 
-    def failure(self, text: str) -> str | None:
-        """The daemon's one line for a CA file it refuses at start (empty: the system's CAs)."""
-        if not text.strip():
-            return None
-        try:
-            check_ca_file(text.strip())
-        except ConfigError as exc:
-            return str(exc)
+    Not a text rule: it needs the host. The session checks it (Session.ca_problem).
+    """
+    if not text.strip():
         return None
+    try:
+        check_ca_file(text.strip(), daemon_uid=daemon_uid)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def key_range(name: str) -> WholeNumber:
@@ -155,7 +156,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "pollfreq": (POLLFREQ,),
     "port_file": (PortFile(),),
     "gateway_fingerprint": (FINGERPRINT,),
-    "cloud_ca_file": (CaFile(),),
 }
 
 

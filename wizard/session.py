@@ -19,6 +19,7 @@ from .facts import Facts
 from .plan import Outcome, Plan
 from .planner import Context, build_reauth, build_remove, build_setup
 from .protect import ProtectAnswers
+from .rules import ca_file_problem
 from .runner import Result
 from .system import System
 from .validate import CheckResult, Progress
@@ -102,6 +103,25 @@ class Session:
             self.answers = prefill(self.existing, self.facts, self.answers)
         else:
             self.answers.ups = ups
+
+    @property
+    def daemon_uid(self) -> int:
+        """The uid the daemon runs as (User= of its unit: NUT's user); root when this host
+        has no such user."""
+        account = self.system.accounts.user(self.facts.nut.user)
+        return 0 if account is None else account.uid
+
+    def ca_problem(self, answers: Answers) -> str | None:
+        """CLOUD_CA_FILE as the daemon will judge it at start, as its own user (None: fine)."""
+        return ca_file_problem(answers.cloud_ca_file, self.daemon_uid)
+
+    def check_live(self, answers: Answers, progress: Progress) -> CheckResult:
+        """The live credentials check; a CA file the daemon would refuse is refused first,
+        never logged in with."""
+        problem = self.ca_problem(answers)
+        if problem is not None:
+            return CheckResult(False, problem, validate.Failure.CLOUD)
+        return self.services.check(answers, progress)
 
     @property
     def context(self) -> Context:

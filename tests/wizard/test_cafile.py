@@ -4,6 +4,7 @@ in the daemon's one line, by `-n` and by the check the screens run."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,10 +13,13 @@ import pytest
 from enphase_monitor.cafile import check_ca_file
 from enphase_monitor.errors import InsecureFileError
 from enphase_setup.answers import Answers
-from enphase_setup.validate import Failure, check_credentials
+from enphase_setup.validate import Failure
 from enphase_sim import Simulator
 
+from .conftest import NUT_UID, sim_session
 from .test_batch import answers_file, run
+
+OTHER = 4242  # a user who is neither root nor the daemon's
 
 
 def writable_ca(tmp_path: Path, sim: Simulator) -> tuple[Path, str]:
@@ -40,15 +44,52 @@ def test_non_interactive_refuses_a_ca_file_the_daemon_refuses(
     assert not (root / "etc/nut/enphase-ups.conf").exists()
 
 
-def test_the_live_check_refuses_it_before_logging_in(sim: Simulator, tmp_path: Path) -> None:
+def test_the_live_check_refuses_it_before_logging_in(
+        root: Path, sim: Simulator, tmp_path: Path) -> None:
     ca, line = writable_ca(tmp_path, sim)
+    session = sim_session(root, sim)
     steps: list[str] = []
     answers = Answers(envoy_host=sim.gateway_host, serial=sim.state.serial,
                       username=sim.state.username, password=sim.state.password,
                       enphase_login=sim.login_url, enphase_tokens=sim.tokens_url,
                       cloud_ca_file=str(ca))
-    result = check_credentials(answers, steps.append)
+    result = session.check_live(answers, steps.append)
     assert not result.ok and result.message == line and result.failure is Failure.CLOUD
     assert steps == []  # nothing was sent with a trust anchor someone else may change
     ca.chmod(0o644)
-    assert check_credentials(answers, steps.append).ok
+    assert session.check_live(answers, steps.append).ok
+
+
+def owned_ca(tmp_path: Path, sim: Simulator, uid: int) -> Path:
+    ca = tmp_path / "ca" / "ca.pem"
+    ca.parent.mkdir()
+    shutil.copy(sim.ca_file, ca)
+    os.chown(ca, uid, -1)
+    return ca
+
+
+def test_the_daemon_judges_the_owner_as_its_own_user(sim: Simulator, tmp_path: Path) -> None:
+    ca = owned_ca(tmp_path, sim, NUT_UID)
+    check_ca_file(str(ca), daemon_uid=NUT_UID)  # the daemon running as nut: its own file
+    with pytest.raises(InsecureFileError, match=f"owner uid {NUT_UID} \\(must be root\\)"):
+        check_ca_file(str(ca), daemon_uid=0)
+    with pytest.raises(InsecureFileError, match=f"must be root or this daemon's uid {OTHER}"):
+        check_ca_file(str(ca), daemon_uid=OTHER)
+
+
+def test_root_accepts_a_ca_file_of_the_daemons_user(
+        root: Path, sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca = owned_ca(tmp_path, sim, NUT_UID)  # the unit runs as nut (User=nut), who owns it
+    answers = answers_file(tmp_path / "answers", sim, CLOUD_CA_FILE=str(ca))
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    assert f"CLOUD_CA_FILE={ca}\n" in (root / "etc/nut/enphase-ups.conf").read_text()
+
+
+def test_a_dry_run_refuses_the_users_own_ca_file_the_daemon_would_refuse(
+        root: Path, sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca = owned_ca(tmp_path, sim, OTHER)  # the user running the dry run owns it; nut does not
+    answers = answers_file(tmp_path / "answers", sim, CLOUD_CA_FILE=str(ca))
+    assert run(root, sim, ["-n", "--dry-run", "--answers", str(answers)], euid=OTHER) == 2
+    captured = capsys.readouterr()
+    assert f"owner uid {OTHER} (must be root or this daemon's uid {NUT_UID})" \
+        in captured.out + captured.err

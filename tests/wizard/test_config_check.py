@@ -5,18 +5,23 @@ line, never its contents, and the plan's rewrite with the wizard's mode and owne
 from __future__ import annotations
 
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
+import enphase_monitor.config
 from enphase_monitor.config import load_config
+from enphase_monitor.fileutil import FileMeta
 from enphase_setup.answers import load_existing
+from enphase_setup.daemonconf import file_problem
 from enphase_setup.facts import detect_host
 from enphase_setup.system import System
 from enphase_sim import Simulator
 
-from .conftest import recorder
+from .conftest import NUT_UID, recorder
 from .test_batch import answers_file, run
+
+OTHER = 4242  # neither root nor the daemon's user
 
 
 def set_up(root: Path, sim: Simulator, tmp_path: Path) -> Path:
@@ -61,3 +66,14 @@ def test_a_good_config_has_no_problem_and_a_directory_problem_is_not_claimed_fix
         assert "this plan does not fix that: do it first" in capsys.readouterr().out
     finally:
         (root / "etc/nut").chmod(0o755)
+
+
+@pytest.mark.parametrize("wizard_euid", [0, OTHER], ids=["root", "dry-run-as-its-owner"])
+def test_the_config_is_judged_as_the_daemons_user_judges_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wizard_euid: int) -> None:
+    monkeypatch.setattr(enphase_monitor.config.os, "geteuid", lambda: wizard_euid)
+    path = PurePosixPath("/etc/nut/enphase-ups.conf")
+    assert file_problem(path, FileMeta(0o600, NUT_UID, NUT_UID), tmp_path, NUT_UID) is None
+    problem = file_problem(path, FileMeta(0o600, OTHER, OTHER), tmp_path, NUT_UID)
+    assert problem is not None and problem.fixed_by_rewrite
+    assert f"owner uid {OTHER} (must be root or this daemon's uid {NUT_UID})" in problem.line

@@ -116,7 +116,7 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
         self.set_message("result", "")
         self.set_message("steps-done", "")
         self._steps = []
-        check = self.session.services.check
+        check = self.session.check_live
         self.app.push_screen(BusyScreen("Checking the credentials live",
                                         lambda progress: check(candidate, progress),
                                         self._steps.append), self.checked)
