@@ -22,7 +22,7 @@ from enphase_monitor.facts import UPS_NAME as UPS_NAME_PATTERN
 from enphase_monitor.facts import UPS_NAME_RULE
 from enphase_monitor.netloc import HostError, normal_host
 from enphase_monitor.nutvars import RUNTIME_CAP_S
-from enphase_monitor.textsafe import has_control
+from enphase_monitor.textsafe import escape, has_control
 
 VOLATILE_DIRS = (PurePosixPath("/run"), PurePosixPath("/tmp"), PurePosixPath("/var/run"),
                  PurePosixPath("/dev/shm"))
@@ -45,6 +45,20 @@ class OneLine(Rule):
         if has_control(text):
             return "must be one line, without control characters"
         return None
+
+
+@dataclass(frozen=True)
+class Printable(Rule):
+    """Only printable characters: no format character (a right-to-left override, a zero-width
+    mark) or other invisible one that would make the text show as something it is not."""
+
+    def failure(self, text: str) -> str | None:
+        """Refuse the first character that is not printable, shown escaped (`\\u202e`)."""
+        bad = next((c for c in text if not c.isprintable()), None)
+        if bad is None:
+            return None
+        return (f"holds {escape(bad)}, an invisible or format character (a serial is letters"
+                " and digits, as printed on the gateway)")
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,7 @@ POLLFREQ = key_range("POLLFREQ")
 RULES: dict[str, tuple[Rule, ...]] = {
     "ups": (Needed(), UPS_NAME),
     "envoy_host": (Needed(), Host()),
+    "serial": (Printable(),),
     "charge_low": (CHARGE_LOW,),
     "runtime_low": (RUNTIME_LOW,),
     "pollfreq": (POLLFREQ,),

@@ -13,6 +13,7 @@ from textual.widgets import Input
 from enphase_monitor.models import GatewayInfo
 from enphase_setup.cli import main
 from enphase_setup.discovery import Found, Probe
+from enphase_setup.rules import answer_problem
 from enphase_setup.session import Services
 from enphase_setup.system import System
 from enphase_setup.validate import CheckResult
@@ -101,3 +102,18 @@ async def test_the_screens_escape_the_gateway_and_the_check(root: Path) -> None:
         shown = screen_text(app)
         assert "\x1b" not in shown and "\u202e" not in shown
         assert "Enlighten said: \\x1b]0;owned" in shown
+
+
+@pytest.mark.parametrize("bad", ["\u202e", "\u200b", "\u00a0", "\udce9"],
+                         ids=["rtl-override", "zero-width-space", "nbsp", "lone-surrogate"])
+def test_a_serial_with_an_invisible_or_format_character_is_refused(
+        root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    assert run(root, tmp_path, hostile_services("1223" + bad + "45", "D8.2.4264")) == 2
+    text = capsys.readouterr()
+    lines = [line for line in (text.out + text.err).splitlines() if line.startswith("error:")]
+    shown = bad.encode("unicode_escape").decode()
+    assert lines == [f"error: SERIAL: holds {shown}, an invisible or format character (a serial"
+                     " is letters and digits, as printed on the gateway)"]
+    assert bad not in text.out + text.err
+    assert not (root / "etc/nut/enphase-ups.conf").exists()
+    assert answer_problem("serial", "122302045678") is None
