@@ -259,12 +259,20 @@ class Existing:
     port_text: str | None = None
     daemon: paths.DaemonPaths | None = None  # the files the daemon writes for this config
     config_problem: daemonconf.Problem | None = None  # the daemon refuses the config as it is
+    section_port: PurePosixPath | None = None  # the file the section's driver reads
 
     @property
     def port_file(self) -> PurePosixPath | None:
         """The port file the daemon writes (None: not known)."""
         found = self.daemon.port_file if self.daemon is not None else None
         return None if found is None else PurePosixPath(found)
+
+    @property
+    def owns_section(self) -> bool:
+        """The config is the section's set-up: its daemon writes the port the section's driver
+        reads (not so a config kept by --remove when the user's own section went back)."""
+        port, section = self.port_file, self.section_port
+        return self.configured and (port is None or section is None or port == section)
 
     @property
     def token_file(self) -> PurePosixPath | None:
@@ -283,8 +291,7 @@ class Existing:
 
 
 def existing_upses(system: System, facts: Facts) -> list[str]:
-    """UPS names that have an enphase-<ups>.conf in the NUT config dir (a new session may
-    prefill from one; which UPSes the wizard still manages: undo.managed_upses)."""
+    """UPS names with an enphase-<ups>.conf in the NUT dir (managed ones: undo.managed_upses)."""
     names = (paths.ups_of_config(name) for name in system.list_dir(facts.nut.confdir))
     return [ups for ups in names if ups is not None]
 
@@ -322,7 +329,9 @@ def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     found = conf.section(ups)
     section = dict(found.settings) if found else {}
     daemon = daemon_paths(daemonconf.read_values(config), section, ups, system, facts)
-    existing = Existing(ups, config, section, None, daemon, problem)
+    given = section.get("port", "")
+    driver = PurePosixPath(paths.driver_port(given, Path(facts.nut.confdir))) if given else None
+    existing = Existing(ups, config, section, None, daemon, problem, driver)
     port = existing.port_file
     port_text = system.read_text(port) if port else None
     if port and port_text is None:

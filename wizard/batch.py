@@ -98,7 +98,7 @@ def answers_problem(session: Session) -> str | None:
             return problem
     if session.mode != REAUTH:
         conf = UpsConf(session.system.read_text(session.facts.nut.ups_conf) or "")
-        check = section_check(ans.ups, conf, session.existing.configured)
+        check = section_check(ans.ups, conf, session.existing.owns_section)
         if check.problem:
             return check.problem
         if check.takeover and not ans.adopt_section:

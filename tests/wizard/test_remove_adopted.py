@@ -37,11 +37,15 @@ def test_remove_puts_a_taken_over_section_back_byte_for_byte(
     conf.chmod(0o640)
     before = snapshot(root)
     answers = answers_file(tmp_path / "a", sim, UPS="other", ADOPT_SECTION="yes", PROTECT="no")
-    runner = recorder(**{"upsc other@localhost": "ups.status: OL\n"})
+    driver = "nut-driver@other.service"  # the user's section had its driver enabled
+    runner = recorder(**{"upsc other@localhost": "ups.status: OL\n",
+                         f"systemctl is-enabled {driver}": "enabled\n"})
     assert run(root, sim, ["-n", "--answers", str(answers)], runner) == 0
     assert conf.read_bytes() != before["etc/nut/ups.conf"][1]  # taken over
     capsys.readouterr()
-    assert run(root, sim, ["-n", "--remove", "other", "--delete-files"]) == 0
+    remover = recorder(**{f"systemctl is-enabled {driver}": "enabled\n"})
+    assert run(root, sim, ["-n", "--remove", "other", "--delete-files"], remover) == 0
+    assert not [c for c in remover.changes if "disable" in c and driver in c]
     assert "put back your section [other] byte for byte" in capsys.readouterr().out
     assert conf.read_bytes() == before["etc/nut/ups.conf"][1]
     assert diff(before, snapshot(root)) == []
@@ -67,3 +71,24 @@ def test_a_ups_removed_with_its_config_kept_is_not_handed_the_host(
 
 def managed(root: Path) -> list[str]:
     return managed_upses(System(root, env={}), DEBIAN_NUT)
+
+
+def test_a_section_put_back_with_the_config_kept_is_taken_over_again_only_when_asked(
+        tmp_path: Path, sim: Simulator) -> None:
+    root = make_root(tmp_path, ups_conf=None)
+    conf = root / "etc/nut/ups.conf"
+    conf.write_bytes(USER_SECTION.encode("latin-1"))
+    conf.chmod(0o640)
+    original = conf.read_bytes()
+    answers = answers_file(tmp_path / "a", sim, UPS="other", ADOPT_SECTION="yes", PROTECT="no")
+    runner = recorder(**{"upsc other@localhost": "ups.status: OL\n"})
+    assert run(root, sim, ["-n", "--answers", str(answers)], runner) == 0
+    assert run(root, sim, ["-n", "--remove", "other"]) == 0  # the config stays
+    assert conf.read_bytes() == original
+    assert (root / "etc/nut/enphase-other.conf").exists()
+    plain = answers_file(tmp_path / "b", sim, UPS="other", PROTECT="no")
+    assert run(root, sim, ["-n", "--answers", str(plain)], runner) == 2  # the user's again
+    assert conf.read_bytes() == original
+    assert run(root, sim, ["-n", "--answers", str(answers)], runner) == 0
+    assert run(root, sim, ["-n", "--remove", "other", "--delete-files"]) == 0
+    assert conf.read_bytes() == original

@@ -111,7 +111,7 @@ def upsconf_change(ans: Answers, ctx: Context) -> WriteFile | None:
     change = file_change(ctx, ctx.nut.ups_conf, new, mode=None if old is not None else 0o640,
                          owner=None if old is not None else ("root", ctx.nut.group),
                          purpose=f"NUT section [{ans.ups}]")
-    configured = ctx.existing.configured and ctx.existing.ups == ans.ups
+    configured = ctx.existing.owns_section and ctx.existing.ups == ans.ups
     original = conf.section_text(ans.ups)
     if change is None or original is None or not section_check(ans.ups, conf,
                                                                configured).takeover:
@@ -161,7 +161,8 @@ def section_check(ups: str, conf: UpsConf, configured: bool) -> SectionCheck:
     Args:
         ups: the UPS name (the section).
         conf: ups.conf as it is.
-        configured: an enphase-monitor config exists for this name (the set-up is ours).
+        configured: an enphase-monitor config of this section's set-up exists for this name
+            (Existing.owns_section: the set-up is ours).
     """
     section = conf.section(ups)
     if section is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.facts import is_true
 from enphase_monitor.paths import nocomms_file
 
 from ..answers import credential_path
-from ..changes import DeleteFile, RunCommand
+from ..changes import DeleteFile, RunCommand, WriteFile
 from ..facts import (
     DRIVER_UNIT,
     MONITOR_UNIT,
@@ -78,6 +79,32 @@ def adopted_section(record: UndoRecord, ups: str) -> str | None:
     return record.section
 
 
+@dataclass
+class SectionChange(WriteFile):
+    """The ups.conf edit of a remove plan; `restores`: it puts a taken-over section back."""
+
+    restores: bool = False
+
+
+def _section_change(ctx: Context, ups: str, record: UndoRecord,
+                    old: str | None) -> SectionChange | None:
+    """Remove section [ups], or put back the user's section the set-up took over."""
+    if old is None or UpsConf(old).section(ups) is None:
+        return None
+    original = adopted_section(record, ups)
+    if original is not None:
+        new = UpsConf(old).with_section_text(ups, original).text()
+        purpose = (f"put back your section [{ups}] byte for byte, as it was before"
+                   " enphase-setup took it over")
+    else:
+        new, purpose = UpsConf(old).without_section(ups).text(), f"remove section [{ups}]"
+    change = file_change(ctx, ctx.nut.ups_conf, new, mode=None, owner=None, purpose=purpose)
+    if change is None:
+        return None
+    return SectionChange(change.path, change.text, change.old, mode=None, owner=None,
+                         purpose=purpose, system=ctx.system, restores=original is not None)
+
+
 def upsd_goes(ctx: Context, ups: str) -> bool:
     """The remove plan disables upsd: the set-up of `ups` enabled it and no other UPS that
     enphase-setup set up remains (upsd is then handed over to that one)."""
@@ -122,17 +149,9 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
     record = load_record(ctx.system, record_path(ctx.nut, ups))
     old = ctx.system.read_text(ctx.nut.ups_conf)
-    original = adopted_section(record, ups)
-    restored = old is not None and original is not None and UpsConf(old).section(ups) is not None
-    _units(plan, ctx, ups, record, restored)
-    if old is not None and original is not None and restored:
-        plan.add(file_change(ctx, ctx.nut.ups_conf,
-                             UpsConf(old).with_section_text(ups, original).text(), mode=None,
-                             owner=None, purpose=f"put back your section [{ups}] byte for byte,"
-                             " as it was before enphase-setup took it over"))
-    elif old is not None and UpsConf(old).section(ups) is not None:
-        plan.add(file_change(ctx, ctx.nut.ups_conf, UpsConf(old).without_section(ups).text(),
-                             mode=None, owner=None, purpose=f"remove section [{ups}]"))
+    section = _section_change(ctx, ups, record, old)
+    _units(plan, ctx, ups, record, restored=section is not None and section.restores)
+    plan.add(section)
     for unit in units:
         dropin = UNIT_DIR / f"{unit}.d" / DROPIN
         if ctx.system.exists(dropin):

@@ -9,6 +9,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
+from enphase_monitor.errors import MonitorError
+
+from ..answers import load_existing
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
 from ..planner.context import under
@@ -84,8 +87,14 @@ class NutScreen(WizardScreen[NutAnswer]):
 
     def section(self, ups: str) -> SectionCheck:
         """What ups.conf says about the name `ups`."""
-        configured = self.session.system.exists(self.session.facts.nut.config_file(ups))
-        return section_check(ups, self.ups_conf, configured)
+        session = self.session
+        try:
+            existing = session.existing if ups == session.existing.ups else \
+                load_existing(session.system, session.facts, ups)
+            ours = existing.owns_section
+        except MonitorError:  # its config is not a file the wizard reads: not ours
+            ours = False
+        return section_check(ups, self.ups_conf, ours)
 
     def show_section(self, ups: str) -> None:
         """The hint under the name says what this name does to ups.conf."""
