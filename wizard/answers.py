@@ -21,7 +21,7 @@ from enphase_monitor.errors import ConfigError, MonitorError
 from enphase_monitor.facts import ENVOY_HOST, LOGIN_URL, TOKENS_URL, credstore_file, is_true
 from enphase_monitor.fileutil import FileMeta, read_regular
 from enphase_monitor.nutvars import RUNTIME_LOW
-from enphase_monitor.portfile import parse_line
+from enphase_monitor.portfile import PortContent
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import escape
 
@@ -258,6 +258,7 @@ class Existing:
     section: dict[str, str] = field(default_factory=dict)
     port_text: str | None = None
     daemon: paths.DaemonPaths | None = None  # the files the daemon writes for this config
+    config_problem: daemonconf.Problem | None = None  # the daemon refuses the config as it is
 
     @property
     def port_file(self) -> PurePosixPath | None:
@@ -308,12 +309,19 @@ def daemon_paths(values: dict[str, str], section: dict[str, str], ups: str,
 
 def load_existing(system: System, facts: Facts, ups: str) -> Existing:
     """Read the current files for `ups` (config, ups.conf section, port file)."""
-    config = system.read_text(facts.nut.config_file(ups))
+    config_path = facts.nut.config_file(ups)
+    found_config = system.read_file(config_path)
+    config = None if found_config is None else found_config.data.decode("utf-8",
+                                                                         "surrogateescape")
+    daemon_user = system.accounts.user(facts.nut.user)
+    problem = None if found_config is None else daemonconf.file_problem(
+        config_path, found_config.meta, system.path(config_path.parent),
+        None if daemon_user is None else daemon_user.uid)
     conf = UpsConf(system.read_text(facts.nut.ups_conf) or "")
     found = conf.section(ups)
     section = dict(found.settings) if found else {}
     daemon = daemon_paths(daemonconf.read_values(config), section, ups, system, facts)
-    existing = Existing(ups, config, section, None, daemon)
+    existing = Existing(ups, config, section, None, daemon, problem)
     port = existing.port_file
     port_text = system.read_text(port) if port else None
     if port and port_text is None:
@@ -322,15 +330,15 @@ def load_existing(system: System, facts: Facts, ups: str) -> Existing:
 
 
 def _port_number(port_text: str | None, variable: str) -> int | None:
-    """A whole number from the port file's `variable` line, None when absent or not a number."""
-    for line in (port_text or "").splitlines():
-        name, value = parse_line(line)  # as dummy-ups reads it
-        if name == variable and value is not None:
-            try:
-                return int(float(value))
-            except (ValueError, OverflowError):  # not a number, nan, inf
-                return None
-    return None
+    """A whole number from the port file's `variable` line (the last one, as dummy-ups reads
+    the file: enphase_monitor.portfile), None when absent or not a number."""
+    value = PortContent.parse(port_text or "").values.get(variable)
+    if not value:
+        return None
+    try:
+        return int(float(value))
+    except (ValueError, OverflowError):  # not a number, nan, inf
+        return None
 
 
 def prefill(existing: Existing, facts: Facts, base: Answers | None = None) -> Answers:

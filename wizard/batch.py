@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
+from . import shown
 from .answers import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
@@ -35,16 +36,19 @@ def fill_from_gateway(session: Session, out: TextIO) -> str | None:
     found = session.services.probe(ans.envoy_host, pin)
     session.probe = found
     if not found.ok or found.info is None:
-        return found.error or f"gateway {ans.envoy_host}: no serial in /info.xml"
+        return shown.message(found.error) if found.error else \
+            f"gateway {ans.envoy_host}: no serial in /info.xml"
     serial = found.info.serial or ""
     if ans.serial and ans.serial != serial:
-        return (f"gateway {ans.envoy_host} has serial {serial}, not SERIAL {ans.serial}:"
+        return (f"gateway {ans.envoy_host} has serial {shown.short(serial)}, not SERIAL"
+                f" {shown.short(ans.serial)}:"
                 " fix ENVOY_HOST or SERIAL")
     ans.serial = serial
     ans.firmware = found.info.firmware or ""
     if ans.pin_certificate and not ans.gateway_fingerprint:
         ans.gateway_fingerprint = found.fingerprint
-    _say(out, f"gateway {ans.envoy_host}: serial {serial}, firmware {ans.firmware or '?'}")
+    _say(out, f"gateway {ans.envoy_host}: serial {shown.short(serial)},"
+              f" firmware {shown.short(ans.firmware) or '?'}")
     return store_problem(ans, session.facts)
 
 
@@ -141,12 +145,13 @@ def run(session: Session, out: TextIO, validate: bool = True, rollback: bool = T
         _say(out, f"error: {problem}")
         return USAGE
     if validate and not ans.keep_secret:
-        result = session.services.check(ans, lambda step: _say(out, f"... {step}"))
+        result = session.services.check(
+            ans, lambda step: _say(out, f"... {shown.message(step)}"))
         session.checked = result
         if not result.ok:
-            _say(out, f"error: {result.message}")
+            _say(out, f"error: {shown.message(result.message)}")
             return FAILED
-        _say(out, f"credentials ok: {result.message}")
+        _say(out, f"credentials ok: {shown.message(result.message)}")
     plan = session.build_plan()
     _say(out, plan.describe())
     if session.dry_run:

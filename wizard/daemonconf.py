@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
+from enphase_monitor.config import check_dir_perms, check_secret
 from enphase_monitor.configkeys import SECRET_KEYS
-from enphase_monitor.errors import ConfigError
+from enphase_monitor.errors import ConfigError, InsecureFileError
+from enphase_monitor.fileutil import FileMeta
 from enphase_monitor.shellvars import parse_assignments
 from enphase_monitor.textsafe import has_control
 
+from . import configscan
+from .configscan import Statement, Word
+
 MASK = "<hidden>"
 _SAFE = re.compile(r"[A-Za-z0-9_./:@%+,-]*")
-_ASSIGN = re.compile(r"^[ \t]*(?:(?:export|declare)[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=", re.M)
 HEADER = (
     "# enphase-monitor configuration for UPS {ups} (see enphase-monitor(8)).\n"
     "# Written by enphase-setup; re-run `enphase-setup` to change it, or edit by hand.\n"
@@ -37,62 +43,53 @@ def quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def _value_end(text: str, start: int) -> int:
-    """Index after the value that starts at `start` (quotes may span lines)."""
-    i, quote_char = start, ""
-    while i < len(text):
-        ch = text[i]
-        if quote_char == "'":
-            if ch == "'":
-                quote_char = ""
-        elif quote_char == '"':
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quote_char = ""
-        elif ch in "'\"":
-            quote_char = ch
-        elif ch == "\\":
-            i += 1
-        elif ch == "\n":
-            return i + 1
-        i += 1
-    return len(text)
-
-
-def spans(text: str) -> dict[str, list[tuple[int, int, int]]]:
-    """key -> [(line start, value start, end incl. newline)] of each assignment line."""
-    found: dict[str, list[tuple[int, int, int]]] = {}
-    for m in _ASSIGN.finditer(text):
-        found.setdefault(m.group(1), []).append((m.start(), m.end(), _value_end(text, m.end())))
-    return found
+def _cut(text: str, statement: Statement, word: Word, others: int) -> tuple[int, int]:
+    """The span to delete to take out one assignment: the word (and the blank after it) when
+    its statement sets `others` other keys too, else the statement, or its whole lines."""
+    if others:
+        end = word.end
+        while end < statement.end and text[end] in " \t":
+            end += 1
+        return word.start, end
+    if statement.alone(text):
+        return statement.line_start, statement.end
+    end = statement.end  # after `A=1; ` the line end stays
+    while end > statement.start and text[end - 1] in "\r\n":
+        end -= 1
+    return statement.start, end
 
 
 def edit(text: str, values: Mapping[str, str | None]) -> str:
     """Set (or, for None, remove) keys in config text; everything else stays.
 
-    The last assignment of a key is the one that counts, so that is the one replaced; earlier
-    ones of the same key are removed so that the file says one thing.
+    Every line form the daemon reads (configscan.py: `export KEY=v`, `"KEY"=v`, `A=1 B=2`,
+    ...) is edited where it stands: only the assignment's word is replaced, its prefix,
+    indentation, comment and neighbours stay. The last assignment of a key is the one that
+    counts, so that is the one replaced; earlier ones are removed so that the file says one
+    thing.
     """
-    where = spans(text)
+    where = configscan.assignments(text)
+    now = read_values(text)
+    last = {key: places[-1][1] for key, places in where.items()}
+
+    def stays(key: str, word: Word) -> bool:
+        return word is last[key] and (key not in values or values[key] is not None)
+
     cuts: list[tuple[int, int, str]] = []
     appended: list[str] = []
     for key, value in values.items():
         places = where.get(key, [])
-        line = "" if value is None else f"{key}={quote(value)}\n"
-        if not places:
-            if line:
-                appended.append(line)
-            continue
-        for start, _, end in places[:-1]:
-            cuts.append((start, end, ""))
-        start, vstart, end = places[-1]
-        prefix = text[start:vstart - len(key) - 1]
-        if value is not None and read_values(text[start:end]).get(key) == value:
-            continue  # already so: the line (and its comment) stays as written
-        cuts.append((start, end, prefix + line if line else ""))
-    for start, end, new in sorted(cuts, reverse=True):
-        text = text[:start] + new + text[end:]
+        if not places and value is not None:
+            appended.append(f"{key}={quote(value)}\n")
+        for statement, word in places:
+            if stays(key, word):
+                if value is not None and now.get(key) != value:
+                    cuts.append((word.start, word.end, f"{key}={quote(value)}"))
+                continue
+            others = sum(stays(k, w) for k, w in statement.assignments() if w is not word)
+            cuts.append((*_cut(text, statement, word, others), ""))
+    for start, end, piece in sorted(set(cuts), reverse=True):
+        text = text[:start] + piece + text[end:]
     if appended:
         if text and not text.endswith("\n"):
             text += "\n"
@@ -107,16 +104,22 @@ def render(ups: str, values: Mapping[str, str | None], old: str | None = None) -
 
 
 def mask(text: str, old: str | None = None) -> str:
-    """Secrets replaced by <hidden> (<hidden, changed> where they differ from `old`)."""
+    """Secrets replaced by <hidden> (<hidden, changed> where they differ from `old`): from
+    the value to the end of its statement (a secret's tail there is hidden too)."""
     before = read_values(old) if old is not None else {}
     now = read_values(text)
-    where = spans(text)
-    cuts: list[tuple[int, int, str]] = []
+    where = configscan.assignments(text)
+    ends: dict[int, int] = {}
+    first: dict[int, tuple[int, str]] = {}  # statement start -> its first secret's value
     for key in SECRET_KEYS:
-        for _, vstart, end in where.get(key, []):
+        for statement, word in where.get(key, []):
             changed = old is not None and before.get(key) != now.get(key)
             shown = "<hidden, changed>" if changed else MASK
-            cuts.append((vstart, end, f"{shown}\n"))
+            start = word.value_start if word.value_start >= 0 else word.end
+            if statement.start not in first or start < first[statement.start][0]:
+                first[statement.start] = (start, shown)
+                ends[statement.start] = statement.end
+    cuts = [(start, ends[key], f"{shown}\n") for key, (start, shown) in first.items()]
     for start, end, new in sorted(cuts, reverse=True):
         text = text[:start] + new + text[end:]
     return text
@@ -133,3 +136,38 @@ def read_values(text: str | None) -> dict[str, str]:
         return parse_assignments(text, {})
     except ConfigError:
         return {}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the daemon refuses its config as it is now (the daemon's one line), and whether
+    rewriting the file with the wizard's mode and owner fixes it (not a directory's)."""
+
+    line: str
+    fixed_by_rewrite: bool
+
+
+def file_problem(path: PurePosixPath, meta: FileMeta, directory: Path,
+                 daemon_uid: int | None) -> Problem | None:
+    """The daemon's check of its config (`enphase_monitor.config`: check_secret,
+    check_dir_perms) on the file as read; never says what the file holds.
+
+    Args:
+        path: the config (for the message).
+        meta: the mode and owner of the very file read.
+        directory: its directory on this host (a fake root's real one).
+        daemon_uid: the daemon's user: a file it owns is its own (as Fedora's 0600 nut).
+    """
+    if daemon_uid is not None and meta.uid == daemon_uid:
+        meta = replace(meta, uid=0)
+    try:
+        check_secret("config", Path(path), meta)
+    except ConfigError as exc:
+        return Problem(str(exc), True)
+    try:
+        check_dir_perms("config", directory)
+    except InsecureFileError as exc:
+        return Problem(str(exc), False)
+    except ConfigError:
+        return None  # the directory cannot be examined: reading the file said enough
+    return None

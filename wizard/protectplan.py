@@ -14,10 +14,11 @@ from pathlib import PurePosixPath
 from . import upsdconf, upsdusers, upsmonconf
 from .answers import existing_upses
 from .changes import Change, RunCommand, WriteFile
-from .facts import UPSD_UNIT, unit_enabled
+from .facts import UPSD_UNIT, nut_mode, unit_enabled
 from .nutmode import hand_over, restore_mode, set_mode
 from .plan import Plan
 from .planner import Context
+from .planner.remove import upsd_goes
 from .protect import (
     UPSMON_UNIT,
     ProtectAnswers,
@@ -26,7 +27,7 @@ from .protect import (
     watched,
 )
 from .runner import cmd
-from .undo import load, record_path
+from .undo import hand_over_units, load, record_path
 
 WHY_PRIMARY = "upsmon on this host watches UPS {ups} and shuts the host down on low battery"
 WHY_SECONDARY = "NAS clients on the LAN log in with this user to watch UPS {ups}"
@@ -241,14 +242,22 @@ def remove_changes(ctx: Context, ups: str) -> list[Change]:
                              mask, keep_mode=True) if new is not None else None
         if name == upsmonconf.FILE:
             left = upsmonconf.monitors(new)
+    others = [u for u in existing_upses(system, facts) if u != ups]
     old_nut = system.read_text(ctx.nut.nut_conf)
+    mode_changed = False
     if old_nut is not None:
-        others = [u for u in existing_upses(system, facts) if u != ups]
         new_nut, why = ((hand_over(old_nut, ups, others[0]), f"MODE stays for UPS {others[0]}")
                         if others else (restore_mode(old_nut, ups), "MODE as it was"))
         changes["nut.conf"] = edit(ctx, ctx.nut.nut_conf, old_nut, new_nut, why)
+        mode_changed = nut_mode(old_nut) != nut_mode(new_nut)  # not just the marker
     out = [c for c in changes.values() if c is not None]
-    enabled_by_us = UPSMON_UNIT in load(system, record_path(ctx.nut, ups)).units
+    record = load(system, record_path(ctx.nut, ups))
+    enabled_by_us = UPSMON_UNIT in record.units
+    staying = [u for u in (UPSD_UNIT, UPSMON_UNIT) if u in record.units
+               and (u == UPSD_UNIT or left)]
+    passed = hand_over_units(system, ctx.nut, others[0], staying) if others else None
+    if passed is not None:
+        out.append(passed)
     if ctx.systemctl and enabled_by_us and not left:
         now = ["--now"] if ctx.live else []
         out.insert(1, RunCommand(cmd("systemctl", "disable", *now, UPSMON_UNIT),
@@ -267,7 +276,9 @@ def remove_changes(ctx: Context, ups: str) -> list[Change]:
             out.insert(1, RunCommand(cmd("systemctl", "try-reload-or-restart", UPSMON_UNIT),
                                      why="upsmon forgets the UPS",
                                      name=f"Reload upsmon ({UPSMON_UNIT})"))
-    if changes[upsdconf.FILE] is not None or changes.get("nut.conf") is not None:
+    if upsd_goes(ctx, ups):
+        pass  # the plan disables upsd at its end: no restart before that
+    elif changes[upsdconf.FILE] is not None or mode_changed:
         out.append(RunCommand(cmd("systemctl", "try-restart", UPSD_UNIT),
                               why="upsd stops listening on the LAN",
                               name=f"Restart upsd ({UPSD_UNIT})"))

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from enphase_monitor.cafile import check_ca_file
 from enphase_monitor.configkeys import BY_NAME
 from enphase_monitor.configvalues import FINGERPRINT as FINGERPRINT_PATTERN
+from enphase_monitor.errors import ConfigError
 from enphase_monitor.facts import UPS_NAME as UPS_NAME_PATTERN
 from enphase_monitor.facts import UPS_NAME_RULE
 from enphase_monitor.netloc import HostError, normal_host
@@ -117,6 +119,21 @@ class PortFile(Rule):
         return None
 
 
+@dataclass(frozen=True)
+class CaFile(Rule):
+    """A CLOUD_CA_FILE the daemon will accept (enphase_monitor/cafile.py: owner and write)."""
+
+    def failure(self, text: str) -> str | None:
+        """The daemon's one line for a CA file it refuses at start (empty: the system's CAs)."""
+        if not text.strip():
+            return None
+        try:
+            check_ca_file(text.strip())
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+
 def key_range(name: str) -> WholeNumber:
     """The range of an integer config key, from the daemon's table (configkeys.py)."""
     spec = BY_NAME[name]
@@ -138,6 +155,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "pollfreq": (POLLFREQ,),
     "port_file": (PortFile(),),
     "gateway_fingerprint": (FINGERPRINT,),
+    "cloud_ca_file": (CaFile(),),
 }
 
 
@@ -151,5 +169,6 @@ def answer_problem(name: str, text: str) -> str | None:
     for rule in rules_for(name):
         failure = rule.failure(text)
         if failure is not None:
-            return f"{name.upper()}: {failure}"
+            # the daemon's own lines name the key already (CLOUD_CA_FILE file ...)
+            return failure if name.upper() in failure else f"{name.upper()}: {failure}"
     return None

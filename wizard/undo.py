@@ -188,3 +188,22 @@ def finish_remove(plan: Plan, nut: NutLayout, ups: str, system: System) -> None:
         plan.add(RemoveDir(PurePosixPath(directory), "created by enphase-setup"))
     if system.exists(path):
         plan.add(DeleteFile(path, "the record of what to undo"))
+
+
+def hand_over_units(system: System, nut: NutLayout, to_ups: str,
+                    units: list[str]) -> WriteFile | None:
+    """Pass `units`, which a removed UPS's set-up enabled and another UPS still needs, to the
+    record of `to_ups`, so that its --remove disables them (None: the record has them).
+
+    A UPS without a record (an older set-up) gets one, marked partial.
+    """
+    path = record_path(nut, to_ups)
+    record = load(system, path)
+    missing = [u for u in units if u not in record.units]
+    if not missing:
+        return None
+    new = UndoRecord(record.units + missing, record.dirs, record.files, record.fcontexts,
+                     True, record.partial or not record.found)
+    return WriteFile(path, new.to_json(), system.read_text(path), mode=0o600,
+                     owner=("root", "root"), purpose=f"UPS {to_ups} now needs {', '.join(missing)}",
+                     system=system)

@@ -28,6 +28,7 @@ from enphase_monitor.topology import SIGNAL_NAMES, Refusal, Topology, choose_sig
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 
 from .answers import Answers
+from .rules import answer_problem
 
 GATEWAY_CHECK = LIVEDATA
 Progress = Callable[[str], None]
@@ -206,6 +207,9 @@ def check_credentials(answers: Answers, progress: Progress | None = None,
         ok with the token, or the first failure.
     """
     say = progress or (lambda _step: None)
+    ca_problem = answer_problem("cloud_ca_file", answers.cloud_ca_file)
+    if ca_problem is not None:  # the daemon would refuse it at start: never log in with it
+        return CheckResult(False, ca_problem, Failure.CLOUD)
     own_cloud, own_gateway = cloud is None, gateway is None
     cloud = cloud or _cloud_transport(answers)
     gateway = gateway or _gateway_transport(answers)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from enphase_monitor.config import load_config
+from enphase_monitor.portfile import PortContent, parse_line
 from enphase_setup.answers import SecretStore
 from enphase_setup.changes import RunCommand, WriteFile
 from enphase_setup.facts import detect_host
@@ -456,3 +457,31 @@ def test_a_good_token_cache_is_kept_and_a_stale_one_replaced(root: Path) -> None
     plan = build_setup(again.answers, again.context, first)
     assert next(c.title for c in plan.changes).startswith(
         "Edit /var/lib/enphase-monitor/enphase-ups.token (token cache: owner token")
+
+
+@pytest.mark.parametrize("line", ["battery.charge.low: 9", "battery.charge.low:9",
+                                  "battery.charge.low 9", "  battery.charge.low: 9  # mine",
+                                  'battery.charge.low: "9"', "battery.charge.low: 9\r"])
+def test_port_text_edits_every_line_form_dummy_ups_reads(line: str) -> None:
+    """One parser (enphase_monitor.portfile.parse_line): a form dummy-ups reads is replaced,
+    never left beside a new line; only "\\n" ends a line, as for dummy-ups."""
+    old = f"# mine\nx: 1\x0cy\n{line}\nz: 2\n"
+    assert PortContent.parse(old).values["battery.charge.low"] == "9"  # dummy-ups reads it
+    new = port_text(old, "ups", 20)
+    values = PortContent.parse(new).values
+    assert values["battery.charge.low"] == "20" and values["x"] == "1\x0cy"
+    assert sum(parse_line(x)[0] == "battery.charge.low" for x in new.split("\n")) == 1
+    assert new.startswith("# mine\nx: 1\x0cy\n") and new.endswith("\nz: 2\n")
+
+
+def test_port_text_keeps_the_last_of_duplicate_lines() -> None:
+    new = port_text("battery.charge.low: 5\nbattery.charge.low 9\nbattery.runtime.low 60\n",
+                    "ups", 20)
+    assert new == "battery.charge.low: 20\n"
+
+
+def test_prefill_reads_the_port_file_as_dummy_ups_does() -> None:
+    from enphase_setup.answers import _port_number
+    text = "battery.charge.low: 5\nbattery.charge.low 9\n"
+    assert _port_number(text, "battery.charge.low") == 9  # the last line counts
+    assert _port_number("battery.charge.low: 9\x0c3\n", "battery.charge.low") is None

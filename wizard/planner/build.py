@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enphase_monitor.tokeninfo import TokenInfo
 
-from .. import daemonconf
+from .. import daemonconf, shown
 from ..answers import Answers
 from ..changes import RunCommand
 from ..facts import DRIVER_UNIT, MONITOR_UNIT
@@ -52,8 +52,26 @@ def _files(plan: Plan, ans: Answers, ctx: Context, token: TokenInfo | None) -> N
     config = ctx.nut.config_file(ans.ups)
     text = daemonconf.render(ans.ups, config_values(ans), ctx.system.read_text(config))
     owner, mode = ctx.config_owner
-    plan.add(file_change(ctx, config, text, mode=mode, owner=owner, masked=True,
-                         purpose="enphase-monitor config"))
+    written = file_change(ctx, config, text, mode=mode, owner=owner, masked=True,
+                         purpose="enphase-monitor config")
+    plan.add(written)
+    config_note(plan, ctx, written is not None, owner, mode)
+
+
+def config_note(plan: Plan, ctx: Context, rewritten: bool, owner: tuple[str, str],
+                mode: int) -> None:
+    """Say when the daemon refuses the current config (its one line, never its contents),
+    and whether this plan's rewrite fixes it."""
+    problem = ctx.existing.config_problem
+    if problem is None:
+        return
+    config = ctx.nut.config_file(ctx.existing.ups)
+    if rewritten and problem.fixed_by_rewrite:
+        fix = f"this plan rewrites it {mode:04o} {owner[0]}:{owner[1]}, which fixes that"
+    else:
+        fix = "this plan does not fix that: do it first"
+    plan.notes.append(f"the daemon refuses its config {config} as it is now ({problem.line});"
+                      f" {fix}")
 
 
 def build_setup(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> Plan:
@@ -65,7 +83,8 @@ def build_setup(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> P
         token: the token the live check fetched (saved as the token cache).
     """
     verb = "Edit" if ctx.existing.configured else "Set up"
-    plan = Plan(f"{verb} UPS '{ans.ups}' (Enphase gateway {ans.serial} at {ans.envoy_host})")
+    plan = Plan(f"{verb} UPS '{ans.ups}' (Enphase gateway {shown.short(ans.serial)} at"
+                f" {ans.envoy_host})")
     problem = nut_problem(ctx.facts)
     if problem:
         plan.notes.append(problem)
@@ -102,8 +121,10 @@ def build_reauth(ans: Answers, ctx: Context, token: TokenInfo | None = None) -> 
     old = ctx.system.read_text(config)
     keys = {k: v for k, v in config_values(ans).items() if k in (*SECRET_STORE_KEYS, "USERNAME")}
     owner, mode = ctx.config_owner
-    plan.add(file_change(ctx, config, daemonconf.render(ans.ups, keys, old), mode=mode,
-                         owner=owner, masked=True, purpose="enphase-monitor config"))
+    written = file_change(ctx, config, daemonconf.render(ans.ups, keys, old), mode=mode,
+                         owner=owner, masked=True, purpose="enphase-monitor config")
+    plan.add(written)
+    config_note(plan, ctx, written is not None, owner, mode)
     plan.add(token_change(ans, ctx, token))
     if ctx.systemctl:
         for change in monitor_dropin_changes(ans, ctx):

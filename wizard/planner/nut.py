@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from enphase_monitor.nutvars import RUNTIME_LOW
+from enphase_monitor.portfile import parse_line
 
 from ..answers import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
@@ -34,19 +35,29 @@ def port_text(old: str | None, ups: str, charge_low: int, runtime_low: int = 0) 
 
 
 def _port_line(text: str, name: str, value: str | None) -> str:
-    """`text` with the line of variable `name` set to `value` (None: removed), else appended."""
-    lines = text.splitlines(keepends=True)
-    for index, current in enumerate(lines):
-        var, colon, _ = current.partition(":")
-        if colon and var.strip() == name:
-            ending = current[len(current.rstrip("\r\n")):] or "\n"
-            lines[index] = "" if value is None else f"{name}: {value}{ending}"
-            return "".join(lines)
-    if value is None:
+    """`text` with variable `name` set to `value` (None: removed), else appended.
+
+    Lines are read as dummy-ups reads them (`enphase_monitor.portfile.parse_line`: only "\n"
+    ends a line, `name: value`, `name:value` and `name value` alike); the last line of `name`
+    is the one that counts, so it is replaced and earlier ones are removed.
+    """
+    lines = text.split("\n")
+    ends = ["\n"] * (len(lines) - 1) + [""]
+    found = [i for i, line in enumerate(lines) if parse_line(line)[0] == name]
+    if not found and value is None:
         return text
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    return "".join(lines) + f"{name}: {value}\n"
+    if found:
+        last = found[-1]
+        cr = "\r" if lines[last].endswith("\r") else ""
+        lines[last] = f"{name}: {value}{cr}" if value is not None else ""
+        ends[last] = "\n"  # the file's last line too: a port file ends with a line end
+        drop = set(found[:-1]) | ({last} if value is None else set())
+        return "".join(line + end for i, (line, end) in enumerate(zip(lines, ends, strict=True))
+                       if i not in drop)
+    body = "".join(line + end for line, end in zip(lines, ends, strict=True))
+    if body and not body.endswith("\n"):
+        body += "\n"
+    return body + f"{name}: {value}\n"
 
 
 def port_label(ans: Answers, ctx: Context) -> tuple[str, list[Change]]:

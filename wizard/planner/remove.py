@@ -29,27 +29,44 @@ from .context import Context, file_change
 from .units import DROPIN, daemon_reload
 
 
-def _units(plan: Plan, ctx: Context, units: list[str], record: UndoRecord) -> None:
-    """Disable the units the set-up enabled; stop (only) the others that run.
+def _units(plan: Plan, ctx: Context, ups: str, record: UndoRecord) -> None:
+    """Disable the units the set-up enabled; leave the others as the set-up found them.
 
-    Without a complete record (a set-up older than records) every enabled one is disabled.
+    The driver instance serves only the section that goes, so it is stopped (and disabled)
+    in any case. A monitor the user had enabled stays enabled and running, and the plan says
+    so. Without a complete record (a set-up older than records) every enabled one is disabled.
     """
     if not ctx.systemctl:
         return
     now = ["--now"] if ctx.live else []
-    ours = [u for u in units if u in record.units or (not record.complete and (
-        unit_enabled(ctx.system, u) or unit_active(ctx.system, u)))]
+    monitor, driver = MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)
+    enabled = {u: unit_enabled(ctx.system, u) for u in (monitor, driver)}
+    active = {u: ctx.live and unit_active(ctx.system, u) for u in (monitor, driver)}
+    ours = [u for u in (monitor, driver) if u in record.units or (
+        (not record.complete or u == driver) and enabled[u])]
     if ours:
         plan.add(RunCommand(cmd("systemctl", "disable", *now, *ours),
-                            why="stop the monitor and the driver (enabled by enphase-setup)",
+                            why="enabled by enphase-setup (the driver's section goes too)",
                             undo=cmd("systemctl", "enable", *now, *ours),
                             name=f"Disable {' and '.join(ours)}"))
-    running = [u for u in units if u not in ours and ctx.live and unit_active(ctx.system, u)]
-    if running:
-        plan.add(RunCommand(cmd("systemctl", "stop", *running),
-                            why="the UPS is removed; they were enabled before enphase-setup"
-                                " and stay enabled", undo=cmd("systemctl", "start", *running),
-                            name=f"Stop {' and '.join(running)}"))
+    if driver not in ours and active[driver]:
+        plan.add(RunCommand(cmd("systemctl", "stop", driver),
+                            why="its ups.conf section goes, so the driver has nothing to run",
+                            undo=cmd("systemctl", "start", driver), name=f"Stop {driver}"))
+    if monitor not in ours and (enabled[monitor] or active[monitor]):
+        state = " and ".join(w for w, on in (("enabled", enabled[monitor]),
+                                            ("running", active[monitor])) if on)
+        plan.notes.append(f"{monitor} is {state}, and enphase-setup did not enable it: it"
+                          f" stays so (it starts with {driver}, which goes); stop it with:"
+                          f" systemctl disable --now {monitor}")
+
+
+def upsd_goes(ctx: Context, ups: str) -> bool:
+    """The remove plan disables upsd: the set-up of `ups` enabled it and no other UPS that
+    enphase-setup set up remains (upsd is then handed over to that one)."""
+    record = load_record(ctx.system, record_path(ctx.nut, ups))
+    others = [u for u in existing_upses(ctx.system, ctx.facts) if u != ups]
+    return ctx.systemctl and UPSD_UNIT in record.units and not others
 
 
 def _secrets(plan: Plan, ctx: Context, ups: str) -> None:
@@ -87,7 +104,7 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     plan = Plan(f"Remove UPS '{ups}' (enphase-monitor)")
     units = [MONITOR_UNIT.format(ups=ups), DRIVER_UNIT.format(ups=ups)]
     record = load_record(ctx.system, record_path(ctx.nut, ups))
-    _units(plan, ctx, units, record)
+    _units(plan, ctx, ups, record)
     old = ctx.system.read_text(ctx.nut.ups_conf)
     if old is not None and UpsConf(old).section(ups) is not None:
         plan.add(file_change(ctx, ctx.nut.ups_conf, UpsConf(old).without_section(ups).text(),
@@ -121,7 +138,7 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
                             name=f"Remove the SELinux file context {pattern}"))
     if ctx.systemctl:
         plan.add(daemon_reload(ctx, plan.changes))
-        if UPSD_UNIT in record.units:
+        if upsd_goes(ctx, ups):
             now = ["--now"] if ctx.live else []
             plan.add(RunCommand(cmd("systemctl", "disable", *now, UPSD_UNIT),
                                 why="enphase-setup enabled upsd; it was off before",

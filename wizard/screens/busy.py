@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
+from .. import shown
+
 ResultT = TypeVar("ResultT")
 Progress = Callable[[str], None]
 
@@ -58,7 +60,8 @@ class BusyScreen(ModalScreen[ResultT], Generic[ResultT]):
     def step(self, text: str) -> None:
         """Show the step now running; the ones before it are done."""
         self.steps.append(text)
-        lines = [f"✓ {s}" for s in self.steps[:-1]] + [f"… {self.steps[-1]}"]
+        lines = [f"✓ {shown.message(s)}" for s in self.steps[:-1]]
+        lines.append(f"… {shown.message(self.steps[-1])}")
         self.query_one("#busy-steps", Static).update(Text("\n".join(lines)))
         if self.on_step is not None:
             self.on_step(text)

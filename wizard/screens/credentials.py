@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Static
 
+from .. import shown
 from ..answers import SecretStore
 from ..steps import CredentialsAnswer
 from ..validate import CheckResult, Failure
@@ -34,9 +35,9 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
 
     def body(self) -> ComposeResult:
         ans = self.session.answers
-        gateway = f"Gateway {ans.serial or '?'} at {ans.envoy_host}"
+        gateway = f"Gateway {shown.short(ans.serial) or '?'} at {ans.envoy_host}"
         if ans.firmware:
-            gateway += f", firmware {ans.firmware}"
+            gateway += f", firmware {shown.short(ans.firmware)}"
         yield Static(gateway + ". Firmware 7 and later needs a token, which enphase-monitor"
                      " gets from Enphase's cloud with your Enlighten login.", classes="hint",
                      markup=False)
@@ -124,15 +125,15 @@ class CredentialsScreen(WizardScreen[CredentialsAnswer]):
         """Move on, or say what failed and put the cursor where the fix goes."""
         if result is None:
             return
-        done = [f"✓ {s}" for s in self._steps[:-1]]
+        done = [f"✓ {shown.message(s)}" for s in self._steps[:-1]]
         if self._steps:
-            done.append(("✓ " if result.ok else "✗ ") + self._steps[-1])
+            done.append(("✓ " if result.ok else "✗ ") + shown.message(self._steps[-1]))
         self.set_message("steps-done", "\n".join(done), "hint")
         if result.ok:
-            self.set_message("result", f"✓ {result.message}", "ok")
+            self.set_message("result", f"✓ {shown.message(result.message)}", "ok")
             self.dismiss(self.answer(result))
             return
-        message = f"✗ {result.message}"
+        message = f"✗ {shown.message(result.message)}"
         if result.failure is Failure.MFA:
             self.query_one("#use-token", Checkbox).value = True
             message += "\n  The token field is below: paste the token and check again."

@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, LoadingIndicator, OptionList, Static
 from textual.widgets.option_list import Option
 
+from .. import shown
 from ..discovery import Found, Probe
 from ..rules import Needed
 from ..steps import GatewayAnswer
@@ -61,9 +62,11 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         options.clear_options()
         for number, item in enumerate(found):
             details = ", ".join(x for x in (
-                f"serial {item.serial}" if item.serial else "",
-                f"firmware {item.firmware}" if item.firmware else "", f"via {item.source}") if x)
-            options.add_option(Option(f"{item.host}  ({details})", id=str(number)))
+                f"serial {shown.short(item.serial)}" if item.serial else "",
+                f"firmware {shown.short(item.firmware)}" if item.firmware else "",
+                f"via {item.source}") if x)
+            options.add_option(Option(f"{shown.message(item.host)}  ({details})",
+                                      id=str(number)))
         options.display = bool(found)
         count = len(found)
         text = (f"Found {count} gateway{'s' if count != 1 else ''}: pick one, or type a host."
@@ -106,7 +109,7 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         """Say what the gateway is, and prefill SERIAL."""
         self.session.probe = result
         if not result.ok or result.info is None:
-            self.set_message("probe", f"✗ {result.error}", "error")
+            self.set_message("probe", f"✗ {shown.message(result.error)}", "error")
             return
         info = result.info
         serial = self.query_one("#serial", Input)
@@ -114,13 +117,15 @@ class GatewayScreen(WizardScreen[GatewayAnswer]):
         typed = serial.value != self.serial_at_probe  # typed while the gateway was asked
         if not typed:
             serial.value = info.serial or old
-        text = f"✓ IQ Gateway {info.serial}, firmware {info.firmware or 'unknown'}"
+        text = (f"✓ IQ Gateway {shown.short(info.serial)},"
+                f" firmware {shown.short(info.firmware) or 'unknown'}")
         if info.part_number:
-            text += f", part {info.part_number}"
+            text += f", part {shown.short(info.part_number)}"
         text += f", at {result.host}"
         if old and info.serial and old != info.serial:
-            text += (f"\n  (the serial typed, {old}, is kept)" if typed else
-                     f"\n  (the config said SERIAL {old}: the gateway's own serial is used)")
+            text += (f"\n  (the serial typed, {shown.short(old)}, is kept)" if typed else
+                     f"\n  (the config said SERIAL {shown.short(old)}: the gateway's own"
+                     " serial is used)")
         self.set_message("probe", text, "ok")
         searching = self.query_one("#searching", Static)
         if not self.session.found:
