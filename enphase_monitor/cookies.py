@@ -144,5 +144,10 @@ class CookieJar:
         """The cookies kept for an origin (oldest first)."""
         return list(self._jars.get(origin, {}).values())
 
+    def origins(self) -> list[Origin]:
+        """The origins that have a jar, the least recently stored to first (at most
+        MAX_ORIGINS)."""
+        return list(self._jars)
+
     def clear(self) -> None:
         self._jars.clear()

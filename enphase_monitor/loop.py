@@ -56,7 +56,8 @@ class Daemon:
         self.pause.request_stop()
 
     def run(self, *, handle_signals: bool = True) -> int:
-        """Poll until SIGTERM/SIGINT, then hide the port file. Returns the exit status (0).
+        """Hide the port file until the first good poll, poll until SIGTERM/SIGINT, then hide
+        it again. Returns the exit status (0).
 
         Args:
             handle_signals: install the SIGTERM/SIGINT/SIGHUP handlers; False when run in a
@@ -69,6 +70,7 @@ class Daemon:
             self._install_signals()
         self.notifier.status("starting, no reading yet")
         try:
+            self.monitor.hide_until_fresh()
             self._loop()
         except BaseException as exc:
             self._shutdown(f"stopping on an error ({describe(exc)})")

@@ -335,7 +335,6 @@ class GatewayInfo:
 class Snapshot:
     """What one poll read from the gateway, and what it could not read."""
 
-    relay: Relay | None = None
     live: LiveData | None = None
     secctrl: SecCtrl | None = None
     reports: MeterReports | None = None
@@ -345,7 +344,5 @@ class Snapshot:
 
     @property
     def grid(self) -> Grid:
-        """The grid state: the chosen signal's, else the relay's; UNKNOWN without either."""
-        if self.reading is not None:
-            return self.reading.grid
-        return self.relay.grid if self.relay is not None else Grid.UNKNOWN
+        """The grid state: the chosen signal's reading; UNKNOWN without one."""
+        return self.reading.grid if self.reading is not None else Grid.UNKNOWN

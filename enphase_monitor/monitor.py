@@ -88,6 +88,28 @@ class Monitor:
         self.port = PortFile(config.port_file)
         self.first_poll = True
 
+    def hide_until_fresh(self) -> None:
+        """Start-up of the long-running daemon: hide a visible port file until the first good
+        poll. Its OL/OB is an earlier process's (a power loss, SIGKILL without ExecStopPost, a
+        daemon run by hand and killed), not a reading of this one (docs/behaviour.md)."""
+        if self.port.hidden:
+            return
+        try:
+            self.port.hide()
+        except PortFileError as exc:
+            self._file_problem(f"{describe(exc)} (NUT may show an earlier run's state until the"
+                               " first good poll)")
+            return
+        if self.state in (State.ONLINE, State.ONBATT):
+            log.warning("starting: port file hidden as %s until the first good poll (its %s was"
+                        " left by an earlier run)", self.port.nocomms_path,
+                        "OL" if self.state is State.ONLINE else "OB")
+        else:
+            log.info("starting: port file hidden as %s until the first good poll",
+                     self.port.nocomms_path)
+        self.state = State.NOCOMMS
+        self.first_poll = True
+
     # -- one full poll ------------------------------------------------------------------
     def cycle(self) -> bool:
         """Poll, decide the state, write the port file. True if the gateway answered.

@@ -184,7 +184,8 @@ class Poller:
                 errors[REPORTS] = str(exc)
         for path, why in errors.items():
             log.info("%s unavailable, its values are left out: %s", path, why)
-        return Snapshot(None, live, self.secctrl, reports, self.info, errors, reading)
+        return Snapshot(live=live, secctrl=self.secctrl, reports=reports, info=self.info,
+                        errors=errors, reading=reading)
 
     def _charged(self, live: LiveData) -> LiveData:
         """Live data with a fresh charge: its own, or when it is stale the secctrl of this poll.

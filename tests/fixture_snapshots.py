@@ -193,7 +193,7 @@ def fixture_snapshot(name: str, soc: float, energy_wh: float, net_equals_total: 
     secctrl = load_json(directory, "ivp_ensemble_secctrl")
     relay = load_json(directory, "ivp_ensemble_relay")
     return Snapshot(
-        relay=Relay.from_api(relay) if relay is not None else None,
+        reading=Relay.from_api(relay).reading() if relay is not None else None,
         live=LiveData.from_api(live),
         secctrl=SecCtrl.from_api(secctrl) if secctrl is not None else None,
         reports=MeterReports.from_api(raw_reports),

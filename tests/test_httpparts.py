@@ -10,7 +10,13 @@ import time
 import pytest
 
 from enphase_monitor import deadline as deadline_mod
-from enphase_monitor.cookies import MAX_COOKIES, MAX_JAR_BYTES, CookieJar, default_path
+from enphase_monitor.cookies import (
+    MAX_COOKIES,
+    MAX_JAR_BYTES,
+    MAX_ORIGINS,
+    CookieJar,
+    default_path,
+)
 from enphase_monitor.deadline import Deadline, resolve
 from enphase_monitor.errors import Failure, TransportError
 from enphase_monitor.httplimits import MAX_BODY, MAX_JSON_DEPTH, decode_json, json_shape
@@ -83,7 +89,8 @@ def test_a_flood_of_cookies_is_bounded() -> None:
     assert all(c.name.startswith("c99_") for c in kept)  # the newest kept, oldest dropped
     for host in range(100):
         jar.store(("https", f"h{host}", 443), "/", ["x=1"])
-    assert len(jar._jars) <= 8
+    assert jar.origins() == [("https", f"h{host}", 443) for host in range(92, 100)]
+    assert len(jar.origins()) == MAX_ORIGINS
 
 
 @pytest.mark.parametrize("header", [

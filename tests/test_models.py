@@ -303,9 +303,9 @@ def test_grid_from_state(state: str | None, grid: Grid) -> None:
     assert Relay(state, "closed").grid is grid
 
 
-def test_snapshot_grid_without_relay_is_unknown() -> None:
+def test_snapshot_grid_without_a_reading_is_unknown() -> None:
     assert Snapshot().grid is Grid.UNKNOWN
-    assert Snapshot(relay=Relay("open synchronized", "closed")).grid is Grid.OFF
+    assert Snapshot(reading=Relay("open synchronized", "closed").reading()).grid is Grid.OFF
 
 
 # ---------------------------------------------------------------- property: only GatewayDataError

@@ -28,6 +28,9 @@ RELAY = "/ivp/ensemble/relay"
 
 
 def values(config: Config) -> dict[str, str]:
+    """The live port file's values; none while it is hidden (the daemon hides it at start)."""
+    if not config.port_file.exists():
+        return {}
     return PortContent.parse(config.port_file.read_text()).values
 
 

@@ -135,7 +135,7 @@ def render_case(case: dict[str, Any]) -> tuple[str, Snapshot]:
                             net_equals_total=case.get("net_equals_total", False),
                             use_real_reports=case.get("use_real_reports", False))
     if "relay" in case:
-        snap = dataclasses.replace(snap, relay=Relay.from_api(case["relay"]))
+        snap = dataclasses.replace(snap, reading=Relay.from_api(case["relay"]).reading())
     content = PortContent.parse(case.get("text", HEADER))
     refs = Refs.from_values(content.values)
     assert snap.live is not None and snap.info is not None

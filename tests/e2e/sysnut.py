@@ -112,7 +112,7 @@ class Rig:
     """The simulator, the private systemd, the units and upsmon."""
 
     def __init__(self, manager: sdboot.Manager, sim: Simulator, tmp: Path, dropin: bool,
-                 start_post: bool = True) -> None:
+                 start_post: bool = True, port_text: str = "ups.delay.shutdown: 30\n") -> None:
         self.m = manager
         self.sim = sim
         self.tmp = tmp
@@ -123,6 +123,7 @@ class Rig:
         self.events = Path(STAGE) / "events"
         self.dropin = dropin
         self.start_post = start_post
+        self.port_text = port_text
         self.port = self.lib / f"{UPS}.dev"
         self.hidden = self.lib / f"{UPS}.dev-nocomms"
 
@@ -206,20 +207,23 @@ class Rig:
         self.etc.chmod(0o755)
         shutil.chown(self.lib, "root", "nut")  # Debian's /var/lib/nut: 0770 root:nut
         self.lib.chmod(0o770)
-        self.port.write_text("ups.delay.shutdown: 30\n")
+        self.port.write_text(self.port_text)
         shutil.chown(self.port, "nut", "nut")
         self.port.chmod(0o640)
 
     # -- use --------------------------------------------------------------------------------
-    def start(self) -> None:
-        """The monitor first (the driver is ordered after it), then upsd and upsmon."""
+    def start(self, *, check: bool = True) -> None:
+        """The monitor first (the driver is ordered after it), then upsd and upsmon; with
+        `check`, until upsc answers (False: the driver's start may fail, e.g. no port file)."""
         self.m.run("systemctl", "start", "nut-driver.target", f"nut-driver@{UPS}.service",
-                   "nut-server.service", "nut-monitor.service")
-        sdboot.wait_for(lambda: self.status() not in (None, ""), 40, "upsc to answer")
+                   "nut-server.service", "nut-monitor.service", check=check)
+        if check:
+            sdboot.wait_for(lambda: self.status() not in (None, ""), 40, "upsc to answer")
 
-    def status(self) -> str | None:
+    def status(self, var: str = "ups.status") -> str | None:
+        """What upsc says of `var`; None when it fails (e.g. Driver not connected)."""
         assert UPSC
-        out = subprocess.run([UPSC, self.target, "ups.status"], capture_output=True, text=True,
+        out = subprocess.run([UPSC, self.target, var], capture_output=True, text=True,
                              timeout=10, check=False)
         return out.stdout.strip() if out.returncode == 0 else None
 
@@ -261,9 +265,10 @@ class Rig:
 
 
 @contextlib.contextmanager
-def rig(tmp: Path, sim: Simulator, dropin: bool, start_post: bool = True
+def rig(tmp: Path, sim: Simulator, dropin: bool, start_post: bool = True, *,
+        port_text: str = "ups.delay.shutdown: 30\n", start: bool = True
         ) -> Iterator[tuple[Rig | None, str]]:
-    """Yield (a started Rig, "") or (None, why it cannot run here)."""
+    """Yield (a Rig, "") or (None, why it cannot run here); with `start`, started."""
     why = available()
     if why:
         yield None, why
@@ -280,10 +285,11 @@ def rig(tmp: Path, sim: Simulator, dropin: bool, start_post: bool = True
                              " units (/etc/nut, /var/lib/nut), which it does only inside a"
                              " private systemd in a namespace (containers, as CI)")
                 return
-            r = Rig(manager, sim, tmp, dropin, start_post)
+            r = Rig(manager, sim, tmp, dropin, start_post, port_text)
             try:
                 r.setup()
-                r.start()
+                if start:
+                    r.start()
                 yield r, ""
             finally:
                 r.teardown()

@@ -34,7 +34,7 @@ class Rig:
             [sys.executable, "-m", "enphase_monitor.cli", "-v", "-c", str(self.config)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
-        while "ups.status" not in self.port.read_text():
+        while not self.port.exists() or "ups.status" not in self.port.read_text():
             assert time.monotonic() < deadline, (tmp / "daemon.log").read_text()
             time.sleep(0.1)
         self.nut = NutSandbox(tmp / "nut", self.port)

@@ -86,3 +86,28 @@ def test_stop_while_on_battery_is_a_dead_ups_for_upsmon(rig: sysnut.Rig) -> None
     rig.m.run("systemctl", "stop", rig.unit)
     wait_for(lambda: "SHUTDOWNCMD" in rig.events_since(since), 40, "upsmon's shutdown")
     print(f"upsmon after the stop: {rig.events_since(since)}")
+
+
+def test_a_boot_on_an_ol_file_left_by_a_power_loss_never_shows_it(tmp_path: Path,
+                                                                   sim: Simulator) -> None:
+    """A power loss left the file saying OL; at boot the gateway does not answer. The driver,
+    ordered after the monitor's READY=1, finds the file hidden (the daemon hid it before its
+    first poll): upsd never serves the old OL; OL with fresh values once the gateway answers."""
+    stale = "ups.delay.shutdown: 30\nups.status: OL\nbattery.charge: 99\n"
+    sim.inject("*", "reset")
+    with sysnut.rig(tmp_path / "rig", sim, dropin=False, port_text=stale, start=False) as (
+            rig, why):
+        if rig is None:
+            pytest.skip(why)
+        with rig.sampling() as sampler:
+            rig.start(check=False)  # the driver's start fails: no file to serve
+            wait_for(lambda: rig.hidden.exists() and not rig.port.exists(), 20, "the file hidden")
+            time.sleep(5)
+            answered = time.monotonic()
+            sim.clear_faults()
+            wait_for(lambda: rig.status() == "OL", 60, "OL once the gateway answers")
+        before = [s.status for s in sampler.samples if s.at < answered]
+        assert before and set(before) == {None}, f"{before}\n{rig.journal()}"
+        assert rig.status("battery.charge") == "80"  # fresh, not the 99 left behind
+        log = rig.m.run("journalctl", "-q", "--no-pager", f"-u{rig.unit}").stdout
+        assert "its OL was left by an earlier run" in log, log[-3000:]

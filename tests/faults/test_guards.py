@@ -153,6 +153,12 @@ def running(tmp_path: Path, sim: Simulator, request: pytest.FixtureRequest) -> I
         assert not runner.is_alive()
 
 
+def live_ol(mon: Monitor) -> bool:
+    """The port file is visible (not hidden) and says OL."""
+    port = mon.config.port_file
+    return port.exists() and "ups.status: OL" in port.read_text()
+
+
 def wait(check: object, timeout: float) -> float:
     """Seconds until check() is true; fails the test after `timeout`."""
     start = time.monotonic()
@@ -169,7 +175,7 @@ def test_a_dead_gateway_is_nocomms_within_seconds_at_default_polling(
     """A failed relay check polls at once, so with POLLFREQ=60 a dead gateway hides the file
     after about two relay checks (~10 s), not after two full polls (~2 minutes)."""
     mon = running.monitor
-    wait(lambda: "ups.status: OL" in mon.config.port_file.read_text(), 10)
+    wait(lambda: live_ol(mon), 10)  # hidden at start, written by the first good poll
     sim.inject("*", "reset")
     print(f"hidden after {wait(lambda: mon.port.hidden, 30):.1f} s")
     sim.clear_faults()
@@ -178,7 +184,7 @@ def test_a_dead_gateway_is_nocomms_within_seconds_at_default_polling(
 @pytest.mark.config("POLLFREQ=60\nRELAY_CHECK=5\n")
 def test_the_loop_stops_and_hides_the_file(running: Daemon) -> None:
     mon = running.monitor
-    wait(lambda: "ups.status: OL" in mon.config.port_file.read_text(), 10)
+    wait(lambda: live_ol(mon), 10)  # hidden at start, written by the first good poll
     running.request_stop()
     wait(lambda: mon.port.hidden, 5)
 
@@ -206,7 +212,7 @@ def test_sigterm_hides_the_file_and_exits_zero(tmp_path: Path, sim: Simulator) -
     port = tmp_path / "s" / "test.dev"
     proc = daemon(config)
     try:
-        wait(lambda: "ups.status: OL" in port.read_text(), 20)
+        wait(lambda: port.exists() and "ups.status: OL" in port.read_text(), 20)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     finally:
