@@ -21,12 +21,9 @@ from .config import CONFIG_MAX, check_dir_perms
 from .configkeys import KNOWN_KEYS, PATH_KEYS, SECRET_KEYS
 from .configvalues import Values
 from .errors import ConfigError, InsecureFileError, UnsafeFileError
-from .facts import UPS_NAME, UPS_NAME_RULE
+from .facts import UPS_NAME
 from .fileutil import FileMeta, read_regular
 from .shellvars import parse_lines
-from .textsafe import escape
-
-_USED = ("UPS", *PATH_KEYS)  # the only keys `-x` reads
 
 
 def _check_writers(path: Path, meta: FileMeta) -> None:
@@ -45,7 +42,8 @@ def _check_writers(path: Path, meta: FileMeta) -> None:
 
 def port_file_of(path: Path, ups: str | None = None,
                  env: Mapping[str, str] | None = None) -> tuple[str, Path]:
-    """The UPS name and port file of the config at `path`, from UPS, STATE_DIR and PORT_FILE.
+    """The UPS name ("" if not a valid one) and port file of the config at `path`, from UPS,
+    STATE_DIR and PORT_FILE; no other key is read, so no other key can stop `-x`.
 
     Args:
         path: the config file (from `-c`, $CONFIG_FILE or the UPS name).
@@ -68,14 +66,14 @@ def port_file_of(path: Path, ups: str | None = None,
     try:
         raw = Values(parse_lines(found.data.decode("utf-8"), env, KNOWN_KEYS, SECRET_KEYS),
                      SECRET_KEYS)
-        raw.check_characters(_USED, documents=())
+        raw.check_characters(PATH_KEYS, documents=())
     except UnicodeDecodeError:
         raise ConfigError(f"config '{path}' is not UTF-8 text") from None
     except ConfigError as exc:
         raise ConfigError(f"config {path}: {exc}") from None
     name = ups or raw.get("UPS") or env.get("UPS") or ""
-    if name and not UPS_NAME.fullmatch(name):
-        raise ConfigError(f"UPS name '{escape(name, 40)}': {UPS_NAME_RULE}")
+    if not UPS_NAME.fullmatch(name):
+        name = ""  # only for messages: a bad name must not keep the file visible
     port = raw.get("PORT_FILE")
     if not port:
         raise ConfigError(f"config {path} requires values for PORT_FILE")

@@ -88,7 +88,7 @@ def test_x_hides_the_port_file_with_a_bad_value_elsewhere(tmp_path: Path,
                                                           sim: Simulator) -> None:
     """A config the daemon refuses (POLLFREQ not a number) must not leave a stale OL."""
     config = write_setup(tmp_path / "s", sim, port_text="ups.status: OL\n")
-    out = _x_with(config, "POLLFREQ=5\n", "POLLFREQ=often\n")
+    out = _x_with(config, "POLLFREQ=5\n", "POLLFREQ=often\nUPS='bad name'\nTOKEN=x\n")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "s" / "test.dev-nocomms").read_text() == "ups.status: OL\n"
     assert not (tmp_path / "s" / "test.dev").exists()
