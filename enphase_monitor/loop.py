@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable
 from types import FrameType
 
-from .config import Config, load_config
+from .config import Config, check_state_dir, load_config
 from .errors import ConfigError, PortFileError, describe
 from .monitor import Monitor
 from .pause import Pause
@@ -153,6 +153,7 @@ class Daemon:
         old = self.monitor.config
         try:
             config = load_config(old.path, old.ups)
+            check_state_dir(config)  # as at start-up: a moved port file's directory too
         except ConfigError as exc:
             log.error("config not reloaded, keeping the old one: %s", exc)
             return False

@@ -406,3 +406,15 @@ def test_sighup_to_a_missing_port_file_keeps_the_old_one(
     assert "absent.dev" in caplog.text and "create it" in caplog.text
     assert daemon.monitor.config.port_file == old
     assert not old.with_name("absent.dev").exists()
+
+
+def test_sighup_moving_the_port_file_to_a_missing_directory_keeps_the_old_one(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_running(tmp_path, sim)
+    old = daemon.monitor.config.port_file
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        _reload_to(daemon, str(tmp_path / "gone" / "x.dev"),
+                   lambda: "config not reloaded" in caplog.text)
+    assert "port file directory" in caplog.text
+    assert daemon.monitor.config.port_file == old
