@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, logsetup
@@ -76,13 +77,8 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     from .config import check_state_dir, config_path_for, load_config
 
     path = config_path_for(args.ups, args.config, os.environ)
-    if args.nocomms:  # needs neither the network nor credentials
-        from .portfile import PortFile
-
-        config = load_config(path, args.ups, require_credentials=False)
-        who["ups"] = config.ups
-        PortFile(config.port_file).hide()
-        return 0
+    if args.nocomms:  # reads only where the port file is: any other bad key must not stop it
+        return _nocomms(path, args.ups, who)
     who["ups"] = args.ups or _ups_from(path) or who["ups"]
     config = load_config(path, args.ups)
     who["ups"] = config.ups
@@ -99,6 +95,23 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     except BaseException:  # a fatal error: NUT must not keep the last reading
         _hide(config)
         raise
+
+
+def _nocomms(path: Path, ups: str | None, who: dict[str, str]) -> int:
+    """`-x`: hide the port file, needing neither the network nor a loadable config.
+
+    Raises:
+        ConfigError: where the port file is cannot be determined (nocomms.port_file_of).
+        PortFileError: the file is missing or the rename fails.
+    """
+    from .nocomms import port_file_of
+    from .portfile import PortFile
+
+    who["ups"] = ups or _ups_from(path) or who["ups"]
+    name, port = port_file_of(path, ups)
+    who["ups"] = name or who["ups"]
+    PortFile(port).hide()
+    return 0
 
 
 def _monitor(config: Config, single: bool) -> int:

@@ -13,8 +13,8 @@ import signal
 from collections.abc import Callable
 from types import FrameType
 
-from .config import Config, load_config
-from .errors import ConfigError, describe
+from .config import Config, check_state_dir, load_config
+from .errors import ConfigError, PortFileError, describe
 from .monitor import Monitor
 from .pause import Pause
 from .schedule import Due, Schedule
@@ -83,8 +83,8 @@ class Daemon:
         schedule = Schedule()
         self._full_poll(schedule)
         while not pause.stop_requested:
-            if pause.reload_requested:
-                self.reload()
+            if pause.reload_requested and self.reload():
+                schedule.poll_now(clock())  # the moved port file waits for a poll
             now = clock()
             due = schedule.due(now)
             if due is Due.NOTHING:
@@ -146,20 +146,27 @@ class Daemon:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hup)
 
-    def reload(self) -> None:
-        """SIGHUP: read the config again; keep the old one if the new one is broken."""
+    def reload(self) -> bool:
+        """SIGHUP: read the config again; keep the old one if the new one is broken (or its
+        port file cannot be read). True if the port file moved (Monitor.reconfigure)."""
         self.pause.reload_requested = False
         old = self.monitor.config
         try:
             config = load_config(old.path, old.ups)
+            check_state_dir(config)  # as at start-up: a moved port file's directory too
         except ConfigError as exc:
             log.error("config not reloaded, keeping the old one: %s", exc)
-            return
-        log.warning("config reloaded from %s", config.path)
+            return False
         self.notifier.send("RELOADING=1")
-        clients = self.monitor.clients
+        clients, new = self.monitor.clients, self.rebuild(config)
         try:
-            self.monitor.reconfigure(config, self.rebuild(config))
-        finally:
+            moved = self.monitor.reconfigure(config, new)
+        except PortFileError as exc:
+            new.close()
+            log.error("config not reloaded, keeping the old one: %s", describe(exc))
+            moved = False
+        else:
             clients.close()
+            log.warning("config reloaded from %s", config.path)
         self.notifier.send("READY=1")
+        return moved

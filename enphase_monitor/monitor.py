@@ -82,16 +82,48 @@ class Monitor:
         self.writes = 0
         log.debug("initial status: %s", self.state.value)
 
-    def reconfigure(self, config: Config, clients: Clients) -> None:
-        """A reloaded config and its clients; the next poll is a first poll (confirmed)."""
-        self.config, self.clients = config, clients
-        self.port = PortFile(config.port_file)
-        self.first_poll = True
+    def reconfigure(self, config: Config, clients: Clients) -> bool:
+        """A reloaded config and its clients; the next poll is a first poll (confirmed).
 
-    def hide_until_fresh(self) -> None:
-        """Start-up of the long-running daemon: hide a visible port file until the first good
-        poll. Its OL/OB is an earlier process's (a power loss, SIGKILL without ExecStopPost, a
-        daemon run by hand and killed), not a reading of this one (docs/behaviour.md)."""
+        When PORT_FILE moved, the old file is hidden (nothing updates it any more: its OL/OB
+        would stay), and the new one too until the next good poll writes it.
+
+        Returns:
+            True if the port file moved (the loop then polls at once).
+
+        Raises:
+            PortFileError: the new port file cannot be read; nothing was changed.
+        """
+        moved = config.port_file != self.port.path
+        if moved:
+            new = PortFile(config.port_file)
+            content = new.read()  # before any change: a missing file keeps the old config
+            self._hide_moved()
+            self.port, self.refs = new, Refs.from_values(content.values)
+            self.state = _state_from_file(new, content)
+            self.file_error = ""
+        self.config, self.clients = config, clients
+        self.first_poll = True
+        if moved:
+            self.hide_until_fresh("PORT_FILE changed")
+        return moved
+
+    def _hide_moved(self) -> None:
+        """Hide the port file a reload leaves behind (NUT must not keep its last state)."""
+        try:
+            hidden = self.port.hide()
+        except PortFileError as exc:
+            log.error("PORT_FILE changed: the old port file could not be hidden: %s (NUT may"
+                      " still show its old state)", describe(exc))
+            return
+        if hidden:
+            log.warning("PORT_FILE changed: old port file hidden as %s", self.port.nocomms_path)
+
+    def hide_until_fresh(self, why: str = "starting") -> None:
+        """Start-up of the long-running daemon (or a reload that moved the port file): hide a
+        visible port file until the first good poll. Its OL/OB is an earlier process's (a power
+        loss, SIGKILL without ExecStopPost, a daemon run by hand and killed), not a reading of
+        this one (docs/behaviour.md)."""
         if self.port.hidden:
             return
         try:
@@ -101,11 +133,11 @@ class Monitor:
                                " first good poll)")
             return
         if self.state in (State.ONLINE, State.ONBATT):
-            log.warning("starting: port file hidden as %s until the first good poll (its %s was"
-                        " left by an earlier run)", self.port.nocomms_path,
+            log.warning("%s: port file hidden as %s until the first good poll (its %s was"
+                        " left by an earlier run)", why, self.port.nocomms_path,
                         "OL" if self.state is State.ONLINE else "OB")
         else:
-            log.info("starting: port file hidden as %s until the first good poll",
+            log.info("%s: port file hidden as %s until the first good poll", why,
                      self.port.nocomms_path)
         self.state = State.NOCOMMS
         self.first_poll = True

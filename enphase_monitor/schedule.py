@@ -32,6 +32,10 @@ class Schedule:
         self.relay_every = relay_every
         self.relay_at = now + relay_every if relay_every > 0 else None
 
+    def poll_now(self, now: float) -> None:
+        """A full poll is due at once (a reload moved the port file)."""
+        self.poll_at = now
+
     def checked(self, now: float) -> None:
         """A relay check ended at `now`."""
         self.relay_at = now + self.relay_every if self.relay_every > 0 else None

@@ -76,6 +76,66 @@ def test_x_hides_the_port_file_without_network(tmp_path: Path, sim: Simulator) -
     assert sim.stats()["logins"] == 0
 
 
+def _x_with(config: Path, old: str, new: str) -> subprocess.CompletedProcess[str]:
+    """Run `-x` on `config` with `old` replaced by `new`; the port file starts visible."""
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new))
+    return run("-x", "-c", str(config), timeout=10)
+
+
+def test_x_hides_the_port_file_with_a_bad_value_elsewhere(tmp_path: Path,
+                                                          sim: Simulator) -> None:
+    """A config the daemon refuses (POLLFREQ not a number) must not leave a stale OL."""
+    config = write_setup(tmp_path / "s", sim, port_text="ups.status: OL\n")
+    out = _x_with(config, "POLLFREQ=5\n", "POLLFREQ=often\nUPS='bad name'\nTOKEN=x\n")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "s" / "test.dev-nocomms").read_text() == "ups.status: OL\n"
+    assert not (tmp_path / "s" / "test.dev").exists()
+
+
+def test_x_hides_the_port_file_without_username_and_world_readable(
+        tmp_path: Path, sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim, port_text="ups.status: OL\n")
+    config.chmod(0o644)  # the daemon refuses it (it holds secrets); -x reads no secret
+    text = config.read_text()
+    user = next(line for line in text.splitlines() if line.startswith("USERNAME="))
+    out = _x_with(config, user + "\n", "")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "s" / "test.dev-nocomms").exists()
+    assert not (tmp_path / "s" / "test.dev").exists()
+
+
+def test_x_refuses_a_config_others_can_change(tmp_path: Path, sim: Simulator) -> None:
+    """PORT_FILE names what -x (maybe as root) renames: only a trusted config may say it."""
+    config = write_setup(tmp_path / "s", sim, port_text="ups.status: OL\n")
+    config.chmod(0o662)
+    out = run("-x", "-c", str(config), timeout=10)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "chmod go-w" in out.stderr
+    assert (tmp_path / "s" / "test.dev").exists()
+
+
+def test_x_with_an_unreadable_config_says_one_line(tmp_path: Path) -> None:
+    for path in (tmp_path / "enphase-gone.conf", tmp_path):  # missing; a directory
+        out = run("-x", "-c", str(path), timeout=10)
+        assert out.returncode == 1
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1, out.stderr
+        assert lines[0].startswith("enphase-monitor") and str(path) in lines[0]
+        assert "Traceback" not in out.stderr
+
+
+def test_x_without_port_file_in_the_config_says_one_line(tmp_path: Path,
+                                                         sim: Simulator) -> None:
+    config = write_setup(tmp_path / "s", sim)
+    text = config.read_text()
+    port = next(line for line in text.splitlines() if line.startswith("PORT_FILE="))
+    out = _x_with(config, port + "\n", "")
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "PORT_FILE" in out.stderr
+
+
 def test_diagnostics_report(tmp_path: Path, sim: Simulator) -> None:
     config = write_setup(tmp_path / "s", sim)
     out = run("-v", "-s", "-c", str(config))

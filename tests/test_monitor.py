@@ -348,3 +348,73 @@ def test_a_reload_ends_the_sleep_between_polls_but_not_a_poll_s_wait() -> None:
     pause.request_stop()
     pause.sleep(3600)  # would hang the test if the stop did not end it
     assert pause.stop_requested
+
+
+def _reload_to(daemon: Daemon, new_port: str, done: Callable[[], bool]) -> None:
+    """Edit PORT_FILE in the daemon's config, SIGHUP, run until `done`, then SIGTERM."""
+    path = daemon.monitor.config.path
+    old_port = daemon.monitor.config.port_file
+
+    def signals() -> None:
+        try:
+            assert wait_for(lambda: values(daemon.monitor.config).get("ups.status") == "OL")
+            path.write_text(path.read_text().replace(f"PORT_FILE={old_port.name}\n",
+                                                     f"PORT_FILE={new_port}\n"))
+            os.kill(os.getpid(), signal.SIGHUP)
+            assert wait_for(done)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=signals)
+    with restored_signals():
+        sender.start()
+        assert daemon.run() == 0
+    sender.join(10)
+
+
+def test_sighup_moving_the_port_file_hides_the_old_one(tmp_path: Path, sim: Simulator) -> None:
+    """The old file would keep its last OL for ever: it is hidden; the new one is polled into
+    at once (POLLFREQ=60 is far away) and then kept up to date."""
+    daemon = make_running(tmp_path, sim, extra="POLLFREQ=60\nRELAY_CHECK=1\n")
+    old = daemon.monitor.config.port_file
+    new = old.with_name("moved.dev")
+    new.write_text("ups.status: OB\nuser.line: kept\n")  # not this run's: replaced by a poll
+    seen: list[str] = []
+
+    def moved_and_fresh() -> bool:
+        got = PortContent.parse(new.read_text()).values if new.exists() else {}
+        if got.get("ups.status") == "OL" and "battery.charge" in got and not seen:
+            seen.append("OL")
+            sim.update(grid="open")  # the new file follows the gateway
+        return bool(seen) and got.get("ups.status", "").startswith("OB") and "battery.charge" in got
+
+    _reload_to(daemon, new.name, moved_and_fresh)
+    assert daemon.monitor.config.port_file == new
+    old_hidden = old.with_name(old.name + "-nocomms")
+    assert not old.exists() and old_hidden.exists()
+    assert PortContent.parse(old_hidden.read_text()).values["ups.status"] == "OL"
+    assert seen == ["OL"]
+
+
+def test_sighup_to_a_missing_port_file_keeps_the_old_one(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_running(tmp_path, sim)
+    old = daemon.monitor.config.port_file
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        _reload_to(daemon, "absent.dev", lambda: "config not reloaded" in caplog.text)
+    assert "absent.dev" in caplog.text and "create it" in caplog.text
+    assert daemon.monitor.config.port_file == old
+    assert not old.with_name("absent.dev").exists()
+
+
+def test_sighup_moving_the_port_file_to_a_missing_directory_keeps_the_old_one(
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_running(tmp_path, sim)
+    old = daemon.monitor.config.port_file
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        _reload_to(daemon, str(tmp_path / "gone" / "x.dev"),
+                   lambda: "config not reloaded" in caplog.text)
+    assert "port file directory" in caplog.text
+    assert daemon.monitor.config.port_file == old

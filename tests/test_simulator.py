@@ -37,9 +37,8 @@ TIMEOUT = 5.0
 
 
 def fixtures_root() -> Path:
-    """pyenphase fixtures: tests/fixtures/pyenphase if copied there, else ../shared/fixtures."""
-    local = REPO_ROOT / "tests" / "fixtures" / "pyenphase"
-    return local if local.is_dir() else REPO_ROOT.parent / "shared" / "fixtures" / "pyenphase"
+    """The pyenphase fixtures copied into the repository (tests/fixtures/pyenphase)."""
+    return REPO_ROOT / "tests" / "fixtures" / "pyenphase"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,84 @@
+"""`-x`: find the port file from the fewest config keys, tolerantly, and hide it.
+
+The unit's `ExecStopPost=` runs `-x` for exits the daemon cannot see (SIGKILL, the OOM killer,
+the watchdog, a config that fails to load). So that a bad POLLFREQ, a missing credential or a
+world-readable config never leaves a stale OL, `-x` reads only STATE_DIR, PORT_FILE and UPS,
+through the daemon's own rules (paths.py), and never looks at any other key
+(docs/behaviour.md). What it trusts is still checked: the config is read without following a
+symlink and must not be writable by anyone but its owner (root or this user), nor sit in a
+world-writable directory, since its PORT_FILE names the file renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import paths
+from .config import CONFIG_MAX, check_dir_perms
+from .configkeys import KNOWN_KEYS, PATH_KEYS, SECRET_KEYS
+from .configvalues import Values
+from .errors import ConfigError, InsecureFileError, UnsafeFileError
+from .facts import UPS_NAME
+from .fileutil import FileMeta, read_regular
+from .shellvars import parse_lines
+
+
+def _check_writers(path: Path, meta: FileMeta) -> None:
+    """Refuse a config that someone other than its owner (root or this user) could change.
+
+    Raises:
+        InsecureFileError: naming the problem and the command that fixes it.
+    """
+    if meta.uid not in (0, os.geteuid()):
+        raise InsecureFileError("config", str(path), f"owner uid {meta.uid}",
+                                f"run 'chown root {path}'")
+    if meta.mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InsecureFileError("config", str(path), "group or world write permission",
+                                f"run 'chmod go-w {path}'")
+
+
+def port_file_of(path: Path, ups: str | None = None,
+                 env: Mapping[str, str] | None = None) -> tuple[str, Path]:
+    """The UPS name ("" if not a valid one) and port file of the config at `path`, from UPS,
+    STATE_DIR and PORT_FILE; no other key is read, so no other key can stop `-x`.
+
+    Args:
+        path: the config file (from `-c`, $CONFIG_FILE or the UPS name).
+        ups: the UPS name from the command line, if any.
+        env: the environment (STATE_DIR's default, `$NAME` expansions).
+
+    Raises:
+        ConfigError: the config cannot be read or trusted, or does not say where the port
+            file is; one line naming what to fix.
+    """
+    env = os.environ if env is None else env
+    try:
+        found = read_regular(path, CONFIG_MAX, "config")
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
+    _check_writers(path, found.meta)
+    check_dir_perms("config", path.parent)
+    try:
+        raw = Values(parse_lines(found.data.decode("utf-8"), env, KNOWN_KEYS, SECRET_KEYS),
+                     SECRET_KEYS)
+        raw.check_characters(PATH_KEYS, documents=())
+    except UnicodeDecodeError:
+        raise ConfigError(f"config '{path}' is not UTF-8 text") from None
+    except ConfigError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
+    name = ups or raw.get("UPS") or env.get("UPS") or ""
+    if not UPS_NAME.fullmatch(name):
+        name = ""  # only for messages: a bad name must not keep the file visible
+    port = raw.get("PORT_FILE")
+    if not port:
+        raise ConfigError(f"config {path} requires values for PORT_FILE")
+    state = paths.state_dir(raw.get("STATE_DIR"), env)
+    try:
+        return name, paths.resolve(state, port, "PORT_FILE")
+    except ConfigError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
