@@ -35,7 +35,7 @@ from .facts import (
     UPS_NAME,
     UPS_NAME_RULE,
 )
-from .fileutil import FileMeta, meta_of, read_regular
+from .fileutil import FileData, FileMeta, meta_of, read_regular
 from .grid import GridSignal
 from .shellvars import parse_lines
 from .textsafe import escape
@@ -269,6 +269,20 @@ def _check_required(raw: Values, values: Mapping[str, Any], path: Path,
         raise ConfigError(f"config {path} requires values for {' '.join(missing)}")
 
 
+def read_config_file(path: Path) -> FileData:
+    """The config file's bytes and metadata, read without following a symlink.
+
+    Raises:
+        ConfigError: not a regular file, too large, or unreadable; one line.
+    """
+    try:
+        return read_regular(path, CONFIG_MAX, "config")
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
+
+
 def load_config(
     path: Path,
     ups: str | None = None,
@@ -281,12 +295,7 @@ def load_config(
     Raises:
         ConfigError: unreadable, insecure (world-readable) or invalid config.
     """
-    try:
-        found = read_regular(path, CONFIG_MAX, "config")
-    except UnsafeFileError as exc:
-        raise ConfigError(str(exc)) from None
-    except OSError as exc:
-        raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
+    found = read_config_file(path)
     check_secret("config", path, found.meta)
     check_dir_perms("config", path.parent)
     try:

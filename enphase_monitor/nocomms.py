@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import paths
-from .config import CONFIG_MAX, check_dir_perms
+from .config import check_dir_perms, read_config_file
 from .configkeys import KNOWN_KEYS, PATH_KEYS, SECRET_KEYS
 from .configvalues import Values
-from .errors import ConfigError, InsecureFileError, UnsafeFileError
+from .errors import ConfigError, InsecureFileError
 from .facts import UPS_NAME
-from .fileutil import FileMeta, read_regular
+from .fileutil import FileMeta
 from .shellvars import parse_lines
 
 
@@ -55,12 +55,7 @@ def port_file_of(path: Path, ups: str | None = None,
             file is; one line naming what to fix.
     """
     env = os.environ if env is None else env
-    try:
-        found = read_regular(path, CONFIG_MAX, "config")
-    except UnsafeFileError as exc:
-        raise ConfigError(str(exc)) from None
-    except OSError as exc:
-        raise ConfigError(f"unable to read config '{path}': {exc.strerror}") from exc
+    found = read_config_file(path)
     _check_writers(path, found.meta)
     check_dir_perms("config", path.parent)
     try:
