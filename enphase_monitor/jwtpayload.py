@@ -1,7 +1,8 @@
 """A JWT's payload, read without checking its signature (the gateway checks it).
 
-The daemon reads the expiry, serial and user of its tokens from here; the simulator and the
-wizard read tokens with it too, so a token is decoded one way only.
+The daemon reads the expiry, serial and user of its tokens from here (through tokeninfo.py, as
+the wizard does too; the simulator's tests decode its tokens with it), so a token is decoded one
+way only.
 """
 
 from __future__ import annotations
