@@ -91,7 +91,10 @@ def test_refused_hardware_takes_a_stale_ol_down(tmp_path: Path, sim: Simulator, 
         out = subprocess.run([sys.executable, "-m", "enphase_monitor.cli", "-c", str(config)],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 1
-        [last] = out.stderr.strip().splitlines()  # one line
+        # the start-up hide of the earlier run's OL (docs/behaviour.md "Start-up"), then the
+        # refusal in one line
+        hid, last = out.stderr.strip().splitlines()
+        assert "port file hidden" in hid and "left by an earlier run" in hid, hid
         assert last.startswith("enphase-monitor test: this gateway cannot act as a UPS: " + found)
         assert "GRID_SIGNAL=relay" in last
         assert (tmp_path / "s" / "test.dev-nocomms").exists() and not port.exists()
