@@ -27,6 +27,14 @@ SCRIPT: tuple[tuple[float, str, dict[str, object]], ...] = (
 )
 
 
+def _read(port: Path) -> str:
+    """The port file's text, "" while it is hidden (it may be renamed between two looks)."""
+    try:
+        return port.read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def _show(port: Path, started: float) -> None:
     try:
         lines = port.read_text().splitlines()
@@ -49,7 +57,7 @@ def _watch(sim: Simulator, daemon: Daemon, port: Path, seconds: float,
             _, what, change = steps.pop(0)
             print(f"[{now:5.1f} s] simulator: {what}", flush=True)
             sim.update(**change)
-        text = port.read_text() if port.exists() else ""
+        text = _read(port)
         if text != last:
             last = text
             _show(port, started)
