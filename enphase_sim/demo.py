@@ -27,6 +27,9 @@ SCRIPT: tuple[tuple[float, str, dict[str, object]], ...] = (
 )
 
 
+# what the port file says as SCRIPT plays (the README promises it)
+EXPECTED = ["OL", "OB", "OB LB", "OL"]
+
 def _read(port: Path) -> str:
     """The port file's text, "" while it is hidden (it may be renamed between two looks)."""
     try:
@@ -71,7 +74,7 @@ def _watch(sim: Simulator, daemon: Daemon, port: Path, seconds: float,
 
 
 def run(seconds: float = 32.0) -> int:
-    """Run the demo for about `seconds`; returns 0."""
+    """Run the demo for about `seconds`; returns 0 when NUT's view went as EXPECTED, else 1."""
     logsetup.setup(0, True, prefix="enphase-monitor demo: ")
     with tempfile.TemporaryDirectory(prefix="enphase-demo-") as tmp:
         directory = Path(tmp)
@@ -90,11 +93,14 @@ def run(seconds: float = 32.0) -> int:
             daemon.run()
             watcher.join(2)
             print(f"demo finished: ups.status went {' -> '.join(seen)}", flush=True)
+    if seen != EXPECTED:
+        print(f"demo failed: expected {' -> '.join(EXPECTED)}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m enphase_sim.demo [--seconds N]`; returns 0."""
+    """`python -m enphase_sim.demo [--seconds N]`; returns 0 when the demo went as EXPECTED."""
     parser = argparse.ArgumentParser(prog="python -m enphase_sim.demo")
     parser.add_argument("--seconds", type=float, default=32.0, help="how long to run")
     return run(parser.parse_args(argv).seconds)
