@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,20 @@ def make_monitor(config: Config) -> Monitor:
 def make_daemon(config: Config) -> Daemon:
     """The whole daemon for `config` (loop, state machine, clients), no systemd notifications."""
     return Daemon.from_config(config, Notifier({}))
+
+
+@contextmanager
+def daemon_thread(daemon: Daemon) -> Iterator[Daemon]:
+    """The daemon's loop in a thread (signal handlers are the main thread's: not installed);
+    stopped, and checked to have ended, on the way out."""
+    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
+    runner.start()
+    try:
+        yield daemon
+    finally:
+        daemon.request_stop()
+        runner.join(15)
+        assert not runner.is_alive()
 
 
 @pytest.fixture

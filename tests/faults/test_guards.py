@@ -29,7 +29,7 @@ from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.wiring import build_clients
 from enphase_sim import Simulator
-from tests.conftest import ROOT, make_daemon, make_monitor, write_setup
+from tests.conftest import ROOT, daemon_thread, make_daemon, make_monitor, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 ODD = [
@@ -142,15 +142,9 @@ def running(tmp_path: Path, sim: Simulator, request: pytest.FixtureRequest) -> I
     """The daemon's loop in a thread (signal handlers are the main thread's: not installed)."""
     marker = request.node.get_closest_marker("config")
     extra = marker.args[0] if marker else ""
-    daemon = make_daemon(load_config(write_setup(tmp_path / "s", sim, extra, USER)))
-    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
-    runner.start()
-    try:
+    with daemon_thread(make_daemon(load_config(write_setup(tmp_path / "s", sim, extra,
+                                                           USER)))) as daemon:
         yield daemon
-    finally:
-        daemon.request_stop()
-        runner.join(15)
-        assert not runner.is_alive()
 
 
 def live_ol(mon: Monitor) -> bool:

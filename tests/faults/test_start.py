@@ -8,10 +8,8 @@ The daemon's loop runs in-process (a thread) against the real HTTPS simulator.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import State
 from enphase_monitor.portfile import PortContent
 from enphase_sim import Simulator
-from tests.conftest import make_daemon, write_setup
+from tests.conftest import daemon_thread, make_daemon, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 # what a crashed run left: OL with its values (the simulator says 80 %, not 99)
@@ -30,19 +28,6 @@ STALE = USER + "ups.status: OL\nbattery.charge: 99\nups.mfr: Enphase Energy\n"
 
 def make(tmp_path: Path, sim: Simulator, port_text: str = STALE, extra: str = "") -> Daemon:
     return make_daemon(load_config(write_setup(tmp_path / "s", sim, extra, port_text)))
-
-
-@contextmanager
-def running(daemon: Daemon) -> Iterator[Daemon]:
-    """The daemon's loop in a thread (signal handlers are the main thread's: not installed)."""
-    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
-    runner.start()
-    try:
-        yield daemon
-    finally:
-        daemon.request_stop()
-        runner.join(15)
-        assert not runner.is_alive()
 
 
 def wait(check: Callable[[], bool], timeout: float) -> None:
@@ -67,7 +52,7 @@ def test_hidden_before_the_first_poll_s_outcome_then_fresh(tmp_path: Path, sim: 
     daemon = make(tmp_path, sim, extra="API_TIMEOUT=10\nNOCOMMS_AFTER=3\nRELAY_CHECK=0\n")
     mon, port = daemon.monitor, daemon.monitor.port
     assert mon.state is State.ONLINE  # what the earlier run's file says
-    with running(daemon):
+    with daemon_thread(daemon):
         wait(lambda: gateway_requests(sim) > 0, 20)
         # the first request is in flight (held for API_TIMEOUT): the poll has no outcome yet
         assert mon.failures == 0 and mon.last_snapshot is None and not mon.last_error
@@ -88,7 +73,7 @@ def test_with_a_good_gateway_the_file_is_back_with_fresh_values(tmp_path: Path,
                                                                  sim: Simulator) -> None:
     daemon = make(tmp_path, sim, extra="RELAY_CHECK=0\n")
     port = daemon.monitor.port
-    with running(daemon):
+    with daemon_thread(daemon):
         wait(lambda: daemon.monitor.last_snapshot is not None, 20)
         text = port.path.read_text()
         assert not port.hidden
@@ -105,7 +90,7 @@ def test_a_stale_ob_is_not_taken_as_a_reading(tmp_path: Path, sim: Simulator) ->
     port = daemon.monitor.port
     assert daemon.monitor.state is State.ONBATT
     sim.inject("*", "reset")
-    with running(daemon):
+    with daemon_thread(daemon):
         wait(lambda: daemon.monitor.failures > 0, 20)
         assert port.hidden and daemon.monitor.state is State.NOCOMMS
         sim.clear_faults()
