@@ -6,7 +6,8 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from enphase_monitor import logsetup
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor
+from enphase_monitor.portfile import PortContent
 from enphase_monitor.sdnotify import Notifier
 from enphase_monitor.wiring import build_clients
 from enphase_sim import Simulator, monitorconf
@@ -52,6 +54,24 @@ def write_setup(directory: Path, sim: Simulator, extra: str = "", port_text: str
     os.chmod(directory, 0o700)
     return monitorconf.write_setup(directory, sim, "POLLFREQ=5\nPOLLFREQALERT=5\nAPI_TIMEOUT=2\n"
                                    f"CONFIRM_DELAY=1\n{extra}", port_text, ups)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> float:
+    """Seconds until check() is true; fails the test after `timeout`."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"not within {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def port_values(path: Path) -> dict[str, str]:
+    """A port file's values; none while it is absent, including when a running daemon renames
+    it away (hides it) between a look and the read."""
+    try:
+        return PortContent.parse(path.read_text()).values
+    except FileNotFoundError:
+        return {}
 
 
 def make_monitor(config: Config) -> Monitor:

@@ -22,16 +22,14 @@ from enphase_monitor.portfile import PortContent
 from enphase_monitor.schedule import Due, Schedule
 from enphase_monitor.sdnotify import Notifier
 from enphase_sim import Simulator, make_jwt
-from tests.conftest import make_daemon, make_monitor, write_setup
+from tests.conftest import make_daemon, make_monitor, port_values, wait_until, write_setup
 
 RELAY = "/ivp/ensemble/relay"
 
 
 def values(config: Config) -> dict[str, str]:
     """The live port file's values; none while it is hidden (the daemon hides it at start)."""
-    if not config.port_file.exists():
-        return {}
-    return PortContent.parse(config.port_file.read_text()).values
+    return port_values(config.port_file)
 
 
 def make(tmp_path: Path, sim: Simulator, extra: str = "", port_text: str = "") -> Monitor:
@@ -56,15 +54,6 @@ def restored_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def test_nocomms_only_after_consecutive_failures_and_back(tmp_path: Path, sim: Simulator) -> None:
@@ -243,10 +232,10 @@ def test_relay_check_sees_grid_loss_between_full_polls(tmp_path: Path, sim: Simu
     runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
     runner.start()
     try:
-        assert wait_for(lambda: values(config).get("ups.status") == "OL")
+        wait_until(lambda: values(config).get("ups.status") == "OL")
         sim.update(grid="open")
         # a full poll is 60 s away: only the relay check can switch within the wait
-        assert wait_for(lambda: values(config).get("ups.status") == "OB", timeout=10)
+        wait_until(lambda: values(config).get("ups.status") == "OB", timeout=10)
     finally:
         daemon.request_stop()
         runner.join(10)
@@ -291,13 +280,13 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
         """SIGHUP with a broken config, then with a good one, then SIGTERM (each once the
         daemon has acted on the one before)."""
         try:
-            assert wait_for(lambda: daemon.monitor.writes > 0)
+            wait_until(lambda: daemon.monitor.writes > 0)
             path.write_text(good + "POLLFREQ=soon\n")
             os.kill(os.getpid(), signal.SIGHUP)
-            assert wait_for(lambda: "config not reloaded" in caplog.text)
+            wait_until(lambda: "config not reloaded" in caplog.text)
             path.write_text(good.replace("POLLFREQ=5", "POLLFREQ=7"))
             os.kill(os.getpid(), signal.SIGHUP)
-            assert wait_for(lambda: daemon.monitor.config.pollfreq == 7)
+            wait_until(lambda: daemon.monitor.config.pollfreq == 7)
         finally:
             os.kill(os.getpid(), signal.SIGTERM)
 
@@ -357,11 +346,11 @@ def _reload_to(daemon: Daemon, new_port: str, done: Callable[[], bool]) -> None:
 
     def signals() -> None:
         try:
-            assert wait_for(lambda: values(daemon.monitor.config).get("ups.status") == "OL")
+            wait_until(lambda: values(daemon.monitor.config).get("ups.status") == "OL")
             path.write_text(path.read_text().replace(f"PORT_FILE={old_port.name}\n",
                                                      f"PORT_FILE={new_port}\n"))
             os.kill(os.getpid(), signal.SIGHUP)
-            assert wait_for(done)
+            wait_until(done)
         finally:
             os.kill(os.getpid(), signal.SIGTERM)
 
@@ -382,7 +371,7 @@ def test_sighup_moving_the_port_file_hides_the_old_one(tmp_path: Path, sim: Simu
     seen: list[str] = []
 
     def moved_and_fresh() -> bool:
-        got = PortContent.parse(new.read_text()).values if new.exists() else {}
+        got = port_values(new)
         if got.get("ups.status") == "OL" and "battery.charge" in got and not seen:
             seen.append("OL")
             sim.update(grid="open")  # the new file follows the gateway

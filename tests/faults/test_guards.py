@@ -29,7 +29,15 @@ from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor
 from enphase_monitor.wiring import build_clients
 from enphase_sim import Simulator
-from tests.conftest import ROOT, daemon_thread, make_daemon, make_monitor, write_setup
+from tests.conftest import (
+    ROOT,
+    daemon_thread,
+    make_daemon,
+    make_monitor,
+    port_values,
+    wait_until,
+    write_setup,
+)
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 ODD = [
@@ -149,17 +157,7 @@ def running(tmp_path: Path, sim: Simulator, request: pytest.FixtureRequest) -> I
 
 def live_ol(mon: Monitor) -> bool:
     """The port file is visible (not hidden) and says OL."""
-    port = mon.config.port_file
-    return port.exists() and "ups.status: OL" in port.read_text()
-
-
-def wait(check: object, timeout: float) -> float:
-    """Seconds until check() is true; fails the test after `timeout`."""
-    start = time.monotonic()
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() - start < timeout, f"not within {timeout} s"
-        time.sleep(0.05)
-    return time.monotonic() - start
+    return port_values(mon.config.port_file).get("ups.status") == "OL"
 
 
 @pytest.mark.config("POLLFREQ=60\nPOLLFREQALERT=20\nRELAY_CHECK=5\n")
@@ -169,18 +167,18 @@ def test_a_dead_gateway_is_nocomms_within_seconds_at_default_polling(
     """A failed relay check polls at once, so with POLLFREQ=60 a dead gateway hides the file
     after about two relay checks (~10 s), not after two full polls (~2 minutes)."""
     mon = running.monitor
-    wait(lambda: live_ol(mon), 10)  # hidden at start, written by the first good poll
+    wait_until(lambda: live_ol(mon), 10)  # hidden at start, written by the first good poll
     sim.inject("*", "reset")
-    print(f"hidden after {wait(lambda: mon.port.hidden, 30):.1f} s")
+    print(f"hidden after {wait_until(lambda: mon.port.hidden, 30):.1f} s")
     sim.clear_faults()
 
 
 @pytest.mark.config("POLLFREQ=60\nRELAY_CHECK=5\n")
 def test_the_loop_stops_and_hides_the_file(running: Daemon) -> None:
     mon = running.monitor
-    wait(lambda: live_ol(mon), 10)  # hidden at start, written by the first good poll
+    wait_until(lambda: live_ol(mon), 10)  # hidden at start, written by the first good poll
     running.request_stop()
-    wait(lambda: mon.port.hidden, 5)
+    wait_until(lambda: mon.port.hidden, 5)
 
 
 # ------------------------------------------------------------------ the process: exit paths
@@ -206,7 +204,7 @@ def test_sigterm_hides_the_file_and_exits_zero(tmp_path: Path, sim: Simulator) -
     port = tmp_path / "s" / "test.dev"
     proc = daemon(config)
     try:
-        wait(lambda: port.exists() and "ups.status: OL" in port.read_text(), 20)
+        wait_until(lambda: port_values(port).get("ups.status") == "OL", 20)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     finally:

@@ -8,8 +8,6 @@ The daemon's loop runs in-process (a thread) against the real HTTPS simulator.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import State
 from enphase_monitor.portfile import PortContent
 from enphase_sim import Simulator
-from tests.conftest import daemon_thread, make_daemon, write_setup
+from tests.conftest import daemon_thread, make_daemon, wait_until, write_setup
 
 USER = "# kept\nups.delay.shutdown: 30\n"
 # what a crashed run left: OL with its values (the simulator says 80 %, not 99)
@@ -28,14 +26,6 @@ STALE = USER + "ups.status: OL\nbattery.charge: 99\nups.mfr: Enphase Energy\n"
 
 def make(tmp_path: Path, sim: Simulator, port_text: str = STALE, extra: str = "") -> Daemon:
     return make_daemon(load_config(write_setup(tmp_path / "s", sim, extra, port_text)))
-
-
-def wait(check: Callable[[], bool], timeout: float) -> None:
-    """Wait until check() is true; fails the test after `timeout`."""
-    end = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < end, f"not within {timeout} s"
-        time.sleep(0.02)
 
 
 def gateway_requests(sim: Simulator) -> int:
@@ -53,14 +43,14 @@ def test_hidden_before_the_first_poll_s_outcome_then_fresh(tmp_path: Path, sim: 
     mon, port = daemon.monitor, daemon.monitor.port
     assert mon.state is State.ONLINE  # what the earlier run's file says
     with daemon_thread(daemon):
-        wait(lambda: gateway_requests(sim) > 0, 20)
+        wait_until(lambda: gateway_requests(sim) > 0, 20)
         # the first request is in flight (held for API_TIMEOUT): the poll has no outcome yet
         assert mon.failures == 0 and mon.last_snapshot is None and not mon.last_error
         assert port.hidden and not port.path.exists()
         assert mon.state is State.NOCOMMS
         assert PortContent.parse(port.nocomms_path.read_text()).values["ups.status"] == "OL"
         sim.clear_faults()
-        wait(lambda: not port.hidden and mon.last_snapshot is not None, 60)
+        wait_until(lambda: not port.hidden and mon.last_snapshot is not None, 60)
     values = PortContent.parse(port.nocomms_path.read_text()).values  # hidden again at the stop
     assert values["ups.status"] == "OL" and values["battery.charge"] == "80"
     assert values["ups.delay.shutdown"] == "30"
@@ -74,7 +64,7 @@ def test_with_a_good_gateway_the_file_is_back_with_fresh_values(tmp_path: Path,
     daemon = make(tmp_path, sim, extra="RELAY_CHECK=0\n")
     port = daemon.monitor.port
     with daemon_thread(daemon):
-        wait(lambda: daemon.monitor.last_snapshot is not None, 20)
+        wait_until(lambda: daemon.monitor.last_snapshot is not None, 20)
         text = port.path.read_text()
         assert not port.hidden
         values = PortContent.parse(text).values
@@ -91,10 +81,10 @@ def test_a_stale_ob_is_not_taken_as_a_reading(tmp_path: Path, sim: Simulator) ->
     assert daemon.monitor.state is State.ONBATT
     sim.inject("*", "reset")
     with daemon_thread(daemon):
-        wait(lambda: daemon.monitor.failures > 0, 20)
+        wait_until(lambda: daemon.monitor.failures > 0, 20)
         assert port.hidden and daemon.monitor.state is State.NOCOMMS
         sim.clear_faults()
-        wait(lambda: not port.hidden, 30)
+        wait_until(lambda: not port.hidden, 30)
         assert PortContent.parse(port.path.read_text()).values["ups.status"] == "OB"
 
 

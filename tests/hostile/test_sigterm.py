@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from enphase_sim import Simulator
-from tests.conftest import ROOT, write_setup
+from tests.conftest import ROOT, port_values, write_setup
 from tests.hostile.server import HostileGateway, wait_for
 
 HANG_S = 60.0  # against hangs only: the request's own deadline is 120 s, its retry 120 more
@@ -49,7 +49,7 @@ def test_sigterm_mid_request_hides_the_port_file_and_exits_0(
         proc = subprocess.Popen([*command(), "test"], cwd=tmp_path, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
-        assert wait_for(lambda: port.exists() and "ups.status: OL" in port.read_text(),
+        assert wait_for(lambda: port_values(port).get("ups.status") == "OL",
                         HANG_S), log_path.read_text()
         before = hostile.counts["connections" if attack == "stall_handshake" else "attacked"]
         hostile.attack = attack
