@@ -98,18 +98,25 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
 
 
 def _nocomms(path: Path, ups: str | None, who: dict[str, str]) -> int:
-    """`-x`: hide the port file, needing neither the network nor a loadable config.
+    """`-x`: hide the port file, needing neither the network nor a loadable config; under
+    systemd also the one the daemon recorded as served (nocomms.hide_served), even when the
+    config cannot be read.
 
     Raises:
         ConfigError: where the port file is cannot be determined (nocomms.port_file_of).
         PortFileError: the file is missing or the rename fails.
     """
-    from .nocomms import port_file_of
+    from .nocomms import hide_served, port_file_of
     from .portfile import PortFile
 
     who["ups"] = ups or _ups_from(path) or who["ups"]
-    name, port = port_file_of(path, ups)
+    try:
+        name, port = port_file_of(path, ups)
+    except MonitorError:  # still hide what the daemon served (the error is the exit status)
+        hide_served(ups or os.environ.get("UPS", ""), None)
+        raise
     who["ups"] = name or who["ups"]
+    hide_served(name, port)  # first: the config's file may be missing
     PortFile(port).hide()
     return 0
 
