@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, logsetup
-from .errors import MonitorError, describe
+from .errors import ConfigError, MonitorError, describe
 
 if TYPE_CHECKING:
     from .config import Config
@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     if args.nocomms:  # reads only where the port file is: any other bad key must not stop it
         return _nocomms(path, args.ups, who)
     who["ups"] = args.ups or _ups_from(path) or who["ups"]
-    config = load_config(path, args.ups)
+    config = load_config(path, args.ups) if args.single else _load(path, args.ups)
     who["ups"] = config.ups
     if config.debug > args.debug:
         logsetup.setup(config.debug, args.verbose, prefix=f"enphase-monitor {config.ups}: ")
@@ -94,6 +94,32 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
         return _monitor(config, args.single)
     except BaseException:  # a fatal error: NUT must not keep the last reading
         _hide(config)
+        raise
+
+
+def _load(path: Path, ups: str | None) -> Config:
+    """The daemon's config. One refused only for what the cloud needs (a CLOUD_CA_FILE that is
+    unsafe, missing or not PEM; no USERNAME or PASSWORD) still says where the port file is: it
+    is hidden before the exit, as for a refused token file (docs/faults.md), not left saying
+    the OL of an earlier run.
+
+    Raises:
+        ConfigError: as load_config says (the first error, as if read once).
+    """
+    from .config import load_config
+
+    try:
+        return load_config(path, ups)
+    except ConfigError:
+        logging.disable(logging.WARNING)  # the first read logged its warnings
+        try:
+            sound: Config | None = load_config(path, ups, require_credentials=False)
+        except ConfigError:
+            sound = None  # unsound itself: the unit's `ExecStopPost=... -x` decides
+        finally:
+            logging.disable(logging.NOTSET)
+        if sound is not None:
+            _hide(sound)
         raise
 
 
