@@ -93,34 +93,45 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
         check_state_dir(config)
         return _monitor(config, args.single)
     except BaseException:  # a fatal error: NUT must not keep the last reading
-        _hide(config)
+        _hide_path(config.port_file)
         raise
 
 
 def _load(path: Path, ups: str | None) -> Config:
-    """The daemon's config. One refused only for what the cloud needs (a CLOUD_CA_FILE that is
-    unsafe, missing or not PEM; no USERNAME or PASSWORD) still says where the port file is: it
-    is hidden before the exit, as for a refused token file (docs/faults.md), not left saying
-    the OL of an earlier run.
+    """The long-running daemon's config. When it is refused, for any key, the port file is
+    still hidden as `-x` would hide it (nocomms.py reads only where it is): a daemon that
+    cannot start must not leave an earlier run's OL (docs/faults.md).
 
     Raises:
-        ConfigError: as load_config says (the first error, as if read once).
+        ConfigError: as load_config says.
     """
     from .config import load_config
 
     try:
         return load_config(path, ups)
     except ConfigError:
-        logging.disable(logging.WARNING)  # the first read logged its warnings
-        try:
-            sound: Config | None = load_config(path, ups, require_credentials=False)
-        except ConfigError:
-            sound = None  # unsound itself: the unit's `ExecStopPost=... -x` decides
-        finally:
-            logging.disable(logging.NOTSET)
-        if sound is not None:
-            _hide(sound)
+        with contextlib.suppress(MonitorError):  # -x's reader refuses it too: nothing to hide
+            _hide_path(_served_hidden_then_port_of(path, ups)[1])
         raise
+
+
+def _served_hidden_then_port_of(path: Path, ups: str | None) -> tuple[str, Path]:
+    """Hide the port file the daemon recorded as served (nocomms.hide_served), then return the
+    UPS name and port file `-x` finds in the config at `path`.
+
+    Raises:
+        ConfigError: where the port file is cannot be determined (nocomms.port_file_of); the
+            served file is hidden all the same.
+    """
+    from .nocomms import hide_served, port_file_of
+
+    try:
+        name, port = port_file_of(path, ups)
+    except MonitorError:
+        hide_served(ups or os.environ.get("UPS", ""), None)
+        raise
+    hide_served(name, port)  # first: the config's file may be missing
+    return name, port
 
 
 def _nocomms(path: Path, ups: str | None, who: dict[str, str]) -> int:
@@ -132,17 +143,11 @@ def _nocomms(path: Path, ups: str | None, who: dict[str, str]) -> int:
         ConfigError: where the port file is cannot be determined (nocomms.port_file_of).
         PortFileError: the file is missing or the rename fails.
     """
-    from .nocomms import hide_served, port_file_of
     from .portfile import PortFile
 
     who["ups"] = ups or _ups_from(path) or who["ups"]
-    try:
-        name, port = port_file_of(path, ups)
-    except MonitorError:  # still hide what the daemon served (the error is the exit status)
-        hide_served(ups or os.environ.get("UPS", ""), None)
-        raise
+    name, port = _served_hidden_then_port_of(path, ups)
     who["ups"] = name or who["ups"]
-    hide_served(name, port)  # first: the config's file may be missing
     PortFile(port).hide()
     return 0
 
@@ -160,11 +165,11 @@ def _monitor(config: Config, single: bool) -> int:
     return daemon.run()
 
 
-def _hide(config: Config) -> None:
+def _hide_path(path: Path) -> None:
     """Hide the port file on a fatal error (best effort: the error itself is reported)."""
     from .portfile import PortFile
 
-    port = PortFile(config.port_file)
+    port = PortFile(path)
     with contextlib.suppress(Exception):  # missing or unwritable: nothing more to do
         if port.hide():
             logging.getLogger("enphase_monitor").warning(

@@ -216,3 +216,41 @@ def test_with_s_a_refused_ca_file_leaves_the_file_as_the_seed(tmp_path: Path,
                           text=True, timeout=HANG_S)
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert (etc / "test.dev").read_text() == STALE
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ("POLLFREQ=abc\n", "POLLFREQ must be"),
+    ("ENVOY_HOST=a..b\n", "ENVOY_HOST"),
+])
+def test_a_config_refused_for_any_key_hides_the_stale_ol_and_exits_1(
+    tmp_path: Path, sim: Simulator, extra: str, said: str
+) -> None:
+    """Where the port file is (UPS, STATE_DIR, PORT_FILE) is read as `-x` reads it, so a
+    refused value elsewhere still takes an earlier run's OL down before the exit."""
+    write_setup(tmp_path / "etc", sim, extra, STALE)
+    daemon = Daemon(tmp_path / "etc")
+    try:
+        code = daemon.wait()
+    finally:
+        daemon.kill()
+    log = daemon.log()
+    assert code == 1 and said in log.strip().splitlines()[-1], log
+    assert daemon.is_hidden() and daemon.hidden.read_text() == STALE, log
+    assert "Traceback" not in log and sim.stats()["logins"] == 0, log
+
+
+def test_a_config_others_can_write_is_refused_and_names_no_file_to_hide(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    """Its PORT_FILE is not trusted (`-x` refuses it as well): nothing is renamed on its word;
+    the one line says what to fix."""
+    config = write_setup(tmp_path / "etc", sim, "", STALE)
+    config.chmod(0o622)
+    daemon = Daemon(tmp_path / "etc")
+    try:
+        code = daemon.wait()
+    finally:
+        daemon.kill()
+    log = daemon.log()
+    assert code == 1 and "chmod" in log.strip().splitlines()[-1], log
+    assert not daemon.is_hidden() and (tmp_path / "etc" / "test.dev").read_text() == STALE
