@@ -90,11 +90,20 @@ def test_first_poll_off_grid_needs_a_confirming_read(tmp_path: Path, sim: Simula
 
 
 def test_unconfirmed_off_grid_on_first_poll_is_ignored(
-    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim.update(grid="open")
     mon = make(tmp_path, sim)
-    threading.Timer(0.3, lambda: sim.update(grid="closed")).start()
+    confirm_wait = mon.pause.sleep
+
+    def grid_back_while_confirming(seconds: float, *, until_reload: bool = False) -> None:
+        """The grid closes between the first read and the confirming one (a timer could fire
+        before the first read: that comes after a TLS handshake and a login)."""
+        sim.update(grid="closed")
+        confirm_wait(seconds, until_reload=until_reload)
+
+    monkeypatch.setattr(mon.pause, "sleep", grid_back_while_confirming)
     with caplog.at_level(logging.INFO, logger="enphase_monitor"):
         assert mon.cycle()
     assert values(mon.config)["ups.status"] == "OL"
