@@ -64,7 +64,9 @@ def test_with_a_good_gateway_the_file_is_back_with_fresh_values(tmp_path: Path,
     daemon = make(tmp_path, sim, extra="RELAY_CHECK=0\n")
     port = daemon.monitor.port
     with daemon_thread(daemon):
-        wait_until(lambda: daemon.monitor.last_snapshot is not None, 20)
+        # written, not only polled: the poll's snapshot is kept just before the write that
+        # brings the file back
+        wait_until(lambda: daemon.monitor.writes > 0, 20)
         text = port.path.read_text()
         assert not port.hidden
         values = PortContent.parse(text).values
