@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from enphase_monitor import logsetup
+from enphase_monitor import keyringlookup, logsetup
 from enphase_monitor.config import Config, load_config
 from enphase_monitor.loop import Daemon
 from enphase_monitor.monitor import Monitor
@@ -39,6 +39,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "WATCHDOG_PID", "JOURNAL_STREAM", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
                 "STATE_DIRECTORY"):
         monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_stop_of_an_earlier_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyring look-up never sees the stop event of another test's daemon (build_clients
+    makes it process-wide; that daemon stopped): a look-up thread not scheduled within 0.1 s
+    would be cancelled."""
+    monkeypatch.setattr(keyringlookup, "_stop", None)
 
 
 @pytest.fixture
