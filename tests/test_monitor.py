@@ -278,6 +278,32 @@ def test_sigterm_during_a_write_finishes_it_then_hides_and_exits_zero(
     assert not [p for p in mon.config.port_file.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def run_while(daemon: Daemon, signals: Callable[[], None]) -> None:
+    """daemon.run() with its signal handlers (only the main thread may install them) while
+    signals() runs in a thread; then the stop SIGTERM's handler makes. A failure in signals()
+    fails the test here: left in the thread it would only be a warning (and a SIGTERM sent
+    after run() had failed would meet pytest's own handler)."""
+    failed: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            signals()
+        except BaseException as exc:  # raised again in the test's thread
+            failed.append(exc)
+        finally:
+            daemon.request_stop()
+
+    thread = threading.Thread(target=sender)
+    with restored_signals():
+        thread.start()
+        code = daemon.run()
+    thread.join(30)
+    assert not thread.is_alive()
+    if failed:
+        raise failed[0]
+    assert code == 0
+
+
 def test_sighup_with_a_broken_config_keeps_the_old_one(
     tmp_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -286,24 +312,18 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
     good = path.read_text()
 
     def signals() -> None:
-        """SIGHUP with a broken config, then with a good one, then SIGTERM (each once the
-        daemon has acted on the one before)."""
-        try:
-            wait_until(lambda: daemon.monitor.writes > 0)
-            path.write_text(good + "POLLFREQ=soon\n")
-            os.kill(os.getpid(), signal.SIGHUP)
-            wait_until(lambda: "config not reloaded" in caplog.text)
-            path.write_text(good.replace("POLLFREQ=5", "POLLFREQ=7"))
-            os.kill(os.getpid(), signal.SIGHUP)
-            wait_until(lambda: daemon.monitor.config.pollfreq == 7)
-        finally:
-            os.kill(os.getpid(), signal.SIGTERM)
+        """SIGHUP with a broken config, then with a good one (each once the daemon has acted
+        on the one before)."""
+        wait_until(lambda: daemon.monitor.writes > 0)
+        path.write_text(good + "POLLFREQ=soon\n")
+        os.kill(os.getpid(), signal.SIGHUP)
+        wait_until(lambda: "config not reloaded" in caplog.text)
+        path.write_text(good.replace("POLLFREQ=5", "POLLFREQ=7"))
+        os.kill(os.getpid(), signal.SIGHUP)
+        wait_until(lambda: daemon.monitor.config.pollfreq == 7)
 
-    sender = threading.Thread(target=signals)
-    with restored_signals(), caplog.at_level(logging.INFO, logger="enphase_monitor"):
-        sender.start()
-        assert daemon.run() == 0
-    sender.join(10)
+    with caplog.at_level(logging.INFO, logger="enphase_monitor"):
+        run_while(daemon, signals)
     assert "config not reloaded" in caplog.text and "POLLFREQ" in caplog.text
     assert daemon.monitor.config.pollfreq == 7
     assert "config reloaded from" in caplog.text
@@ -349,25 +369,18 @@ def test_a_reload_ends_the_sleep_between_polls_but_not_a_poll_s_wait() -> None:
 
 
 def _reload_to(daemon: Daemon, new_port: str, done: Callable[[], bool]) -> None:
-    """Edit PORT_FILE in the daemon's config, SIGHUP, run until `done`, then SIGTERM."""
+    """Edit PORT_FILE in the daemon's config, SIGHUP, run until `done`, then stop."""
     path = daemon.monitor.config.path
     old_port = daemon.monitor.config.port_file
 
     def signals() -> None:
-        try:
-            wait_until(lambda: values(daemon.monitor.config).get("ups.status") == "OL")
-            path.write_text(path.read_text().replace(f"PORT_FILE={old_port.name}\n",
-                                                     f"PORT_FILE={new_port}\n"))
-            os.kill(os.getpid(), signal.SIGHUP)
-            wait_until(done)
-        finally:
-            os.kill(os.getpid(), signal.SIGTERM)
+        wait_until(lambda: values(daemon.monitor.config).get("ups.status") == "OL")
+        path.write_text(path.read_text().replace(f"PORT_FILE={old_port.name}\n",
+                                                 f"PORT_FILE={new_port}\n"))
+        os.kill(os.getpid(), signal.SIGHUP)
+        wait_until(done)
 
-    sender = threading.Thread(target=signals)
-    with restored_signals():
-        sender.start()
-        assert daemon.run() == 0
-    sender.join(10)
+    run_while(daemon, signals)
 
 
 def test_sighup_moving_the_port_file_hides_the_old_one(tmp_path: Path, sim: Simulator) -> None:
