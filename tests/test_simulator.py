@@ -30,6 +30,7 @@ from enphase_sim import (
     generate_certificate,
     make_jwt,
 )
+from tests.conftest import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 USER = {"user[email]": "demo@example.com", "user[password]": "demo-password"}
@@ -421,11 +422,13 @@ def test_stop_is_prompt_with_sleeping_request() -> None:
 
     thread = threading.Thread(target=call)
     thread.start()
-    time.sleep(0.3)
+    # held now (a fixed sleep could stop the simulator before the TLS handshake was done)
+    wait_until(lambda: fsim.stats()["requests"].get("/info.xml", 0) > 0)
     start = time.monotonic()
     fsim.stop()
-    assert time.monotonic() - start < 2.0
-    thread.join(timeout=5)
+    assert time.monotonic() - start < 15  # a hang guard: the held request lasts 30 s
+    thread.join(timeout=15)
+    assert not thread.is_alive()
     assert errors and not fsim.workdir.exists()
 
 
@@ -489,7 +492,7 @@ def test_cli_subprocess(tmp_path: Path) -> None:
          "--soc", "55", "--grid", "open"],
         stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT)
     try:
-        lines = _read_until_ready(proc, 10)
+        lines = _read_until_ready(proc, 60)  # a hang guard: a loaded start takes seconds
         facts = dict(ln.split("=", 1) for ln in lines if "=" in ln)
         info = json.loads((tmp_path / "simulator.json").read_text())
         assert info["pid"] == proc.pid
@@ -507,7 +510,7 @@ def test_cli_subprocess(tmp_path: Path) -> None:
                                 "user[password]": info["password"]})
         assert "session_id" in r.json()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
