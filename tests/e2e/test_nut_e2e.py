@@ -18,6 +18,9 @@ from tests.e2e.nut import AVAILABLE, NutSandbox
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="NUT (nut-server, nut-client) not installed:"
                                 " ./scripts/test installs it")
+# NUT follows within a poll or two (POLLFREQ 5, dummy-ups pollinterval 1); the bound is for a
+# loaded 2-core machine, against hangs: these tests say what NUT shows, not how fast
+FOLLOWS_S = 30
 
 
 class Rig:
@@ -78,28 +81,30 @@ def test_on_grid_values_and_user_lines(rig: Rig) -> None:
 def test_grid_loss_low_battery_and_return(rig: Rig) -> None:
     rig.until("ups.status", "OL", 10)
     rig.sim.update(grid="open")
-    rig.until("ups.status", "OB", 5 + 3)  # POLLFREQ (5 in the test config) + 3 s
+    rig.until("ups.status", "OB", FOLLOWS_S)
     rig.sim.update(soc=12.0)
-    rig.until("ups.status", "OB LB", 5 + 3)
+    rig.until("ups.status", "OB LB", FOLLOWS_S)
     rig.sim.update(grid="closed", soc=50.0)
-    rig.until("ups.status", "OL", 5 + 3)
+    rig.until("ups.status", "OL", FOLLOWS_S)
 
 
 @pytest.mark.config("POLLFREQ=60\nRELAY_CHECK=1\n")
 def test_relay_check_reports_grid_loss_within_seconds(rig: Rig) -> None:
     rig.until("ups.status", "OL", 10)
     rig.sim.update(grid="open")
-    rig.until("ups.status", "OB", 1 + 3)
+    rig.until("ups.status", "OB", FOLLOWS_S)  # the full poll is 60 s away
+    log = (rig.port.parent.parent / "daemon.log").read_text()
+    assert "relay check: grid now off, polling at once" in log, log
 
 
 def test_nocomms_stops_the_driver_and_recovery_brings_it_back(rig: Rig) -> None:
     rig.until("ups.status", "OL", 10)
     rig.sim.inject("*", "reset")
-    assert rig.nut.wait(lambda: "Driver not connected" in rig.nut.error(), 5 * 2 + 10), (
+    assert rig.nut.wait(lambda: "Driver not connected" in rig.nut.error(), FOLLOWS_S), (
         rig.nut.logs())
     assert (rig.port.parent / "test.dev-nocomms").exists()
     rig.sim.clear_faults()
-    assert rig.nut.wait(rig.port.exists, 15)
+    assert rig.nut.wait(rig.port.exists, FOLLOWS_S)
     rig.nut.start_driver()  # what systemd's Restart=always does for nut-driver@
     rig.until("ups.status", "OL", 10)
     assert rig.nut.get("ups.delay.shutdown") == "30"
@@ -109,13 +114,13 @@ def test_a_value_that_disappears_is_removed_from_nut(rig: Rig) -> None:
     rig.until("ups.status", "OL", 10)
     assert rig.nut.get("input.voltage")
     rig.sim.update(has_ct=False)
-    assert rig.nut.wait(lambda: rig.nut.get("input.voltage") is None, 5 + 4), rig.nut.all()
+    assert rig.nut.wait(lambda: rig.nut.get("input.voltage") is None, FOLLOWS_S), rig.nut.all()
 
 
 @pytest.mark.config("RELAY_CHECK=0\n")
 def test_three_phase_values_per_line(rig: Rig) -> None:
     rig.sim.update(phases="three")
-    assert rig.nut.wait(lambda: rig.nut.get("input.phases") == "3", 5 + 4), rig.nut.all()
+    assert rig.nut.wait(lambda: rig.nut.get("input.phases") == "3", FOLLOWS_S), rig.nut.all()
     values = rig.nut.all()
     assert values["output.phases"] == "3"
     for group in ("input", "output"):
@@ -150,12 +155,14 @@ def test_a_secondary_upsmon_sees_the_same_transitions(rig: Rig, tmp_path: Path) 
                                start_new_session=True)  # upsmon forks: stop the whole group
     try:
         rig.until("ups.status", "OL", 10)
-        time.sleep(2)  # upsmon's first polls see OL
+        # upsmon watches before the grid goes (no fixed sleep: its start can take seconds)
+        assert rig.nut.wait(lambda: "User monuser@127.0.0.1 logged into UPS [test]"
+                            in _read(rig.nut.dir / "upsd.log"), FOLLOWS_S), rig.nut.logs()
         rig.sim.update(grid="open")
-        assert rig.nut.wait(lambda: "ONBATT" in _read(events), 5 + 6), (
+        assert rig.nut.wait(lambda: "ONBATT" in _read(events), FOLLOWS_S), (
             (tmp_path / "upsmon.log").read_text())
         rig.sim.update(grid="closed")
-        assert rig.nut.wait(lambda: "ONLINE" in _read(events), 5 + 6), (
+        assert rig.nut.wait(lambda: "ONLINE" in _read(events), FOLLOWS_S), (
             (tmp_path / "upsmon.log").read_text())
     finally:
         os.killpg(mon.pid, signal.SIGTERM)

@@ -15,7 +15,7 @@ import pytest
 from enphase_monitor.facts import SECCTRL
 from enphase_sim import Simulator
 from tests.e2e.nut import AVAILABLE
-from tests.e2e.test_nut_e2e import Rig
+from tests.e2e.test_nut_e2e import FOLLOWS_S, Rig
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="NUT (nut-server, nut-client) not installed:"
                                 " ./scripts/test installs it")
@@ -48,9 +48,9 @@ def test_frozen_livedata_with_secctrl_keeps_a_true_charge(tmp_path: Path, sim: S
         rig.until("ups.status", "OL", 10)
         assert rig.nut.get("battery.charge") == "80"
         sim.update(soc=55.0)  # secctrl follows, livedata stays at 80
-        rig.until("battery.charge", "55", 5 + 3)
+        rig.until("battery.charge", "55", FOLLOWS_S)
         sim.update(grid="open", soc=12.0)
-        rig.until("ups.status", "OB LB", 5 + 3)
+        rig.until("ups.status", "OB LB", FOLLOWS_S)
         assert rig.nut.get("battery.charge") == "12"
         # 3600 s plus the daemon's start-up
         assert re.search(r"last_update 36\d\d s old", (tmp_path / "daemon.log").read_text())

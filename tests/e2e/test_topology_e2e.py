@@ -17,7 +17,7 @@ from enphase_monitor.facts import INVENTORY, RELAY
 from enphase_sim import Simulator
 from tests.conftest import ROOT, write_setup
 from tests.e2e.nut import AVAILABLE, NutSandbox
-from tests.e2e.test_nut_e2e import Rig
+from tests.e2e.test_nut_e2e import FOLLOWS_S, Rig
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="NUT (nut-server, nut-client) not installed:"
                                 " ./scripts/test installs it")
@@ -33,9 +33,9 @@ def test_collar_grid_loss_and_return_in_upsc(tmp_path: Path, sim: Simulator) -> 
     try:
         rig.until("ups.status", "OL", 10)
         rig.sim.update(grid="open")  # the Collar opens; the relay endpoint still says closed
-        rig.until("ups.status", "OB", 1 + 4)
+        rig.until("ups.status", "OB", FOLLOWS_S)
         rig.sim.update(grid="closed")
-        rig.until("ups.status", "OL", 1 + 4)
+        rig.until("ups.status", "OL", FOLLOWS_S)
         assert requests(sim, RELAY) == 0 and requests(sim, INVENTORY) > 3
     finally:
         rig.close()
@@ -50,7 +50,7 @@ def test_generator_is_on_battery_in_upsc_and_named_in_the_log(tmp_path: Path,
     try:
         rig.until("ups.status", "OL", 10)
         rig.sim.update(grid="open")
-        rig.until("ups.status", "OB", 1 + 4)
+        rig.until("ups.status", "OB", FOLLOWS_S)
     finally:
         rig.close()
     assert "on generator: on battery" in (tmp_path / "daemon.log").read_text()
@@ -62,12 +62,12 @@ def test_runtime_low_sets_lb_in_upsc(tmp_path: Path, sim: Simulator) -> None:
     try:
         text = rig.port.read_text() + "battery.runtime.low: 20000\n"
         rig.port.write_text(text)
-        rig.until("ups.status", "OL LB", 5 + 4)
+        rig.until("ups.status", "OL LB", FOLLOWS_S)
         assert rig.nut.get("battery.runtime.low") == "20000"
         rig.sim.update(load_w=500.0)  # 50803 s left
-        rig.until("ups.status", "OL", 5 + 4)
+        rig.until("ups.status", "OL", FOLLOWS_S)
         rig.sim.update(grid="open", load_w=3000.0)  # 8467 s left
-        rig.until("ups.status", "OB LB", 5 + 4)
+        rig.until("ups.status", "OB LB", FOLLOWS_S)
         assert rig.nut.get("battery.charge") == "80"  # well above battery.charge.low
     finally:
         rig.close()
