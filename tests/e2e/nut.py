@@ -7,6 +7,7 @@ the directory, the driver runs in the foreground (`-F`), upsd listens on a free 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -25,10 +26,27 @@ UPSC = find("/bin/upsc", "/usr/bin/upsc") or shutil.which("upsc")
 AVAILABLE = bool(DRIVER and UPSD and UPSC)
 
 
+def _ephemeral_start() -> int:
+    """The first port the kernel hands out to connect() and bind(port 0)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now, for upsd to bind a moment later. Taken below the ephemeral
+    range: a port from bind(port 0), closed again, is the kernel's to give to the next
+    connect() (this machine's other tests make hundreds), and upsd then failed to listen."""
+    low, high = 10000, _ephemeral_start()
+    for port in random.sample(range(low, high), min(200, high - low)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {low}-{high - 1}")
 
 
 class NutSandbox:
