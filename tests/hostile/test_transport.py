@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -148,6 +149,18 @@ def test_the_retry_has_its_own_deadline(tmp_path: Path, hostile: HostileGateway,
         clients.close()
 
 
+def stop_once(stop: threading.Event, check: Callable[[], bool]) -> None:
+    """Set `stop` (what SIGTERM does) from a thread as soon as check() is true (after HANG_S
+    anyway: the test then fails instead of hanging)."""
+    def watch() -> None:
+        end = time.monotonic() + HANG_S
+        while not check() and time.monotonic() < end:
+            time.sleep(0.01)
+        stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def test_a_cancelled_gateway_request_is_not_retried(tmp_path: Path, hostile: HostileGateway,
                                                     sim: Simulator) -> None:
     stop = threading.Event()
@@ -156,7 +169,9 @@ def test_a_cancelled_gateway_request_is_not_retried(tmp_path: Path, hostile: Hos
         clients.gateway.relay()
         before = hostile.counts["requests"]
         hostile.attack = "drip_body"
-        threading.Timer(0.5, stop.set).start()
+        # the stop comes once the request is at the server (a timer could beat it there, or
+        # fire after its 2 s deadline, and then the retry would be counted)
+        stop_once(stop, lambda: hostile.counts["requests"] > before)
         with pytest.raises(GatewayCancelled):
             clients.gateway.relay()
         assert hostile.counts["requests"] - before == 1
