@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from . import shown
-from .answers import AnswerError
+from .answermodel import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
 from .plan import OnStep, StepState

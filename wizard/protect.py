@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor.facts import FALSE_WORDS, TRUE_WORDS
 
 from . import upsdusers, upsmonconf
-from .answers import AnswerError, private_problem, read_input
+from .answermodel import AnswerError
+from .answersfile import private_problem, read_input
 from .facts import Facts
 from .system import System
 

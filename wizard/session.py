@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from enphase_monitor.tokeninfo import TokenInfo
 
 from . import discovery, protectplan, undo, validate
-from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
+from .answermodel import Answers, default_store
 from .discovery import Found, Probe
 from .draft import Draft
 from .facts import Facts
 from .plan import Outcome, Plan
 from .planner import Context, build_reauth, build_remove, build_setup
+from .prefill import Existing, existing_upses, load_existing, prefill
 from .protect import ProtectAnswers
 from .rules import ca_file_problem
 from .runner import Result

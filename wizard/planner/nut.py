@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.portfile import parse_line
 
-from ..answers import CHARGE_LOW, Answers
+from ..answermodel import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
 from ..facts import STATE_DIR, Facts
 from ..nutconf import SECTION_MARK, UpsConf

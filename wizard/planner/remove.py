@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from enphase_monitor.facts import is_true
 from enphase_monitor.paths import nocomms_file
 
-from ..answers import credential_path
+from ..answermodel import credential_path
 from ..changes import DeleteFile, RunCommand, WriteFile
 from ..facts import (
     DRIVER_UNIT,

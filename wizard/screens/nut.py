@@ -11,11 +11,11 @@ from textual.widgets import Input, Static
 
 from enphase_monitor.errors import MonitorError
 
-from ..answers import load_existing
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
 from ..planner.context import under
 from ..planner.nut import SectionCheck, nut_problem, section_check
+from ..prefill import load_existing
 from ..rules import Rule
 from ..steps import NutAnswer
 from .base import StepBar, WizardScreen, field_error_line

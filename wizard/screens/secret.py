@@ -8,7 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Static
 
-from ..answers import SecretStore, credential_path
+from ..answermodel import SecretStore, credential_path
 from ..planner.secret import store_problem
 from ..steps import SecretAnswer
 from ..userkeyring import KeyringStatus
