@@ -140,27 +140,42 @@ def split_values(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]
 
 
 def apply_values(base: ProtectAnswers, values: dict[str, str]) -> ProtectAnswers:
-    """`base` with this step's answers-file values applied.
+    """`base` with this step's answers-file values applied (a later key wins, as in a file).
 
     Raises:
         AnswerError: a bad value, or a password file that cannot be read.
     """
-    changes: dict[str, object] = {}
+    answers = replace(base)
     for key, raw in values.items():
         upper = key.upper()
-        if upper in ("PROTECT", "NAS_SYNOLOGY"):
-            changes[upper.lower()] = _flag(upper, raw)
+        if upper == "PROTECT":
+            answers.protect = _flag(upper, raw)
+        elif upper == "NAS_SYNOLOGY":
+            answers.nas_synology = _flag(upper, raw)
         elif upper == "NAS_PASSWORD_FILE":
-            text, meta = read_input(Path(raw), upper)
-            problem = private_problem(Path(raw), meta, upper)
-            if problem:
-                raise AnswerError(problem)
-            changes["nas_password"] = text.strip()
+            answers.nas_password = _password_file(Path(raw), upper)
+        elif upper == "NAS_PASSWORD":
+            answers.nas_password = raw
         elif upper == "PROTECT_USER":
-            changes["user"] = raw.strip()
-        elif upper in KEYS:
-            changes[upper.lower()] = raw if upper == "NAS_PASSWORD" else raw.strip()
-    return replace(base, **changes)  # type: ignore[arg-type]
+            answers.user = raw.strip()
+        elif upper == "NAS_LISTEN":
+            answers.nas_listen = raw.strip()
+        elif upper == "NAS_USER":
+            answers.nas_user = raw.strip()
+    return answers
+
+
+def _password_file(path: Path, key: str) -> str:
+    """The password in a file only its owner may read.
+
+    Raises:
+        AnswerError: unreadable, or others may read or change it.
+    """
+    text, meta = read_input(path, key)
+    problem = private_problem(path, meta, key)
+    if problem:
+        raise AnswerError(problem)
+    return text.strip()
 
 
 # --------------------------------------------------------------------------- what is there
