@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from enphase_monitor.facts import FALSE_WORDS, TRUE_WORDS
 
-from . import upsdusers, upsmonconf
+from . import shown, upsdusers, upsmonconf
 from .answermodel import AnswerError
 from .answersfile import private_problem, read_input
 from .facts import Facts
@@ -211,11 +211,11 @@ class Watched:
         """One line for the screen, the review and the batch output."""
         if self.monitor is None:
             return "upsmon on this host does not watch this UPS yet"
-        m = self.monitor
-        where = f"MONITOR {m.ups}@{m.host} as user {m.user} ({m.role})"
+        m = self.monitor  # read from the user's files: shown escaped (a byte not UTF-8: \\xNN)
+        where = shown.raw(f"MONITOR {m.ups}@{m.host} as user {m.user} ({m.role})", None)
         if self.working:
             return f"already protected: upsmon.conf has {where}"
-        return f"upsmon.conf has {where}, but {self.problem}: fix it by hand"
+        return f"upsmon.conf has {where}, but {shown.raw(self.problem, None)}: fix it by hand"
 
 
 def watched(system: System, facts: Facts, ups: str) -> Watched:

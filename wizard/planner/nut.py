@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.portfile import parse_line
 
+from .. import shown
 from ..answermodel import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
 from ..facts import STATE_DIR, Facts
@@ -171,13 +172,13 @@ def section_check(ups: str, conf: UpsConf, configured: bool) -> SectionCheck:
         return SectionCheck(f"[{ups}] is new: it is added at the end of ups.conf.")
     driver = section.settings.get("driver", "")
     if driver and driver != "dummy-ups":
-        problem = (f"ups.conf already has a section [{ups}] for driver {driver}: choose"
+        problem = (f"ups.conf already has a section [{ups}] for driver {shown.raw(driver)}: choose"
                    " another name (or remove that section first)")
         return SectionCheck(problem, problem=problem)
     ours = configured or conf.marked(ups)
     if ours:
         return SectionCheck(f"[{ups}] was set up by enphase-setup: it is updated in place.")
-    port = section.settings.get("port", "?")
+    port = shown.raw(section.settings.get("port", "?"))
     takeover = (f"ups.conf has a section [{ups}] (driver dummy-ups, port = {port}) that"
                 " enphase-setup did not make: using this name takes it over (its port, mode"
                 " and desc are replaced)")

@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 
 from enphase_monitor.errors import MonitorError
 
+from .. import shown
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
 from ..planner.context import under
@@ -46,7 +47,7 @@ class NutScreen(WizardScreen[NutAnswer]):
         ans, facts = self.session.answers, self.session.facts
         self.ups_conf = UpsConf(self.session.system.read_text(facts.nut.ups_conf) or "")
         found = "\n".join(f"{what:<15} {value}" for what, value in facts.summary())
-        sections = ", ".join(f"[{s.name}] ({s.settings.get('driver', '?')})"
+        sections = ", ".join(f"[{shown.raw(s.name)}] ({shown.raw(s.settings.get('driver', '?'))})"
                              for s in self.ups_conf.sections) or "none"
         yield Static(f"{found}\n{'ups.conf':<15} {facts.nut.ups_conf}: sections {sections}",
                      classes="facts", markup=False)
