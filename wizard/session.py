@@ -96,14 +96,17 @@ class Session:
             self.protect = protect
 
     def reload(self, ups: str) -> None:
-        """Switch to another UPS name: prefill from its files if it exists."""
+        """Switch to another UPS name: prefill from its files if it exists. A new one keeps
+        the answers given so far (gateway, account) but not the other UPS's port file (two
+        daemons must never write one), section description and take-over answer."""
         if ups == self.existing.ups:
             return
         self.existing = load_existing(self.system, self.facts, ups)
         if self.existing.configured:
             self.answers = prefill(self.existing, self.facts, self.answers)
         else:
-            self.answers.ups = ups
+            ans = self.answers
+            ans.ups, ans.port_file, ans.desc, ans.adopt_section = ups, "", "", False
 
     @property
     def daemon_uid(self) -> int:
