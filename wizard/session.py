@@ -98,7 +98,8 @@ class Session:
     def reload(self, ups: str) -> None:
         """Switch to another UPS name: prefill from its files if it exists. A new one keeps
         the answers given so far (gateway, account) but not the other UPS's port file (two
-        daemons must never write one), section description and take-over answer."""
+        daemons must never write one), section description, take-over answer and stored
+        secret (the new UPS has none: it needs the password or token)."""
         if ups == self.existing.ups:
             return
         self.existing = load_existing(self.system, self.facts, ups)
@@ -107,6 +108,7 @@ class Session:
         else:
             ans = self.answers
             ans.ups, ans.port_file, ans.desc, ans.adopt_section = ups, "", "", False
+            ans.keep_secret = False
 
     @property
     def daemon_uid(self) -> int:

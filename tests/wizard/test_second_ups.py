@@ -95,3 +95,61 @@ async def test_the_nut_step_refuses_another_ups_port_file(tmp_path: Path) -> Non
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert type(app.screen).__name__ == "SecretScreen"
+
+
+def credential_setup(tmp_path: Path, sim: Simulator) -> Path:
+    """UPS `a` with its password as a systemd credential (made by hand: the fake root's
+    systemd-creds is recorded, not run)."""
+    root = nut_host(tmp_path, "MODE=none\n")
+    first = answers_file(tmp_path / "a", sim, UPS="a", PROTECT="no", SECRET_STORE="systemd-creds")
+    assert run(root, sim, ["-n", "--answers", str(first)]) == 0
+    stored = root / "etc/credstore.encrypted/enphase-monitor-a.password"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(b"encrypted")
+    return root
+
+
+def test_a_new_ups_does_not_keep_the_other_ups_stored_secret(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """`a`'s credential is a's: `b` without a PASSWORD is refused (exit 2), not set up with
+    PASSWORD_CREDENTIAL and no credential (its daemon could never log in)."""
+    root = credential_setup(tmp_path, sim)
+    before = snapshot(root)
+    capsys.readouterr()
+    second = answers_file(tmp_path / "b", sim, UPS="b", PROTECT="no", PASSWORD=None,
+                          SECRET_STORE=None)
+    assert run(root, sim, ["-n", "--answers", str(second)]) == 2
+    assert "PASSWORD is needed" in capsys.readouterr().out
+    assert diff(before, snapshot(root)) == []
+
+
+@sync
+async def test_the_secret_step_asks_for_a_new_ups_secret(tmp_path: Path, sim: Simulator) -> None:
+    root = credential_setup(tmp_path, sim)
+    app = fixed_app(root)
+    assert app.session.answers.keep_secret  # a's stored secret
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for _ in range(2):  # Gateway; Credentials with the password left empty: kept
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert type(app.screen).__name__ == "NutScreen"
+        app.screen.query_one("#ups", Input).value = "b"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "SecretScreen"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "SecretScreen"  # refused: b has no secret
+        assert "no stored secret" in str(app.screen.query_one("#problem", Static).render())
+        for _ in range(2):  # Back to NUT, Back to Credentials
+            await pilot.press("escape")
+            await settle(pilot)
+        assert type(app.screen).__name__ == "CredentialsScreen"
+        app.screen.query_one("#password", Input).value = "secret"
+        for name in ("NutScreen", "SecretScreen", "ProtectStep"):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert type(app.screen).__name__ == name
+        assert app.session.answers.ups == "b" and app.session.answers.password == "secret"
+        assert not app.session.answers.keep_secret
