@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, logsetup
-from .errors import MonitorError, describe
+from .errors import ConfigError, MonitorError, describe
 
 if TYPE_CHECKING:
     from .config import Config
@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
     if args.nocomms:  # reads only where the port file is: any other bad key must not stop it
         return _nocomms(path, args.ups, who)
     who["ups"] = args.ups or _ups_from(path) or who["ups"]
-    config = load_config(path, args.ups)
+    config = load_config(path, args.ups) if args.single else _load(path, args.ups)
     who["ups"] = config.ups
     if config.debug > args.debug:
         logsetup.setup(config.debug, args.verbose, prefix=f"enphase-monitor {config.ups}: ")
@@ -93,22 +93,60 @@ def _run(args: argparse.Namespace, who: dict[str, str]) -> int:
         check_state_dir(config)
         return _monitor(config, args.single)
     except BaseException:  # a fatal error: NUT must not keep the last reading
-        _hide(config)
+        _hide_path(config.port_file)
         raise
 
 
+def _load(path: Path, ups: str | None) -> Config:
+    """The long-running daemon's config. When it is refused, for any key, the port file is
+    still hidden as `-x` would hide it (nocomms.py reads only where it is): a daemon that
+    cannot start must not leave an earlier run's OL (docs/faults.md).
+
+    Raises:
+        ConfigError: as load_config says.
+    """
+    from .config import load_config
+
+    try:
+        return load_config(path, ups)
+    except ConfigError:
+        with contextlib.suppress(MonitorError):  # -x's reader refuses it too: nothing to hide
+            _hide_path(_served_hidden_then_port_of(path, ups)[1])
+        raise
+
+
+def _served_hidden_then_port_of(path: Path, ups: str | None) -> tuple[str, Path]:
+    """Hide the port file the daemon recorded as served (nocomms.hide_served), then return the
+    UPS name and port file `-x` finds in the config at `path`.
+
+    Raises:
+        ConfigError: where the port file is cannot be determined (nocomms.port_file_of); the
+            served file is hidden all the same.
+    """
+    from .nocomms import hide_served, port_file_of
+
+    try:
+        name, port = port_file_of(path, ups)
+    except MonitorError:
+        hide_served(ups or os.environ.get("UPS", ""), None)
+        raise
+    hide_served(name, port)  # first: the config's file may be missing
+    return name, port
+
+
 def _nocomms(path: Path, ups: str | None, who: dict[str, str]) -> int:
-    """`-x`: hide the port file, needing neither the network nor a loadable config.
+    """`-x`: hide the port file, needing neither the network nor a loadable config; under
+    systemd also the one the daemon recorded as served (nocomms.hide_served), even when the
+    config cannot be read.
 
     Raises:
         ConfigError: where the port file is cannot be determined (nocomms.port_file_of).
         PortFileError: the file is missing or the rename fails.
     """
-    from .nocomms import port_file_of
     from .portfile import PortFile
 
     who["ups"] = ups or _ups_from(path) or who["ups"]
-    name, port = port_file_of(path, ups)
+    name, port = _served_hidden_then_port_of(path, ups)
     who["ups"] = name or who["ups"]
     PortFile(port).hide()
     return 0
@@ -127,11 +165,11 @@ def _monitor(config: Config, single: bool) -> int:
     return daemon.run()
 
 
-def _hide(config: Config) -> None:
+def _hide_path(path: Path) -> None:
     """Hide the port file on a fatal error (best effort: the error itself is reported)."""
     from .portfile import PortFile
 
-    port = PortFile(config.port_file)
+    port = PortFile(path)
     with contextlib.suppress(Exception):  # missing or unwritable: nothing more to do
         if port.hide():
             logging.getLogger("enphase_monitor").warning(

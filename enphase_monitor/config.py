@@ -206,8 +206,6 @@ def parse_config(
     path: Path,
     ups: str | None = None,
     env: Mapping[str, str] | None = None,
-    *,
-    require_credentials: bool = True,
 ) -> Config:
     """Turn config text into a validated Config.
 
@@ -216,8 +214,6 @@ def parse_config(
         path: where it came from (for messages and relative paths).
         ups: the UPS name from the command line, if any.
         env: the environment (defaults and expansions).
-        require_credentials: whether missing USERNAME/PASSWORD (or an unusable
-            CLOUD_CA_FILE) is an error; False for `-x`, which needs no network.
 
     Raises:
         ConfigError: a value is missing or invalid; the message names the key (and its line)
@@ -232,9 +228,8 @@ def parse_config(
     _check_ups_name(name)
     early = [k for k in FIELD_KEYS if k.kind in _EARLY]
     values: dict[str, Any] = {k.field: raw.read(k) for k in early}
-    _check_required(raw, values, path, env, require_credentials)
-    values.update({k.field: raw.read(k, check_files=require_credentials)
-                   for k in FIELD_KEYS if k.kind not in _EARLY})
+    _check_required(raw, values, path, env)
+    values.update({k.field: raw.read(k) for k in FIELD_KEYS if k.kind not in _EARLY})
     where = paths.DaemonPaths.of({k: raw.get(k) for k in PATH_KEYS}, name, env)
     if where.port_file is None:  # PORT_FILE is required: refused above
         raise ConfigError(f"config {path} requires values for PORT_FILE")
@@ -251,8 +246,9 @@ def parse_config(
 
 
 def _check_required(raw: Values, values: Mapping[str, Any], path: Path,
-                    env: Mapping[str, str], require_credentials: bool) -> None:
-    """Refuse a config without SERIAL, PORT_FILE or (unless `-x`) a way to get a token.
+                    env: Mapping[str, str]) -> None:
+    """Refuse a config without SERIAL, PORT_FILE, USERNAME (unless TOKEN) or a way to get a
+    token.
 
     Raises:
         ConfigError: naming every missing key.
@@ -260,9 +256,9 @@ def _check_required(raw: Values, values: Mapping[str, Any], path: Path,
     creds_possible = bool(values["password"] or values["token"] or values["password_keyring"]
                           or env.get("CREDENTIALS_DIRECTORY") or values["test"])
     required = ["SERIAL", "PORT_FILE"]
-    if require_credentials and not creds_possible:
+    if not creds_possible:
         required.append("PASSWORD")
-    if require_credentials and not values["token"]:
+    if not values["token"]:
         required.insert(0, "USERNAME")
     missing = [k for k in required if not raw.get(k)]
     if missing:
@@ -287,10 +283,8 @@ def load_config(
     path: Path,
     ups: str | None = None,
     env: Mapping[str, str] | None = None,
-    *,
-    require_credentials: bool = True,
 ) -> Config:
-    """Read, check and parse the config file (credentials may be left out for `-x`).
+    """Read, check and parse the config file (`-x` has its own reader: nocomms.py).
 
     Raises:
         ConfigError: unreadable, insecure (world-readable) or invalid config.
@@ -303,11 +297,11 @@ def load_config(
     except UnicodeDecodeError:
         raise ConfigError(f"config '{path}' is not UTF-8 text") from None
     try:
-        config = parse_config(text, path, ups, env, require_credentials=require_credentials)
+        config = parse_config(text, path, ups, env)
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if str(path) in msg else f"config {path}: {msg}") from None
-    if config.cloud_ca_file and require_credentials:
+    if config.cloud_ca_file:
         check_ca_file(config.cloud_ca_file)  # a trust anchor: as safe as the config
     for key in config.unknown_keys:
         log.warning("config %s: unknown key %s ignored", path, key)

@@ -183,17 +183,14 @@ class Values:
             choices = " or ".join((GRID_SIGNAL_AUTO, *GridSignal))
             raise self.error(key, f"must be {choices} (got '{self.shown(key, text)}')") from None
 
-    def read(self, spec: Key, *, check_files: bool = True) -> object:
-        """The value of a key of configkeys.KEYS, read and checked as its kind says.
-
-        Args:
-            spec: the key.
-            check_files: load a CLOUD_CA_FILE (False for `-x`: it needs no network).
+    def read(self, spec: Key) -> object:
+        """The value of a key of configkeys.KEYS, read and checked as its kind says (a
+        CLOUD_CA_FILE is loaded).
 
         Raises:
             ConfigError: as the kind's reader says.
         """
-        if spec.kind is Kind.CA_FILE and check_files:
+        if spec.kind is Kind.CA_FILE:
             return self.ca_file(spec.name)
         return _READERS[spec.kind](self, spec)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 
+from . import paths
 from .config import Config
 from .errors import (
     ConfigError,
@@ -25,6 +27,7 @@ from .nutvars import Inputs, Refs, compute, status_text
 from .pause import Pause
 from .portfile import PortContent, PortFile, render
 from .sdnotify import Notifier
+from .served import Recorder
 from .wiring import Clients
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class Monitor:
         self.pause = pause or Pause(notifier)
         self.config, self.clients = config, clients
         self.port = PortFile(config.port_file)
+        self.served = Recorder(paths.served_record(config.ups, os.environ))
         content = self.port.read()
         self.refs = Refs.from_values(content.values)
         self.state = _state_from_file(self.port, content)
@@ -123,7 +127,8 @@ class Monitor:
         """Start-up of the long-running daemon (or a reload that moved the port file): hide a
         visible port file until the first good poll. Its OL/OB is an earlier process's (a power
         loss, SIGKILL without ExecStopPost, a daemon run by hand and killed), not a reading of
-        this one (docs/behaviour.md)."""
+        this one (docs/behaviour.md). First the file is recorded as this daemon's (for `-x`)."""
+        self.served.note(self.port.path)
         if self.port.hidden:
             return
         try:

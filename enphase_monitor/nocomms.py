@@ -6,11 +6,14 @@ world-readable config never leaves a stale OL, `-x` reads only STATE_DIR, PORT_F
 through the daemon's own rules (paths.py), and never looks at any other key
 (docs/behaviour.md). What it trusts is still checked: the config is read without following a
 symlink and must not be writable by anyone but its owner (root or this user), nor sit in a
-world-writable directory, since its PORT_FILE names the file renamed.
+world-writable directory, since its PORT_FILE names the file renamed. Under systemd it also hides
+the file the daemon recorded as served (served.py), which differs after an edit of PORT_FILE
+that was never reloaded, and is hidden even when the config cannot be read.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Mapping
@@ -20,10 +23,15 @@ from . import paths
 from .config import check_dir_perms, read_config_file
 from .configkeys import KNOWN_KEYS, PATH_KEYS, SECRET_KEYS
 from .configvalues import Values
-from .errors import ConfigError, InsecureFileError
+from .errors import ConfigError, InsecureFileError, PortFileMissing, describe
 from .facts import UPS_NAME
 from .fileutil import FileMeta
+from .portfile import PortFile
+from .served import recorded
 from .shellvars import parse_lines
+from .textsafe import escape
+
+log = logging.getLogger(__name__)
 
 
 def _check_writers(path: Path, meta: FileMeta) -> None:
@@ -77,3 +85,29 @@ def port_file_of(path: Path, ups: str | None = None,
         return name, paths.resolve(state, port, "PORT_FILE")
     except ConfigError as exc:
         raise ConfigError(f"config {path}: {exc}") from None
+
+
+def hide_served(ups: str, port: Path | None, env: Mapping[str, str] | None = None) -> None:
+    """Hide the port file the daemon of `ups` recorded as served, when it is not `port` (the
+    config's; None: the config could not be read). Never raises: problems are logged.
+
+    Args:
+        ups: the UPS name (the record's name; "" or an invalid name: no record).
+        port: the config's port file, hidden by the caller.
+        env: the environment ($STATE_DIRECTORY: where the record is).
+    """
+    env = os.environ if env is None else env
+    served = recorded(paths.served_record(ups, env))
+    if served is None or (port is not None and served == port.absolute()):
+        return
+    shown = escape(str(served), 200)
+    why = "the config's PORT_FILE differs" if port else "the config cannot be read"
+    try:
+        if PortFile(served).hide():
+            log.warning("%s: the port file the daemon served, %s, hidden as %s", why, shown,
+                        escape(str(paths.nocomms_file(served)), 200))
+    except PortFileMissing:
+        log.info("%s: the port file the daemon served, %s, is gone", why, shown)
+    except Exception as exc:  # the config's file must still be hidden
+        log.error("%s: the port file the daemon served, %s, could not be hidden: %s", why, shown,
+                  describe(exc))

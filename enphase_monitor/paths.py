@@ -3,8 +3,10 @@
 One rule for each, used by the daemon (config.py) and the wizard (prefill, set-up, --remove),
 as the seed has them (docs/config.md): the config is `<config dir>/enphase-<ups>.conf`; a
 relative PORT_FILE or TOKEN_FILE is taken relative to STATE_DIR, whose default is
-$NUT_LOCALSTATE, $NUT_STATEPATH, else /var/lib/ups. The wizard works on logical paths under an
-optional fake root (``--root``): only what is looked up on disk takes `root`.
+$NUT_LOCALSTATE, $NUT_STATEPATH, else /var/lib/ups. The record of the port file a daemon under
+systemd serves (for `-x`, served.py) is `$STATE_DIRECTORY/enphase-<ups>.served`. The wizard works
+on logical paths under an optional fake root (``--root``): only what is looked up on disk takes
+`root`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from .errors import ConfigError
+from .facts import UPS_NAME
 from .textsafe import escape
 
 CONFIG_DIR_ENV = ("NUT_SYSCONFIG", "NUT_CONFPATH")
@@ -23,6 +26,8 @@ DEBIAN_CONFIG_DIR = Path("/etc/nut")
 SEED_STATE_DIR = Path("/var/lib/ups")  # STATE_DIR when neither it nor the environment says
 PACKAGED_STATE_DIR = Path("/var/lib/enphase-monitor")  # the unit's StateDirectory=
 NOCOMMS_SUFFIX = "-nocomms"
+SYSTEMD_STATE_ENV = "STATE_DIRECTORY"  # set by systemd for a unit with StateDirectory=
+SERVED_SUFFIX = ".served"
 CONFIG_PREFIX, CONFIG_SUFFIX = "enphase-", ".conf"
 
 
@@ -94,6 +99,16 @@ def resolve(base: Path, value: str, key: str) -> Path:
 def nocomms_file(port: Path) -> Path:
     """The port file's name while the daemon has no fresh reading: `<port>-nocomms`."""
     return port.with_name(port.name + NOCOMMS_SUFFIX)
+
+
+def served_record(ups: str, env: Mapping[str, str]) -> Path | None:
+    """Where the daemon records the port file it serves, for `-x`: `enphase-<ups>.served` in
+    systemd's `$STATE_DIRECTORY` (its first directory). None without one (a daemon run by hand:
+    no record) or when `ups` is not a valid UPS name."""
+    first = env.get(SYSTEMD_STATE_ENV, "").split(":", 1)[0]
+    if not first.startswith("/") or not UPS_NAME.fullmatch(ups):
+        return None
+    return Path(first) / f"{CONFIG_PREFIX}{ups}{SERVED_SUFFIX}"
 
 
 def default_token_name(ups: str) -> str:

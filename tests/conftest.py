@@ -36,7 +36,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the host's NUT, systemd or CA-bundle variables."""
     for key in ("CONFIG_FILE", "UPS", "NUT_SYSCONFIG", "NUT_CONFPATH", "NUT_LOCALSTATE",
                 "NUT_STATEPATH", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC",
-                "WATCHDOG_PID", "JOURNAL_STREAM", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                "WATCHDOG_PID", "JOURNAL_STREAM", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                "STATE_DIRECTORY"):
         monkeypatch.delenv(key, raising=False)
 
 

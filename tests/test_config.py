@@ -35,9 +35,8 @@ def _logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> 
     caplog.set_level(logging.DEBUG, logger="enphase_monitor")
 
 
-def parse(text: str, env: Mapping[str, str] | None = None, ups: str | None = None,
-          **kw: bool) -> Config:
-    return parse_config(text, HERE, ups, {} if env is None else env, **kw)
+def parse(text: str, env: Mapping[str, str] | None = None, ups: str | None = None) -> Config:
+    return parse_config(text, HERE, ups, {} if env is None else env)
 
 
 def error_of(text: str, env: Mapping[str, str] | None = None) -> str:
@@ -305,10 +304,6 @@ class TestKeys:
         # PASSWORD_KEYRING=0 turns the keyring off, so the password is still needed
         assert "PASSWORD" in error_of(no_pw + "PASSWORD_KEYRING=0\n")
 
-    def test_credentials_optional_when_not_required(self) -> None:
-        c = parse("UPS=u\nSERIAL=1\nPORT_FILE=p\n", require_credentials=False)
-        assert (c.username, c.password) == ("", "")
-
     def test_ups_name(self) -> None:
         text = BASE.replace("UPS=home\n", "")
         assert "UPS must be set" in error_of(text)
@@ -557,6 +552,7 @@ def test_bad_grid_signal_is_one_line_naming_the_choices() -> None:
 
 @pytest.mark.parametrize("key", ["PORT_FILE", "TOKEN_FILE"])
 def test_tilde_of_an_unknown_user_is_one_line(key: str) -> None:
-    text = "UPS=t\nSERIAL=1\nPORT_FILE=t.dev\nTOKEN_FILE=t.token\n" + f"{key}=~no-such-user-0/x\n"
+    text = ("UPS=t\nUSERNAME=u@x\nPASSWORD=pw\nSERIAL=1\nPORT_FILE=t.dev\nTOKEN_FILE=t.token\n"
+            f"{key}=~no-such-user-0/x\n")
     with pytest.raises(ConfigError, match=f"{key} '~no-such-user-0/x': no such user's home"):
-        parse_config(text, Path("/x/enphase-t.conf"), "t", {}, require_credentials=False)
+        parse_config(text, Path("/x/enphase-t.conf"), "t", {})

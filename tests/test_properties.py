@@ -109,8 +109,7 @@ _DOCUMENTS = {k for k in TEST_KEYS if k != "TEST_TOKEN"}
 def test_no_control_character_survives_the_config(values: dict[str, str]) -> None:
     text = BASE + "".join(f"{k}='{v.replace(chr(39), '')}'\n" for k, v in values.items())
     try:
-        config = parse_config(text, Path("/x/enphase-t.conf"), "t", {},
-                              require_credentials=False)
+        config = parse_config(text, Path("/x/enphase-t.conf"), "t", {})
     except ConfigError as exc:
         assert _shows_safely(str(exc))
         return
@@ -129,7 +128,7 @@ SECRET_LETTERS = "qxzjv"
 SECRETS = st.lists(st.text(alphabet=SECRET_LETTERS, min_size=4, max_size=8)
                    | st.sampled_from(list(" ;#'\"\\$`=(){}\t-")), min_size=1,
                    max_size=8).map("".join)
-BASE = "UPS=t\nUSERNAME=u@x\nSERIAL=1\nPORT_FILE=t.dev\n"
+BASE = "UPS=t\nUSERNAME=u@x\nPASSWORD=pw\nSERIAL=1\nPORT_FILE=t.dev\n"
 
 
 def _leaks(secret: str, message: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from enphase_sim import Simulator
-from tests.conftest import ROOT, write_setup
+from tests.conftest import ROOT, port_values, write_setup
 from tests.e2e.nut import AVAILABLE, NutSandbox
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="NUT (nut-server, nut-client) not installed:"
@@ -34,7 +34,7 @@ class Rig:
             [sys.executable, "-m", "enphase_monitor.cli", "-v", "-c", str(self.config)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
-        while not self.port.exists() or "ups.status" not in self.port.read_text():
+        while "ups.status" not in port_values(self.port):  # hidden at start, then written
             assert time.monotonic() < deadline, (tmp / "daemon.log").read_text()
             time.sleep(0.1)
         self.nut = NutSandbox(tmp / "nut", self.port)

@@ -64,7 +64,8 @@ def test_stop_and_kill_leave_no_readable_port_file(rig: sysnut.Rig) -> None:
     # SIGTERM (systemctl stop): the daemon hides the file itself and exits 0
     rig.m.run("systemctl", "stop", rig.unit)
     assert not rig.port.exists() and rig.hidden.exists()
-    assert rig.show("Result", "ExecMainStatus") == {"Result": "success", "ExecMainStatus": "0"}
+    assert rig.show("Result", "ExecMainStatus") == {"Result": "success",
+                                                     "ExecMainStatus": "0"}, rig.journal()
     wait_for(lambda: rig.status() is None, 10, "NUT to lose the driver")
 
     # SIGKILL: the daemon cannot act; ExecStopPost (enphase-monitor -x) hides the file
@@ -78,6 +79,19 @@ def test_stop_and_kill_leave_no_readable_port_file(rig: sysnut.Rig) -> None:
              "ExecStopPost to hide the file")
     assert rig.show("Result")["Result"] == "signal"
     wait_for(lambda: rig.status() is None, 10, "NUT to lose the driver")
+
+    # PORT_FILE edited without a reload, then SIGKILL: -x finds the new name in the config, but
+    # hides the file the daemon served (recorded in its StateDirectory), here while the new
+    # one does not exist yet (-x then fails on it, as the daemon's next start will)
+    rig.m.run("systemctl", "restart", rig.unit)  # at once: `start` would wait for RestartSec
+    wait_for(lambda: rig.port.exists(), 20, "the port file back")
+    config = rig.etc / f"enphase-{sysnut.UPS}.conf"
+    config.write_text(config.read_text().replace(f"PORT_FILE={sysnut.UPS}.dev\n",
+                                                 "PORT_FILE=renamed.dev\n"))
+    rig.m.run("systemctl", "kill", "--kill-whom=main", "--signal=KILL", rig.unit)
+    wait_for(lambda: rig.hidden.exists() and not rig.port.exists(), 10,
+             "ExecStopPost to hide the file the daemon served")
+    assert "ups.status: OL" in rig.hidden.read_text()
 
 
 def test_stop_while_on_battery_is_a_dead_ups_for_upsmon(rig: sysnut.Rig) -> None:

@@ -19,6 +19,7 @@ from enphase_monitor.config import load_config
 from enphase_monitor.enlighten import EnlightenClient
 from enphase_monitor.errors import CloudCancelled, InsecureFileError
 from enphase_monitor.keyringlookup import KeyringTimeout
+from enphase_monitor.nocomms import port_file_of
 from enphase_monitor.tokeninfo import DAY
 from enphase_monitor.tokens import TokenManager
 from enphase_monitor.transport import HttpsTransport
@@ -158,8 +159,8 @@ def test_a_group_writable_ca_file_is_refused_in_one_line(tmp_path: Path,
         load_config(config)
     assert str(caught.value) == (f"group or world write permission on CLOUD_CA_FILE file {ca}:"
                                  f" run 'chmod go-w {ca}'")
-    # -x needs no network: it must hide the port file whatever the CA file is
-    assert load_config(config, require_credentials=False).cloud_ca_file == str(ca)
+    # -x (and the daemon refusing it) still finds the port file: it must be hidden
+    assert port_file_of(config)[1] == config.parent / "test.dev"
 
 
 def test_a_ca_file_in_a_world_writable_directory_is_refused(tmp_path: Path,
