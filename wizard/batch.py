@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from . import shown
-from .answers import AnswerError
+from .answermodel import AnswerError
 from .changes import Change
 from .nutconf import UpsConf
 from .plan import OnStep, StepState
-from .planner.nut import nut_problem, section_check
+from .planner.nut import nut_problem, port_problem, section_check
 from .planner.remove import holds_secret, port_path
 from .planner.secret import store_problem
 from .protectplan import conflict
@@ -104,6 +104,9 @@ def answers_problem(session: Session) -> str | None:
         if check.takeover and not ans.adopt_section:
             return (f"{check.takeover}: set ADOPT_SECTION=yes to take it over, or choose"
                     " another UPS name")
+        problem = port_problem(session.system, session.facts, ans.ups, ans.port_path)
+        if problem:
+            return f"PORT_FILE: {problem}"
     return session.ca_problem(ans) or store_problem(ans, session.facts)
 
 

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from enphase_monitor.errors import MonitorError
 from enphase_monitor.textsafe import escape
 
+from . import shown
 from .runner import MAX_REASON, Command
 from .system import FileData, System
 
@@ -141,16 +142,17 @@ class WriteFile(Change):
         self.kind = "file"
 
     def preview(self) -> str:
+        """The new file, or a diff with the old one; a byte that is not UTF-8 shows as `\\xNN`."""
         new = self.text if self.shown is None else self.shown
         if self.old is None:
-            return new
+            return shown.file_text(new)
         old = self.old if self.old_shown is None else self.old_shown
         diff = difflib.unified_diff(
             old.splitlines(keepends=True), new.splitlines(keepends=True),
             fromfile=f"{self.path} (now)", tofile=f"{self.path} (new)",
         )
         text = "".join(line if line.endswith("\n") else line + "\n" for line in diff)
-        return text or "(content unchanged)\n"
+        return shown.file_text(text) if text else "(content unchanged)\n"
 
     def details(self) -> str:
         parts = []

@@ -18,7 +18,8 @@ from enphase_monitor.errors import MonitorError
 from enphase_monitor.textsafe import escape
 
 from . import __version__, batch, draft, protect
-from .answers import AnswerError, Answers, SecretStore, apply_values, read_answers_file
+from .answermodel import AnswerError, Answers, SecretStore
+from .answersfile import apply_values, read_answers_file
 from .crash import crash_line
 from .draft import Draft
 from .facts import detect_host

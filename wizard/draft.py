@@ -16,7 +16,8 @@ from enphase_monitor.errors import MonitorError
 from enphase_monitor.fileutil import atomic_write, read_regular
 
 from . import protect
-from .answers import AnswerError, Answers, apply_values
+from .answermodel import AnswerError, Answers
+from .answersfile import apply_values
 from .protect import ProtectAnswers
 
 APP_NAME = "enphase-setup"

@@ -17,8 +17,9 @@ from pathlib import Path, PurePosixPath
 
 from enphase_monitor.facts import FALSE_WORDS, TRUE_WORDS
 
-from . import upsdusers, upsmonconf
-from .answers import AnswerError, private_problem, read_input
+from . import shown, upsdusers, upsmonconf
+from .answermodel import AnswerError
+from .answersfile import private_problem, read_input
 from .facts import Facts
 from .system import System
 
@@ -139,27 +140,42 @@ def split_values(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]
 
 
 def apply_values(base: ProtectAnswers, values: dict[str, str]) -> ProtectAnswers:
-    """`base` with this step's answers-file values applied.
+    """`base` with this step's answers-file values applied (a later key wins, as in a file).
 
     Raises:
         AnswerError: a bad value, or a password file that cannot be read.
     """
-    changes: dict[str, object] = {}
+    answers = replace(base)
     for key, raw in values.items():
         upper = key.upper()
-        if upper in ("PROTECT", "NAS_SYNOLOGY"):
-            changes[upper.lower()] = _flag(upper, raw)
+        if upper == "PROTECT":
+            answers.protect = _flag(upper, raw)
+        elif upper == "NAS_SYNOLOGY":
+            answers.nas_synology = _flag(upper, raw)
         elif upper == "NAS_PASSWORD_FILE":
-            text, meta = read_input(Path(raw), upper)
-            problem = private_problem(Path(raw), meta, upper)
-            if problem:
-                raise AnswerError(problem)
-            changes["nas_password"] = text.strip()
+            answers.nas_password = _password_file(Path(raw), upper)
+        elif upper == "NAS_PASSWORD":
+            answers.nas_password = raw
         elif upper == "PROTECT_USER":
-            changes["user"] = raw.strip()
-        elif upper in KEYS:
-            changes[upper.lower()] = raw if upper == "NAS_PASSWORD" else raw.strip()
-    return replace(base, **changes)  # type: ignore[arg-type]
+            answers.user = raw.strip()
+        elif upper == "NAS_LISTEN":
+            answers.nas_listen = raw.strip()
+        elif upper == "NAS_USER":
+            answers.nas_user = raw.strip()
+    return answers
+
+
+def _password_file(path: Path, key: str) -> str:
+    """The password in a file only its owner may read.
+
+    Raises:
+        AnswerError: unreadable, or others may read or change it.
+    """
+    text, meta = read_input(path, key)
+    problem = private_problem(path, meta, key)
+    if problem:
+        raise AnswerError(problem)
+    return text.strip()
 
 
 # --------------------------------------------------------------------------- what is there
@@ -195,11 +211,11 @@ class Watched:
         """One line for the screen, the review and the batch output."""
         if self.monitor is None:
             return "upsmon on this host does not watch this UPS yet"
-        m = self.monitor
-        where = f"MONITOR {m.ups}@{m.host} as user {m.user} ({m.role})"
+        m = self.monitor  # read from the user's files: shown escaped (a byte not UTF-8: \\xNN)
+        where = shown.raw(f"MONITOR {m.ups}@{m.host} as user {m.user} ({m.role})", None)
         if self.working:
             return f"already protected: upsmon.conf has {where}"
-        return f"upsmon.conf has {where}, but {self.problem}: fix it by hand"
+        return f"upsmon.conf has {where}, but {shown.raw(self.problem, None)}: fix it by hand"
 
 
 def watched(system: System, facts: Facts, ups: str) -> Watched:

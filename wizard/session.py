@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from enphase_monitor.tokeninfo import TokenInfo
 
 from . import discovery, protectplan, undo, validate
-from .answers import Answers, Existing, default_store, existing_upses, load_existing, prefill
+from .answermodel import Answers, default_store
 from .discovery import Found, Probe
 from .draft import Draft
 from .facts import Facts
 from .plan import Outcome, Plan
 from .planner import Context, build_reauth, build_remove, build_setup
+from .prefill import Existing, existing_upses, load_existing, prefill
 from .protect import ProtectAnswers
 from .rules import ca_file_problem
 from .runner import Result
@@ -95,14 +96,19 @@ class Session:
             self.protect = protect
 
     def reload(self, ups: str) -> None:
-        """Switch to another UPS name: prefill from its files if it exists."""
+        """Switch to another UPS name: prefill from its files if it exists. A new one keeps
+        the answers given so far (gateway, account) but not the other UPS's port file (two
+        daemons must never write one), section description, take-over answer and stored
+        secret (the new UPS has none: it needs the password or token)."""
         if ups == self.existing.ups:
             return
         self.existing = load_existing(self.system, self.facts, ups)
         if self.existing.configured:
             self.answers = prefill(self.existing, self.facts, self.answers)
         else:
-            self.answers.ups = ups
+            ans = self.answers
+            ans.ups, ans.port_file, ans.desc, ans.adopt_section = ups, "", "", False
+            ans.keep_secret = False
 
     @property
     def daemon_uid(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .answers import SecretStore
+from .answermodel import SecretStore
 from .discovery import Probe
 from .plan import Outcome, Plan
 from .protect import ProtectAnswers

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from enphase_monitor.errors import MonitorError
+from enphase_monitor import paths
+from enphase_monitor.errors import ConfigError, MonitorError
 
+from . import daemonconf
 from .changes import Change, DeleteFile, MakeDir, RemoveDir, RunCommand, WriteFile
 from .facts import NutLayout
 from .nutconf import UpsConf
@@ -98,15 +100,34 @@ class UndoRecord:
 
 def managed_upses(system: System, nut: NutLayout) -> list[str]:
     """The UPSes enphase-setup set up and has not removed: a section in ups.conf, and an undo
-    record (or, for a set-up older than records, the comment it puts under a section it makes).
+    record (or, for a set-up older than records, the comment it puts under a section it makes,
+    or a section it took over: `reads_its_port_file`).
 
-    A config kept by --remove does not count: its section is gone, so nothing of the host
-    (nut.conf's MODE, upsd, upsmon) may be handed over to it.
+    A config kept by --remove does not count: its section is gone, or it is the user's own
+    again (it reads its own port), so nothing of the host (nut.conf's MODE, upsd, upsmon) may
+    be handed over to it.
     """
     conf = UpsConf(system.read_text(nut.ups_conf) or "")
     names = dict.fromkeys(section.name for section in conf.sections)
-    return [ups for ups in names
-            if conf.marked(ups) or system.exists(record_path(nut, ups))]
+    return [ups for ups in names if conf.marked(ups) or system.exists(record_path(nut, ups))
+            or reads_its_port_file(system, nut, conf, ups)]
+
+
+def reads_its_port_file(system: System, nut: NutLayout, conf: UpsConf, ups: str) -> bool:
+    """Section `ups` is a `dummy-ups` one whose port is exactly the PORT_FILE its
+    enphase-<ups>.conf names (the wizard always writes PORT_FILE): what a set-up older than
+    records leaves when it took the section over (it added no comment then)."""
+    section = conf.section(ups)
+    given = section.settings.get("port", "") if section is not None else ""
+    if section is None or section.settings.get("driver") != "dummy-ups" or not given:
+        return False
+    try:
+        values = daemonconf.read_values(system.read_text(nut.config_file(ups)))
+        found = paths.DaemonPaths.of(values, ups, system.env).port_file if values.get(
+            "PORT_FILE") else None
+    except (MonitorError, ConfigError):  # a symlinked config; a `~user` without a home
+        return False
+    return found is not None and found == paths.driver_port(given, Path(nut.confdir))
 
 
 def load(system: System, path: PurePosixPath) -> UndoRecord:

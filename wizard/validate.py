@@ -27,7 +27,7 @@ from enphase_monitor.tokeninfo import TokenInfo
 from enphase_monitor.topology import SIGNAL_NAMES, Refusal, Topology, choose_signal
 from enphase_monitor.transport import HttpsTransport, Transport, TransportError
 
-from .answers import Answers
+from .answermodel import Answers
 
 GATEWAY_CHECK = LIVEDATA
 Progress = Callable[[str], None]

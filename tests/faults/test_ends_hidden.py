@@ -157,6 +157,16 @@ def test_sigterm_while_the_keyring_hangs_exits_and_leaves_the_file_hidden(
     assert sim.stats()["logins"] == 0
 
 
+def run_to_exit(etc: Path) -> tuple[Daemon, int, str]:
+    """Start the daemon on the config in `etc` and wait for its exit: it, its code, its log."""
+    daemon = Daemon(etc)
+    try:
+        code = daemon.wait()
+    finally:
+        daemon.kill()
+    return daemon, code, daemon.log()
+
+
 # --------------------------------------------------------- a CLOUD_CA_FILE refused at start
 # Each makes the CA file refused and returns what the one line starts with (after the UPS
 # name) and ends with: the key or the CA file, and the fix (a config value is shown cut).
@@ -189,12 +199,7 @@ def test_a_refused_ca_file_at_start_hides_the_stale_ol_and_exits_1(
     ca.parent.mkdir(mode=0o755)
     head, tail = refusal(ca, sim)
     write_setup(tmp_path / "etc", sim, f"CLOUD_CA_FILE={ca}\n", STALE)
-    daemon = Daemon(tmp_path / "etc")
-    try:
-        code = daemon.wait()
-    finally:
-        daemon.kill()
-    log = daemon.log()
+    daemon, code, log = run_to_exit(tmp_path / "etc")
     assert code == 1, log
     assert daemon.is_hidden() and daemon.hidden.read_text() == STALE, log  # renamed, as it was
     *before, last = log.strip().splitlines()
@@ -228,12 +233,7 @@ def test_a_config_refused_for_any_key_hides_the_stale_ol_and_exits_1(
     """Where the port file is (UPS, STATE_DIR, PORT_FILE) is read as `-x` reads it, so a
     refused value elsewhere still takes an earlier run's OL down before the exit."""
     write_setup(tmp_path / "etc", sim, extra, STALE)
-    daemon = Daemon(tmp_path / "etc")
-    try:
-        code = daemon.wait()
-    finally:
-        daemon.kill()
-    log = daemon.log()
+    daemon, code, log = run_to_exit(tmp_path / "etc")
     assert code == 1 and said in log.strip().splitlines()[-1], log
     assert daemon.is_hidden() and daemon.hidden.read_text() == STALE, log
     assert "Traceback" not in log and sim.stats()["logins"] == 0, log
@@ -246,11 +246,6 @@ def test_a_config_others_can_write_is_refused_and_names_no_file_to_hide(
     the one line says what to fix."""
     config = write_setup(tmp_path / "etc", sim, "", STALE)
     config.chmod(0o622)
-    daemon = Daemon(tmp_path / "etc")
-    try:
-        code = daemon.wait()
-    finally:
-        daemon.kill()
-    log = daemon.log()
+    daemon, code, log = run_to_exit(tmp_path / "etc")
     assert code == 1 and "chmod" in log.strip().splitlines()[-1], log
     assert not daemon.is_hidden() and (tmp_path / "etc" / "test.dev").read_text() == STALE

@@ -481,7 +481,7 @@ def test_port_text_keeps_the_last_of_duplicate_lines() -> None:
 
 
 def test_prefill_reads_the_port_file_as_dummy_ups_does() -> None:
-    from enphase_setup.answers import _port_number
+    from enphase_setup.prefill import _port_number
     text = "battery.charge.low: 5\nbattery.charge.low 9\n"
     assert _port_number(text, "battery.charge.low") == 9  # the last line counts
     assert _port_number("battery.charge.low: 9\x0c3\n", "battery.charge.low") is None

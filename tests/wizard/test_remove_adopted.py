@@ -92,3 +92,63 @@ def test_a_section_put_back_with_the_config_kept_is_taken_over_again_only_when_a
     assert run(root, sim, ["-n", "--answers", str(answers)], runner) == 0
     assert run(root, sim, ["-n", "--remove", "other", "--delete-files"]) == 0
     assert conf.read_bytes() == original
+
+
+def older_adopted_setup(tmp_path: Path, sim: Simulator, port: str | None = None) -> Path:
+    """UPS `a` set up by the wizard (it turned upsd on), then a `dummy-ups` section [old] taken
+    over by a wizard older than undo records: no record, no marker comment under it."""
+    root = nut_host(tmp_path, "MODE=none\n")
+    answers = answers_file(tmp_path / "a", sim, UPS="a", PROTECT="no")
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    conf = root / "etc/nut/ups.conf"
+    conf.write_text(conf.read_text() + "\n[old]\n\tdriver = dummy-ups\n\tport = old.dev\n")
+    adopt = answers_file(tmp_path / "old", sim, UPS="old", ADOPT_SECTION="yes", PROTECT="no",
+                         PORT_FILE="/var/lib/enphase-monitor/old.dev")
+    assert run(root, sim, ["-n", "--answers", str(adopt)]) == 0
+    (root / "etc/nut/enphase-old.undo").unlink()  # as an older enphase-setup left it
+    assert "set up by enphase-setup" not in conf.read_text().partition("[old]")[2]
+    if port is not None:
+        conf.write_text(conf.read_text().replace(
+            "port = /var/lib/enphase-monitor/old.dev", f"port = {port}"))
+    return root
+
+
+def test_a_section_taken_over_before_records_is_the_wizards_by_its_port(
+        tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """driver dummy-ups reading exactly the port file its enphase-<ups>.conf names: removing
+    another UPS keeps upsd and MODE for it, and hands them to it."""
+    root = older_adopted_setup(tmp_path, sim)
+    assert managed(root) == ["a", "old"]
+    capsys.readouterr()
+    remover = recorder()
+    assert run(root, sim, ["-n", "--remove", "a", "--delete-files"], remover) == 0
+    assert "nut.conf keeps MODE=standalone: UPS old (set up by enphase-setup too) needs" \
+        " upsd" in capsys.readouterr().out
+    assert "MODE=standalone" in (root / "etc/nut/nut.conf").read_text()
+    assert not [c for c in remover.changes if "disable" in c and "nut-server" in c]
+    assert '"partial": true' in (root / "etc/nut/enphase-old.undo").read_text()
+
+
+@pytest.mark.parametrize("port", ["/srv/mine.dev", "/var/lib/enphase-monitor/old.dev.bak",
+                                  "enphase-monitor/old.dev"])
+def test_a_dummy_ups_section_reading_another_port_is_not_the_wizards(
+        tmp_path: Path, sim: Simulator, port: str) -> None:
+    """Same set-up, but the section reads another file (or a relative port under NUT's dir):
+    it is the user's section, the config only a left-over."""
+    root = older_adopted_setup(tmp_path, sim, port)
+    assert managed(root) == ["a"]
+
+
+def test_the_port_rule_needs_driver_dummy_ups_and_a_port_file_in_the_config(
+        tmp_path: Path, sim: Simulator) -> None:
+    root = older_adopted_setup(tmp_path, sim)
+    conf = root / "etc/nut/ups.conf"
+    text = conf.read_text()
+    head, _, section = text.partition("[old]")
+    conf.write_text(head + "[old]" + section.replace("driver = dummy-ups", "driver = nutdrv_qx"))
+    assert managed(root) == ["a"]
+    conf.write_text(text)
+    config = root / "etc/nut/enphase-old.conf"
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if not line.startswith("PORT_FILE=")))
+    assert managed(root) == ["a"]  # the daemon then reads the section's port: no evidence

@@ -172,3 +172,20 @@ def test_mode_stays_while_another_ups_of_the_wizard_needs_upsd(
     assert "MODE=standalone" in (root / "etc/nut/nut.conf").read_text()
     assert run(root, sim, ["-n", "--remove", "b", "--delete-files"]) == 0
     assert (root / "etc/nut/nut.conf").read_text() == before
+
+
+def test_the_daemons_served_record_goes_with_the_ups(tmp_path: Path, sim: Simulator) -> None:
+    """The daemon under systemd leaves `enphase-<ups>.served` in its StateDirectory (a clean
+    stop keeps it, docs/behaviour.md): --remove deletes it with the token cache, so the state
+    directory the set-up created goes too; another UPS's record stays."""
+    root = nut_host(tmp_path, "MODE=none\n")
+    before = snapshot(root)
+    answers = answers_file(tmp_path / "a", sim)
+    assert run(root, sim, ["-n", "--answers", str(answers)]) == 0
+    state = root / "var/lib/enphase-monitor"
+    (state / "enphase-ups.served").write_text("/var/lib/enphase-monitor/ups.dev\n")
+    (state / "enphase-other.served").write_text("/srv/other.dev\n")
+    assert run(root, sim, ["-n", "--remove", "ups", "--delete-files"]) == 0
+    assert not (state / "enphase-ups.served").exists()
+    (state / "enphase-other.served").unlink()  # not the wizard's: it stayed
+    assert diff(before, snapshot(root)) == ["var/lib/enphase-monitor"]  # kept: it was not empty

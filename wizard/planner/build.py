@@ -5,7 +5,7 @@ from __future__ import annotations
 from enphase_monitor.tokeninfo import TokenInfo
 
 from .. import daemonconf, shown
-from ..answers import Answers
+from ..answermodel import Answers
 from ..changes import RunCommand
 from ..facts import DRIVER_UNIT, MONITOR_UNIT
 from ..plan import Plan

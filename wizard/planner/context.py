@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .. import daemonconf
-from ..answers import Existing
 from ..changes import MakeDir, WriteFile
 from ..facts import Facts, NutLayout
+from ..prefill import Existing
 from ..system import System
 
 

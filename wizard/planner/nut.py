@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
+from enphase_monitor import paths
+from enphase_monitor.errors import MonitorError
 from enphase_monitor.nutvars import RUNTIME_LOW
 from enphase_monitor.portfile import parse_line
 
-from ..answers import CHARGE_LOW, Answers
+from .. import shown
+from ..answermodel import CHARGE_LOW, Answers
 from ..changes import Change, RunCommand, WriteFile
 from ..facts import STATE_DIR, Facts
 from ..nutconf import SECTION_MARK, UpsConf
 from ..nutmode import set_mode
+from ..prefill import existing_upses, load_existing
 from ..runner import cmd
+from ..system import System
 from ..undo import AdoptSection
 from .context import Context, file_change, under
 
@@ -171,14 +177,44 @@ def section_check(ups: str, conf: UpsConf, configured: bool) -> SectionCheck:
         return SectionCheck(f"[{ups}] is new: it is added at the end of ups.conf.")
     driver = section.settings.get("driver", "")
     if driver and driver != "dummy-ups":
-        problem = (f"ups.conf already has a section [{ups}] for driver {driver}: choose"
+        problem = (f"ups.conf already has a section [{ups}] for driver {shown.raw(driver)}: choose"
                    " another name (or remove that section first)")
         return SectionCheck(problem, problem=problem)
     ours = configured or conf.marked(ups)
     if ours:
         return SectionCheck(f"[{ups}] was set up by enphase-setup: it is updated in place.")
-    port = section.settings.get("port", "?")
+    port = shown.raw(section.settings.get("port", "?"))
     takeover = (f"ups.conf has a section [{ups}] (driver dummy-ups, port = {port}) that"
                 " enphase-setup did not make: using this name takes it over (its port, mode"
                 " and desc are replaced)")
     return SectionCheck(takeover + ".", takeover=takeover)
+
+
+def port_owner(system: System, facts: Facts, ups: str, port: PurePosixPath) -> str | None:
+    """Another UPS that uses the file `port`: a ups.conf section whose driver reads it, or an
+    enphase-<name>.conf whose daemon writes it (None: no other UPS does)."""
+    confdir = Path(facts.nut.confdir)
+    for section in UpsConf(system.read_text(facts.nut.ups_conf) or "").sections:
+        given = section.settings.get("port", "")
+        if section.name != ups and given and \
+                PurePosixPath(paths.driver_port(given, confdir)) == port:
+            return section.name
+    for name in existing_upses(system, facts):
+        try:
+            if name != ups and load_existing(system, facts, name).port_file == port:
+                return name
+        except MonitorError:  # its config is not a file the wizard reads: not counted
+            continue
+    return None
+
+
+def port_problem(system: System, facts: Facts, ups: str, port: PurePosixPath) -> str | None:
+    """Why UPS `ups` cannot use the port file `port`: another UPS uses it (None: fine).
+
+    Two daemons writing one file would show one gateway's state under the other's name.
+    """
+    owner = port_owner(system, facts, ups, port)
+    if owner is None:
+        return None
+    return (f"{port} is already the port file of UPS {shown.raw(owner)}: each UPS needs its"
+            " own (choose another)")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from enphase_monitor.facts import is_true
-from enphase_monitor.paths import nocomms_file
+from enphase_monitor.paths import SYSTEMD_STATE_ENV, nocomms_file, served_record
 
-from ..answers import credential_path
+from ..answermodel import credential_path
 from ..changes import DeleteFile, RunCommand, WriteFile
 from ..facts import (
     DRIVER_UNIT,
@@ -160,6 +160,9 @@ def build_remove(ctx: Context, delete_port: bool, delete_config: bool) -> Plan:
     token_path = ctx.existing.token_file
     if token_path is not None and ctx.system.exists(token_path):
         plan.add(DeleteFile(token_path, "token cache"))
+    served = served_record(ups, {SYSTEMD_STATE_ENV: str(STATE_DIR)})  # the unit's StateDirectory
+    if served is not None and ctx.system.exists(PurePosixPath(served)):
+        plan.add(DeleteFile(PurePosixPath(served), "the port file the daemon served, for -x"))
     port = port_path(ctx)
     names = (port, PurePosixPath(nocomms_file(Path(port)))) if port is not None else ()
     if delete_port and any(ctx.system.exists(path) for path in names):

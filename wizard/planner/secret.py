@@ -11,7 +11,7 @@ from enphase_monitor.errors import ConfigError, TokenError
 from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, credstore_file
 from enphase_monitor.tokeninfo import TokenInfo
 
-from ..answers import Answers, SecretStore, credential_path
+from ..answermodel import Answers, SecretStore, credential_path
 from ..changes import Change, DeleteFile, RunCommand
 from ..facts import CREDSTORE, MIN_SYSTEMD_CREDS, Facts
 from ..runner import cmd

@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 
 from enphase_monitor.facts import PASSWORD_CREDENTIAL, TOKEN_CREDENTIAL, credstore_file
 
-from ..answers import Answers, SecretStore
+from ..answermodel import Answers, SecretStore
 from ..changes import Change, DeleteFile, RunCommand, WriteFile
 from ..facts import (
     DRIVER_UNIT,

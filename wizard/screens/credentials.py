@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Static
 
 from .. import shown
-from ..answers import SecretStore
+from ..answermodel import SecretStore
 from ..steps import CredentialsAnswer
 from ..validate import CheckResult, Failure
 from .base import WizardScreen, field_error_line

@@ -7,7 +7,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import LoadingIndicator, Static
 
-from ..answers import SecretStore
+from ..answermodel import SecretStore
 from ..runner import Result
 from ..session import REAUTH
 from ..steps import DoneAnswer

@@ -11,11 +11,12 @@ from textual.widgets import Input, Static
 
 from enphase_monitor.errors import MonitorError
 
-from ..answers import load_existing
+from .. import shown
 from ..facts import STATE_DIR
 from ..nutconf import UpsConf
 from ..planner.context import under
-from ..planner.nut import SectionCheck, nut_problem, section_check
+from ..planner.nut import SectionCheck, nut_problem, port_problem, section_check
+from ..prefill import load_existing
 from ..rules import Rule
 from ..steps import NutAnswer
 from .base import StepBar, WizardScreen, field_error_line
@@ -36,6 +37,22 @@ class SectionRule(Rule):
         return self.screen.section(text.strip()).problem
 
 
+class PortRule(Rule):
+    """A port file another UPS uses will not do (planner/nut.py port_problem)."""
+
+    def __init__(self, screen: NutScreen) -> None:
+        self.screen = screen
+
+    def failure(self, text: str) -> str | None:
+        """Another UPS's port file, if it is one (a relative path is PortFile's to refuse)."""
+        path = text.strip()
+        if not path.startswith("/"):
+            return None
+        session = self.screen.session
+        ups = self.screen.query_one("#ups", Input).value.strip() or "ups"
+        return port_problem(session.system, session.facts, ups, PurePosixPath(path))
+
+
 class NutScreen(WizardScreen[NutAnswer]):
     """The NUT side of the set-up."""
 
@@ -46,7 +63,7 @@ class NutScreen(WizardScreen[NutAnswer]):
         ans, facts = self.session.answers, self.session.facts
         self.ups_conf = UpsConf(self.session.system.read_text(facts.nut.ups_conf) or "")
         found = "\n".join(f"{what:<15} {value}" for what, value in facts.summary())
-        sections = ", ".join(f"[{s.name}] ({s.settings.get('driver', '?')})"
+        sections = ", ".join(f"[{shown.raw(s.name)}] ({shown.raw(s.settings.get('driver', '?'))})"
                              for s in self.ups_conf.sections) or "none"
         yield Static(f"{found}\n{'ups.conf':<15} {facts.nut.ups_conf}: sections {sections}",
                      classes="facts", markup=False)
@@ -77,7 +94,7 @@ class NutScreen(WizardScreen[NutAnswer]):
         yield field_error_line("pollfreq")
         yield Static("Port file (dummy-ups reads it, enphase-monitor writes it)", classes="label")
         yield Input(str(ans.port_path), id="port", compact=True,
-                    validators=validators_for("port_file"), validate_on=["blur"])
+                    validators=validators_for("port_file", PortRule(self)), validate_on=["blur"])
         yield field_error_line("port")
         yield Static("", classes="hint", id="port-hint", markup=False)
 

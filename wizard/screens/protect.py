@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.validation import Function
 from textual.widgets import Button, Checkbox, Footer, Input, Static
 
-from ..answers import AnswerError
+from ..answermodel import AnswerError
 from ..protect import (
     SYNOLOGY_PASSWORD,
     SYNOLOGY_USER,

@@ -8,7 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Static
 
-from ..answers import SecretStore, credential_path
+from ..answermodel import SecretStore, credential_path
 from ..planner.secret import store_problem
 from ..steps import SecretAnswer
 from ..userkeyring import KeyringStatus
@@ -88,6 +88,10 @@ class SecretScreen(WizardScreen[SecretAnswer]):
             return
         new = SecretStore(pressed.id or SecretStore.CONFIG.value)
         ans = self.session.answers
+        if not ans.keep_secret and not ans.secret():
+            self.set_message("problem", f"✗ UPS {ans.ups} has no stored secret yet: go Back to"
+                             " the credentials and enter the password (or token).", "error")
+            return
         if ans.keep_secret and new is not ans.secret_store:
             self.set_message("problem", "✗ Moving the secret needs it again: go Back and enter"
                              " the password (or token).", "error")
