@@ -96,8 +96,17 @@ def make_daemon(config: Config) -> Daemon:
 @contextmanager
 def daemon_thread(daemon: Daemon) -> Iterator[Daemon]:
     """The daemon's loop in a thread (signal handlers are the main thread's: not installed);
-    stopped, and checked to have ended, on the way out."""
-    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
+    stopped, and checked to have ended, on the way out. What ended the loop early (a bug, a
+    fatal error) fails the test here: left in the thread it would only be a warning."""
+    ended: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            daemon.run(handle_signals=False)
+        except BaseException as exc:  # raised again in the test's thread
+            ended.append(exc)
+
+    runner = threading.Thread(target=run)
     runner.start()
     try:
         yield daemon
@@ -105,6 +114,8 @@ def daemon_thread(daemon: Daemon) -> Iterator[Daemon]:
         daemon.request_stop()
         runner.join(15)
         assert not runner.is_alive()
+    if ended:
+        raise ended[0]
 
 
 @pytest.fixture
