@@ -29,6 +29,7 @@ SCRIPT: tuple[tuple[float, str, dict[str, object]], ...] = (
 
 # what the port file says as SCRIPT plays (the README promises it)
 EXPECTED = ["OL", "OB", "OB LB", "OL"]
+LATE_S = 60.0  # how long past its time the demo waits for a state that does not come
 
 def _read(port: Path) -> str:
     """The port file's text, "" while it is hidden (it may be renamed between two looks)."""
@@ -48,15 +49,27 @@ def _show(port: Path, started: float) -> None:
     print(f"[{time.monotonic() - started:5.1f} s] {port.name}: " + "; ".join(shown), flush=True)
 
 
+def _status(text: str) -> str:
+    """ups.status in a port file's text ("" if none)."""
+    return next((line.split(": ", 1)[1] for line in text.splitlines()
+                 if line.startswith("ups.status: ")), "")
+
+
 def _watch(sim: Simulator, daemon: Daemon, port: Path, seconds: float,
            seen: list[str]) -> None:
-    """Play SCRIPT on the simulator, print each port file change, stop the daemon at the end."""
+    """Play SCRIPT on the simulator, print each port file change, stop the daemon at the end.
+
+    A step plays at its time once NUT's view shows what the step before it caused (a loaded
+    machine may be late, never out of order); the demo stops after `seconds` once the last
+    state is seen, or LATE_S after that if it never is.
+    """
     started = time.monotonic()
     last = ""
     steps = list(SCRIPT)
     while not daemon.pause.stop_requested:
         now = time.monotonic() - started
-        if steps and now >= steps[0][0]:
+        played = len(SCRIPT) - len(steps)
+        if steps and now >= steps[0][0] and seen[-1:] == EXPECTED[played:played + 1]:
             _, what, change = steps.pop(0)
             print(f"[{now:5.1f} s] simulator: {what}", flush=True)
             sim.update(**change)
@@ -64,11 +77,10 @@ def _watch(sim: Simulator, daemon: Daemon, port: Path, seconds: float,
         if text != last:
             last = text
             _show(port, started)
-            status = next((line.split(": ", 1)[1] for line in text.splitlines()
-                           if line.startswith("ups.status: ")), "")
+            status = _status(text)
             if status and (not seen or seen[-1] != status):
                 seen.append(status)
-        if now >= seconds:
+        if now >= seconds + LATE_S or (now >= seconds and not steps and seen[-1:] == EXPECTED[-1:]):
             daemon.request_stop()
         time.sleep(0.2)
 
