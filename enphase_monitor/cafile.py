@@ -9,29 +9,24 @@ file it ends at are checked.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-from .errors import ConfigError, InsecureFileError
+from .errors import ConfigError
+from .ownership import check_not_group_writable, check_owner
 
 KIND = "CLOUD_CA_FILE"
 
 
-def _check(what: str, path: Path, euid: int) -> None:
+def _check(what: str, path: Path, daemon_uid: int | None) -> None:
     try:
         info = path.stat()
     except OSError as exc:
         raise ConfigError(f"cannot examine {KIND} {what} {path}: {exc.strerror}") from None
-    if info.st_uid not in (0, euid):
-        also = "" if euid == 0 else f" or this daemon's uid {euid}"
-        raise InsecureFileError(f"{KIND} {what}", str(path),
-                                f"owner uid {info.st_uid} (must be root{also})",
-                                f"run 'chown root {path}'")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):  # a sticky /tmp included
-        fix = f"run 'chmod go-w {path}'" if what == "file" else "keep the CA file in a" \
-            " directory that only root (or this daemon's user) can write"
-        raise InsecureFileError(f"{KIND} {what}", str(path), "group or world write permission",
-                                fix)
+    check_owner(f"{KIND} {what}", path, info.st_uid, daemon_uid)
+    # a sticky /tmp included
+    check_not_group_writable(f"{KIND} {what}", path, info.st_mode, "" if what == "file" else
+                             "keep the CA file in a directory that only root (or this"
+                             " daemon's user) can write")
 
 
 def check_ca_file(name: str, *, daemon_uid: int | None = None) -> None:
@@ -48,7 +43,6 @@ def check_ca_file(name: str, *, daemon_uid: int | None = None) -> None:
     """
     given = Path(name)
     real = Path(os.path.realpath(given))
-    euid = os.geteuid() if daemon_uid is None else daemon_uid
-    _check("file", real, euid)
+    _check("file", real, daemon_uid)
     for directory in dict.fromkeys((given.absolute().parent, real.parent)):
-        _check("directory", directory, euid)
+        _check("directory", directory, daemon_uid)

@@ -37,6 +37,7 @@ from .facts import (
 )
 from .fileutil import FileData, FileMeta, meta_of, read_regular
 from .grid import GridSignal
+from .ownership import check_not_group_writable, check_owner
 from .shellvars import parse_lines
 from .textsafe import escape
 
@@ -171,17 +172,11 @@ def check_secret(kind: str, path: Path, meta: FileMeta, *, daemon_uid: int | Non
     Raises:
         InsecureFileError: the message names the problem and the command that fixes it.
     """
-    euid = os.geteuid() if daemon_uid is None else daemon_uid
-    if meta.uid not in (0, euid):
-        also = "" if euid == 0 else f" or this daemon's uid {euid}"
-        raise InsecureFileError(kind, str(path), f"owner uid {meta.uid} (must be root{also})",
-                                f"run 'chown root {path}'")
+    check_owner(kind, path, meta.uid, daemon_uid)
     if meta.mode & stat.S_IROTH:
         raise InsecureFileError(kind, str(path), "world read permission",
                                 f"run 'chmod o-rwx {path}'")
-    if meta.mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise InsecureFileError(kind, str(path), "group or world write permission",
-                                f"run 'chmod go-w {path}'")
+    check_not_group_writable(kind, path, meta.mode)
 
 
 def check_secret_file(kind: str, path: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,29 +22,15 @@ from . import paths
 from .config import check_dir_perms, read_config_file
 from .configkeys import KNOWN_KEYS, PATH_KEYS, SECRET_KEYS
 from .configvalues import Values
-from .errors import ConfigError, InsecureFileError, PortFileMissing, describe
+from .errors import ConfigError, PortFileMissing, describe
 from .facts import UPS_NAME
-from .fileutil import FileMeta
+from .ownership import check_not_group_writable, check_owner
 from .portfile import PortFile
 from .served import recorded
 from .shellvars import parse_lines
 from .textsafe import escape
 
 log = logging.getLogger(__name__)
-
-
-def _check_writers(path: Path, meta: FileMeta) -> None:
-    """Refuse a config that someone other than its owner (root or this user) could change.
-
-    Raises:
-        InsecureFileError: naming the problem and the command that fixes it.
-    """
-    if meta.uid not in (0, os.geteuid()):
-        raise InsecureFileError("config", str(path), f"owner uid {meta.uid}",
-                                f"run 'chown root {path}'")
-    if meta.mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise InsecureFileError("config", str(path), "group or world write permission",
-                                f"run 'chmod go-w {path}'")
 
 
 def port_file_of(path: Path, ups: str | None = None,
@@ -64,7 +49,9 @@ def port_file_of(path: Path, ups: str | None = None,
     """
     env = os.environ if env is None else env
     found = read_config_file(path)
-    _check_writers(path, found.meta)
+    # a config that someone other than root or this user could change names no file to trust
+    check_owner("config", path, found.meta.uid)
+    check_not_group_writable("config", path, found.meta.mode)
     check_dir_perms("config", path.parent)
     try:
         raw = Values(parse_lines(found.data.decode("utf-8"), env, KNOWN_KEYS, SECRET_KEYS),
