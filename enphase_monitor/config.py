@@ -68,6 +68,7 @@ class Config:
     port_file: Path
     state_dir: Path
     token_file: Path
+    served_record: Path | None = None  # where the port file served is recorded, for -x
     envoy_host: str = ENVOY_HOST
     disable_meters: bool = False
     pollfreq: int = default_int("POLLFREQ")
@@ -235,7 +236,8 @@ def parse_config(
                     values["api_timeout"], values["pollfreq"])
     return Config(
         path=path, ups=name, port_file=where.port_file, state_dir=where.state_dir,
-        token_file=where.token_file, unknown_keys=raw.unknown(KNOWN_KEYS),
+        token_file=where.token_file, served_record=where.served_record,
+        unknown_keys=raw.unknown(KNOWN_KEYS),
         test_values={k: str(raw.read(BY_NAME[k])) for k in TEST_KEYS}, **values,
     )
 

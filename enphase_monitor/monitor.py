@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 
-from . import paths
 from .config import Config
 from .errors import (
     ConfigError,
@@ -73,7 +71,7 @@ class Monitor:
         self.pause = pause or Pause(notifier)
         self.config, self.clients = config, clients
         self.port = PortFile(config.port_file)
-        self.served = Recorder(paths.served_record(config.ups, os.environ))
+        self.served = Recorder(config.served_record)
         content = self.port.read()
         self.refs = Refs.from_values(content.values)
         self.state = _state_from_file(self.port, content)

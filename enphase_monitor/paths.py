@@ -133,11 +133,13 @@ def driver_port(port: str, confdir: Path) -> Path:
 
 @dataclass(frozen=True)
 class DaemonPaths:
-    """Every file the daemon writes for one config; `port_file` None when PORT_FILE is unset."""
+    """Every file the daemon writes for one config; `port_file` None when PORT_FILE is unset,
+    `served_record` None outside systemd (no `$STATE_DIRECTORY`)."""
 
     state_dir: Path
     port_file: Path | None
     token_file: Path
+    served_record: Path | None
 
     @property
     def nocomms_file(self) -> Path | None:
@@ -146,7 +148,8 @@ class DaemonPaths:
 
     @classmethod
     def of(cls, values: Mapping[str, str], ups: str, env: Mapping[str, str]) -> DaemonPaths:
-        """The paths of a config's values (STATE_DIR, PORT_FILE, TOKEN_FILE) for `ups`.
+        """The paths of a config's values (STATE_DIR, PORT_FILE, TOKEN_FILE) for `ups`, and
+        its served record (from `env`).
 
         Raises:
             ConfigError: a `~name` without a home directory.
@@ -157,4 +160,5 @@ class DaemonPaths:
             state_dir=state,
             port_file=resolve(state, port, "PORT_FILE") if port else None,
             token_file=token_file(values.get("TOKEN_FILE", ""), ups, state),
+            served_record=served_record(ups, env),
         )
