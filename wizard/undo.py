@@ -123,8 +123,7 @@ def reads_its_port_file(system: System, nut: NutLayout, conf: UpsConf, ups: str)
         return False
     try:
         values = daemonconf.read_values(system.read_text(nut.config_file(ups)))
-        found = paths.DaemonPaths.of(values, ups, system.env).port_file if values.get(
-            "PORT_FILE") else None
+        found = paths.DaemonPaths.of(values, ups, system.env).port_file  # None: no PORT_FILE
     except (MonitorError, ConfigError):  # a symlinked config; a `~user` without a home
         return False
     return found is not None and found == paths.driver_port(given, Path(nut.confdir))
