@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -81,6 +83,20 @@ def port_values(path: Path) -> dict[str, str]:
         return PortContent.parse(path.read_text()).values
     except FileNotFoundError:
         return {}
+
+
+DAEMON = (sys.executable, "-m", "enphase_monitor.cli")
+
+
+def start_daemon(args: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None,
+                 command: Sequence[str] = DAEMON, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+    """The real daemon as a process (`command` + `args`), its output in `log_path`: the test's
+    environment (the host's NUT/systemd variables removed by _clean_env), the project
+    importable, `env` on top."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    with log_path.open("w") as log:
+        return subprocess.Popen([*command, *args], cwd=cwd, env=full, stdout=log,
+                                stderr=subprocess.STDOUT)
 
 
 def make_monitor(config: Config) -> Monitor:

@@ -24,6 +24,7 @@ from tests.conftest import (
     make_daemon,
     make_monitor,
     port_values,
+    start_daemon,
     wait_until,
     write_setup,
 )
@@ -228,12 +229,8 @@ def test_x_after_sigkill_hides_the_file_the_killed_daemon_served(
     """As systemd runs it: `enphase-monitor test` with $STATE_DIRECTORY; PORT_FILE edited
     without a reload; SIGKILL (the OOM killer); ExecStopPost's `enphase-monitor -x test`."""
     port = etc / "test.dev"
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "REQUESTS_CA_BUNDLE")}
-    env.update(unit_env)
     log_path = tmp_path / "daemon.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "enphase_monitor.cli", "test"], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_daemon(["test"], log_path, unit_env)
     try:
         # written by this daemon (the OL left in the file has no battery.charge)
         wait_until(lambda: "battery.charge" in port_values(port), 30)

@@ -9,7 +9,6 @@ PYTHON_KEYRING_BACKEND) whose look-up hangs until the test releases it.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from enphase_monitor.configvalues import SHOWN_VALUE_CHARS
 from enphase_monitor.portfile import PortContent
 from enphase_monitor.textsafe import escape
 from enphase_sim import Simulator
-from tests.conftest import ROOT, port_values, wait_until, write_setup
+from tests.conftest import ROOT, port_values, start_daemon, wait_until, write_setup
 
 HANG_S = 60.0  # against hangs only
 USER = "# kept\nups.delay.shutdown: 30\n"
@@ -37,15 +36,7 @@ class Daemon:
     def __init__(self, etc: Path, env: dict[str, str] | None = None) -> None:
         self.port, self.hidden = etc / "test.dev", etc / "test.dev-nocomms"
         self.log_path = etc.parent / "daemon.log"
-        full = {k: v for k, v in os.environ.items()
-                if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "CONFIG_FILE", "UPS",
-                             "JOURNAL_STREAM", "CREDENTIALS_DIRECTORY", "REQUESTS_CA_BUNDLE")}
-        full.update(PYTHONPATH=str(ROOT), **(env or {}))
-        with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "enphase_monitor.cli", "-c",
-                 str(etc / "enphase-test.conf")], cwd=ROOT, env=full,
-                stdout=log, stderr=subprocess.STDOUT)
+        self.proc = start_daemon(["-c", str(etc / "enphase-test.conf")], self.log_path, env)
 
     def log(self) -> str:
         return self.log_path.read_text()

@@ -9,17 +9,15 @@ The time from attack to hidden file at default settings is measured in benchmark
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from enphase_sim import Simulator
-from tests.conftest import ROOT, write_setup
+from tests.conftest import start_daemon, write_setup
 from tests.hostile.server import CONNECTION_ATTACKS, INJECTED, HostileGateway, wait_for
 
 BOUND_S = 90.0  # generous: a poll every 5 s, two 2 s attempts per request, a loaded machine
@@ -36,11 +34,7 @@ class Daemon:
         self.port = directory / "test.dev"
         self.hidden = directory / "test.dev-nocomms"
         self.log_path = directory / "daemon.log"
-        env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
-        with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "enphase_monitor.cli", "-c", str(config)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = start_daemon(["-c", str(config)], self.log_path)
 
     def status(self) -> str:
         """`OL`/`OB` from the live port file, `hidden`, or `` while neither is settled."""

@@ -10,16 +10,14 @@ not counted as a failed poll. How fast (the promised 1 s) is measured in benchma
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from enphase_sim import Simulator
-from tests.conftest import ROOT, port_values, write_setup
+from tests.conftest import port_values, start_daemon, write_setup
 from tests.hostile.server import HostileGateway, wait_for
 
 HANG_S = 60.0  # against hangs only: the request's own deadline is 120 s, its retry 120 more
@@ -41,13 +39,9 @@ def test_sigterm_mid_request_hides_the_port_file_and_exits_0(
     write_setup(etc, sim, f"ENVOY_HOST={hostile.host}\nTOKEN={sim.issue_token()}\n"
                 "API_TIMEOUT=120\nPOLLFREQ=10\nRELAY_CHECK=1\n", "ups.delay.shutdown: 30\n")
     port, hidden = etc / "test.dev", etc / "test.dev-nocomms"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "CONFIG_FILE", "UPS")}
-    env.update(NUT_SYSCONFIG=str(etc), PYTHONPATH=str(ROOT))
     log_path = tmp_path / "daemon.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([*command(), "test"], cwd=tmp_path, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+    proc = start_daemon(["test"], log_path, {"NUT_SYSCONFIG": str(etc)}, command(),
+                        cwd=tmp_path)
     try:
         assert wait_for(lambda: port_values(port).get("ups.status") == "OL",
                         HANG_S), log_path.read_text()
